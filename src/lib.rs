@@ -1,0 +1,10 @@
+//! locust-operator: runs distributed Locust load tests declared as `LocustTest` resources.
+//!
+//! The library holds everything the binary and the tests share: the API types, the CRD
+//! generator, the pure v1 <-> v2 conversion, and the operator process itself.
+
+pub mod api;
+pub mod conversion;
+pub mod crd;
+pub mod operator;
+pub mod telemetry;
