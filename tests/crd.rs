@@ -925,6 +925,21 @@ fn name_length_rule_allows_56_and_rejects_57_characters() {
     assert!(errors[0].contains("56 characters"), "{errors:?}");
     // Dots are counted like any character (they become dashes in generated names).
     assert!(cel_errors(&minimal_v2(&format!("{}.x", name(54)))).is_empty());
+
+    // The deprecated version enforces the same limit (objects are validated in the version
+    // they are sent in).
+    let v1 = |n: usize| {
+        let object = json!({
+            "apiVersion": "locust.io/v1", "kind": "LocustTest",
+            "metadata": {"name": name(n)},
+            "spec": {"image": "i", "masterCommandSeed": "m", "workerCommandSeed": "w", "workerReplicas": 1}
+        });
+        kube::core::cel::Validator::new()
+            .validate(&schema("v1"), &object, None)
+            .map_err(|e| e.to_string())
+    };
+    assert_eq!(v1(56), Ok(()));
+    assert!(v1(57).is_err_and(|e| e.contains("56 characters")));
 }
 
 #[test]

@@ -20,3 +20,14 @@ pub const STORAGE_VERSION: &str = "v2";
 pub const API_VERSION_V2: &str = "locust.io/v2";
 /// `apiVersion` of the deprecated version.
 pub const API_VERSION_V1: &str = "locust.io/v1";
+
+/// CEL rule on the root of both versions: names longer than [`v2::MAX_NAME_LENGTH`] would make
+/// the generated `<name>-master`/`<name>-worker` names exceed 63 characters.
+fn name_length_rule() -> kube::core::Rule {
+    kube::core::Rule::new(format!("self.metadata.name.size() <= {}", v2::MAX_NAME_LENGTH))
+        .message(kube::core::Message::Message(format!(
+            "metadata.name must be no more than {} characters: the operator appends -master/-worker and names are limited to 63",
+            v2::MAX_NAME_LENGTH
+        )))
+        .reason(kube::core::Reason::FieldValueInvalid)
+}

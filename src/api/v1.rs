@@ -31,6 +31,7 @@ pub const DEFAULT_WORKER_REPLICAS: i32 = 1;
     namespaced,
     status = "LocustTestStatus",
     deprecated = "locust.io/v1 LocustTest is deprecated, migrate to locust.io/v2",
+    validation = super::name_length_rule(),
     printcolumn = r#"{"name":"master_cmd","type":"string","jsonPath":".spec.masterCommandSeed","description":"Master pod command seed"}"#,
     printcolumn = r#"{"name":"worker_replica_count","type":"integer","jsonPath":".spec.workerReplicas","description":"Number of requested worker pods"}"#,
     printcolumn = r#"{"name":"Image","type":"string","jsonPath":".spec.image","description":"Locust image"}"#,

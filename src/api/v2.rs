@@ -67,9 +67,7 @@ pub const RUNTIME_CLASS_NAME_PATTERN: &str =
     printcolumn = r#"{"name":"Connected","type":"integer","jsonPath":".status.connectedWorkers","description":"Connected workers"}"#,
     printcolumn = r#"{"name":"Image","type":"string","jsonPath":".spec.image","priority":1,"description":"Locust image"}"#,
     printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#,
-    validation = kube::core::Rule::new("self.metadata.name.size() <= 56")
-        .message("metadata.name must be no more than 56 characters: the operator appends -master/-worker and names are limited to 63")
-        .reason(kube::core::Reason::FieldValueInvalid),
+    validation = super::name_length_rule(),
 )]
 #[serde(rename_all = "camelCase")]
 pub struct LocustTestSpec {
@@ -409,7 +407,7 @@ pub struct ObservabilitySpec {
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, KubeSchema, Default)]
 #[serde(rename_all = "camelCase")]
 #[schemars(transform = require_enabled)]
-#[x_kube(validation = kube::core::Rule::new("!self.enabled || (has(self.endpoint) && self.endpoint != '')")
+#[x_kube(validation = kube::core::Rule::new("!self.enabled || (has(self.endpoint) && self.endpoint.size() > 0)")
     .message("endpoint is required when OpenTelemetry is enabled")
     .field_path(".endpoint")
     .reason(kube::core::Reason::FieldValueRequired))]
