@@ -9,27 +9,20 @@ use locust_operator::api::{v1, v2};
 use locust_operator::conversion::convert_object;
 use serde_json::Value;
 
-mod support;
-use support::{node, schema, value_violations};
-
 fn load(file: &str) -> Value {
     let path = format!("{}/examples/{file}", env!("CARGO_MANIFEST_DIR"));
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
     serde_saphyr::from_str(&text).unwrap_or_else(|e| panic!("{path}: {e}"))
 }
 
-/// Problems an API server would report for this object (schema and CEL), by version.
+/// Problems an API server would report for this object (schema and CEL).
 fn violations(object: &Value) -> Vec<String> {
-    let version = object["apiVersion"]
-        .as_str()
-        .unwrap()
-        .trim_start_matches("locust.io/");
-    let schema = schema(version);
-    let mut out = value_violations(node(&schema, "spec"), &object["spec"]);
-    if let Err(errors) = kube::core::cel::Validator::new().validate(&schema, object, None) {
-        out.extend(errors.iter().map(ToString::to_string));
-    }
-    out
+    let checker = locust_operator::schema_check::SchemaChecker::new().unwrap();
+    checker
+        .check(object)
+        .iter()
+        .map(ToString::to_string)
+        .collect()
 }
 
 /// Deserializing into the typed struct and serializing again drops anything unknown: the
