@@ -182,8 +182,8 @@ fn type_matches(ty: &str, value: &Value) -> bool {
 
 fn show(value: &Value) -> String {
     let text = value.to_string();
-    if text.len() > 80 {
-        format!("{}...", &text[..text.floor_char_boundary(77)])
+    if text.chars().count() > 80 {
+        format!("{}...", text.chars().take(77).collect::<String>())
     } else {
         text
     }
@@ -265,7 +265,7 @@ fn walk(schema: &Value, value: &Value, path: &str, errors: &mut Errors) {
                 }
             }
             for required in required_fields(schema) {
-                if !object.get(required).is_some_and(|v| !v.is_null()) {
+                if object.get(required).is_none_or(Value::is_null) {
                     errors.push(FieldError::new(join(path, required), "Required value"));
                 }
             }
