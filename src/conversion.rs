@@ -8,7 +8,9 @@
 //! - v2 -> v1 keeps what v1 can express (only `In` node-affinity requirements with a value
 //!   survive, with their first value). Where that loses anything, the complete v2 spec is
 //!   stashed in the [`V2_SPEC_ANNOTATION`] annotation of the v1 object, and v1 -> v2 restores
-//!   it, so v2 -> v1 -> v2 is lossless too. A field a v1 client *changed* wins over the stash.
+//!   it, so v2 -> v1 -> v2 is lossless too. A field a v1 client *changed* wins over the stash;
+//!   what v1 never showed (pod affinity, preferred node affinity, tolerations v1 cannot
+//!   express) is kept even then.
 
 use std::collections::BTreeMap;
 
@@ -281,10 +283,37 @@ fn merge_v1_into_stash(
         let converted = converted.scheduling.unwrap_or_default();
         let scheduling = stash.scheduling.get_or_insert_with(Default::default);
         if spec.affinity != seen.affinity {
-            scheduling.affinity = converted.affinity;
+            // v1 shows only required node affinity: replace that, keep the rest.
+            let required = converted
+                .affinity
+                .and_then(|a| a.node_affinity)
+                .and_then(|n| n.required_during_scheduling_ignored_during_execution);
+            let affinity = scheduling.affinity.get_or_insert_with(Default::default);
+            let node = affinity.node_affinity.get_or_insert_with(Default::default);
+            node.required_during_scheduling_ignored_during_execution = required;
+            if *node == NodeAffinity::default() {
+                affinity.node_affinity = None;
+            }
+            if *affinity == Affinity::default() {
+                scheduling.affinity = None;
+            }
         }
         if spec.tolerations != seen.tolerations {
-            scheduling.tolerations = converted.tolerations;
+            // v1 shows only the tolerations it can express: the v1 list replaces those, and
+            // the ones v1 never showed are kept.
+            let hidden: Vec<Toleration> = scheduling
+                .tolerations
+                .iter()
+                .flatten()
+                .filter(|t| toleration_to_v1(t).is_none())
+                .cloned()
+                .collect();
+            scheduling.tolerations = match (converted.tolerations, hidden.is_empty()) {
+                (tolerations, true) => tolerations,
+                (tolerations, false) => {
+                    Some(tolerations.into_iter().flatten().chain(hidden).collect())
+                }
+            };
         }
         if *scheduling == v2::SchedulingSpec::default() {
             stash.scheduling = None;
@@ -355,9 +384,13 @@ fn toleration_to_v2(toleration: &v1::Toleration) -> Toleration {
     }
 }
 
-/// A v2 toleration in v1 form, or `None` when v1 cannot express it (an empty effect, which
-/// matches every effect, or an unknown operator).
+/// A v2 toleration in v1 form, or `None` when v1 cannot express it: an empty effect (which
+/// matches every effect), an unknown operator, or `tolerationSeconds` (v1 would show it as
+/// "tolerate forever").
 fn toleration_to_v1(toleration: &Toleration) -> Option<v1::Toleration> {
+    if toleration.toleration_seconds.is_some() {
+        return None;
+    }
     let operator = match toleration.operator.as_deref() {
         Some("Exists") => v1::TolerationOperator::Exists,
         None | Some("" | "Equal") => v1::TolerationOperator::Equal,

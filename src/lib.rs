@@ -6,6 +6,7 @@
 pub mod api;
 pub mod conversion;
 pub mod crd;
+pub mod defaulting;
 pub mod field;
 pub mod operator;
 pub mod schema_check;
