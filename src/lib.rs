@@ -4,10 +4,14 @@
 //! generator, the pure v1 <-> v2 conversion, and the operator process itself.
 
 pub mod api;
+pub mod builders;
+pub mod config;
 pub mod conversion;
 pub mod crd;
 pub mod defaulting;
 pub mod field;
+pub mod names;
 pub mod operator;
+pub mod quantity;
 pub mod schema_check;
 pub mod telemetry;

@@ -1,0 +1,112 @@
+//! Locust command lines (the container `args`; the image's entrypoint is `locust`).
+//!
+//! Master: `split(master.command)` + [`--otel`] + `--master --master-port=5557
+//! --expect-workers=<replicas>` + [`--autostart`] + [`--autoquit <timeout>`] +
+//! `--enable-rebalancing --only-summary` + `master.extraArgs`.
+//! Worker: `split(worker.command)` + [`--otel`] + `--worker --master-port=5557
+//! --master-host=<name>-master` + `worker.extraArgs`.
+//! Commands are split on whitespace: no shell, no quoting.
+
+use crate::api::v2::{DEFAULT_AUTOQUIT_TIMEOUT, DEFAULT_AUTOSTART, LocustTestSpec};
+use crate::names::{Role, node_name};
+
+/// Port the master listens on for workers.
+pub const MASTER_PORT: i32 = 5557;
+/// The master's second (bind) port.
+pub const MASTER_BIND_PORT: i32 = 5558;
+/// The Locust web UI and API port of the master.
+pub const WEB_UI_PORT: i32 = 8089;
+/// The worker container port.
+pub const WORKER_PORT: i32 = 8080;
+
+/// Flags the operator sets itself, per role. An `extraArgs` entry equal to one of them, or
+/// starting with `flag=`, overrides the operator (Locust takes the last occurrence).
+pub fn managed_flags(role: Role) -> &'static [&'static str] {
+    match role {
+        Role::Master => &[
+            "--master",
+            "--master-port",
+            "--expect-workers",
+            "--autostart",
+            "--autoquit",
+            "--enable-rebalancing",
+            "--only-summary",
+            "--otel",
+        ],
+        Role::Worker => &["--worker", "--master-port", "--master-host", "--otel"],
+    }
+}
+
+/// The flag of `managed_flags(role)` that `arg` sets, if any.
+pub fn managed_flag(role: Role, arg: &str) -> Option<&'static str> {
+    managed_flags(role).iter().copied().find(|flag| {
+        arg == *flag
+            || arg
+                .strip_prefix(flag)
+                .is_some_and(|rest| rest.starts_with('='))
+    })
+}
+
+/// Whether OpenTelemetry export is enabled.
+pub fn otel_enabled(spec: &LocustTestSpec) -> bool {
+    spec.observability
+        .as_ref()
+        .and_then(|o| o.open_telemetry.as_ref())
+        .is_some_and(|o| o.enabled)
+}
+
+/// The master's arguments.
+pub fn master_args(spec: &LocustTestSpec) -> Vec<String> {
+    let master = &spec.master;
+    let mut args: Vec<String> = master
+        .command
+        .split_whitespace()
+        .map(str::to_owned)
+        .collect();
+    if otel_enabled(spec) {
+        args.push("--otel".into());
+    }
+    args.push("--master".into());
+    args.push(format!("--master-port={MASTER_PORT}"));
+    args.push(format!("--expect-workers={}", spec.worker.replicas));
+    if master.autostart.unwrap_or(DEFAULT_AUTOSTART) {
+        args.push("--autostart".into());
+    }
+    match &master.autoquit {
+        Some(autoquit) if !autoquit.enabled => {}
+        autoquit => {
+            let timeout = autoquit
+                .as_ref()
+                .and_then(|a| a.timeout)
+                .unwrap_or(DEFAULT_AUTOQUIT_TIMEOUT);
+            args.push("--autoquit".into());
+            args.push(timeout.to_string());
+        }
+    }
+    args.push("--enable-rebalancing".into());
+    args.push("--only-summary".into());
+    args.extend(master.extra_args.iter().flatten().cloned());
+    args
+}
+
+/// A worker's arguments; `test_name` is the LocustTest's name (the master Service is
+/// `<name>-master` in the same namespace).
+pub fn worker_args(spec: &LocustTestSpec, test_name: &str) -> Vec<String> {
+    let mut args: Vec<String> = spec
+        .worker
+        .command
+        .split_whitespace()
+        .map(str::to_owned)
+        .collect();
+    if otel_enabled(spec) {
+        args.push("--otel".into());
+    }
+    args.push("--worker".into());
+    args.push(format!("--master-port={MASTER_PORT}"));
+    args.push(format!(
+        "--master-host={}",
+        node_name(test_name, Role::Master)
+    ));
+    args.extend(spec.worker.extra_args.iter().flatten().cloned());
+    args
+}
