@@ -5,6 +5,7 @@
 
 pub mod api;
 pub mod builders;
+pub mod check;
 pub mod config;
 pub mod conversion;
 pub mod crd;
@@ -15,3 +16,4 @@ pub mod operator;
 pub mod quantity;
 pub mod schema_check;
 pub mod telemetry;
+pub mod validation;

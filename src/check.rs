@@ -1,0 +1,186 @@
+//! `locust-operator check`: lints LocustTest manifests offline, the way the cluster would judge
+//! them — the CRD schema and CEL rules (what the API server rejects), then defaulting and the
+//! operator's validation (what the admission webhook rejects or warns about).
+
+use std::fmt;
+
+use serde_json::Value;
+
+use crate::api::{API_VERSION_V1, API_VERSION_V2, GROUP, KIND, v1, v2};
+use crate::conversion::v1_to_v2;
+use crate::defaulting::defaulted;
+use crate::field::FieldError;
+use crate::schema_check::SchemaChecker;
+use crate::validation::validate;
+
+/// How serious a finding is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Severity {
+    /// The cluster would reject the manifest.
+    Error,
+    /// Accepted, but probably not what was meant.
+    Warning,
+}
+
+/// One problem in one document of one file.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Finding {
+    /// Error or warning.
+    pub severity: Severity,
+    /// 1-based position of the document among the file's non-empty YAML documents.
+    pub document: usize,
+    /// `LocustTest/<name>` (or the document's kind), when known.
+    pub object: String,
+    /// The field and what is wrong with it.
+    pub error: FieldError,
+}
+
+impl fmt::Display for Finding {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let severity = match self.severity {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+        };
+        write!(
+            f,
+            "document {} ({}): {severity}: {}",
+            self.document, self.object, self.error
+        )
+    }
+}
+
+/// The findings of one file, and how many LocustTests it held.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct FileReport {
+    /// Every error and warning, in document order.
+    pub findings: Vec<Finding>,
+    /// Number of LocustTest documents checked.
+    pub tests: usize,
+    /// Documents that are not LocustTests (skipped).
+    pub skipped: usize,
+}
+
+impl FileReport {
+    /// Number of errors.
+    pub fn errors(&self) -> usize {
+        self.findings
+            .iter()
+            .filter(|f| f.severity == Severity::Error)
+            .count()
+    }
+}
+
+/// Checks every document of a YAML stream. A document that is not YAML at all makes the whole
+/// file unreadable: that is returned as `Err` with the parser's message (line and column).
+pub fn check_yaml(text: &str, checker: &SchemaChecker) -> Result<FileReport, String> {
+    let documents: Vec<Value> = serde_saphyr::from_multiple(text).map_err(|e| e.to_string())?;
+    let mut report = FileReport::default();
+    for (i, document) in documents.iter().enumerate() {
+        let number = i + 1;
+        let kind = document
+            .get("kind")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        let api_version = document
+            .get("apiVersion")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        let is_ours = kind == KIND && api_version.split('/').next() == Some(GROUP);
+        if !is_ours {
+            if kind.is_empty() && !document.is_object() {
+                report.findings.push(Finding {
+                    severity: Severity::Error,
+                    document: number,
+                    object: "?".into(),
+                    error: FieldError::new(
+                        "",
+                        "not a Kubernetes object (expected a mapping with apiVersion and kind)",
+                    ),
+                });
+            } else {
+                report.skipped += 1;
+            }
+            continue;
+        }
+        report.tests += 1;
+        let name = document
+            .pointer("/metadata/name")
+            .and_then(Value::as_str)
+            .unwrap_or("<no name>");
+        let object = format!("{KIND}/{name}");
+        let push = |report: &mut FileReport, severity, error| {
+            report.findings.push(Finding {
+                severity,
+                document: number,
+                object: object.clone(),
+                error,
+            });
+        };
+        for error in check_document(document, checker) {
+            push(&mut report, Severity::Error, error);
+        }
+        if let Some(test) = as_v2(document) {
+            let verdict = validate(&defaulted(&test));
+            for error in verdict.errors {
+                // The schema already reported what it covers; keep the operator's own findings.
+                if !report
+                    .findings
+                    .iter()
+                    .any(|f| f.document == number && f.error.field == error.field)
+                {
+                    push(&mut report, Severity::Error, error);
+                }
+            }
+            for warning in verdict.warnings {
+                push(&mut report, Severity::Warning, warning);
+            }
+        }
+        if api_version == API_VERSION_V1 {
+            push(
+                &mut report,
+                Severity::Warning,
+                FieldError::new(
+                    "apiVersion",
+                    "locust.io/v1 LocustTest is deprecated, migrate to locust.io/v2",
+                ),
+            );
+        }
+    }
+    Ok(report)
+}
+
+/// Schema errors, and the error of a document that does not deserialize (a wrong type the
+/// schema missed is impossible, but an unserved version is not).
+fn check_document(document: &Value, checker: &SchemaChecker) -> Vec<FieldError> {
+    let mut errors = checker.check(document);
+    if errors.is_empty()
+        && let Err(error) = parse_typed(document)
+    {
+        errors.push(error);
+    }
+    errors
+}
+
+fn parse_typed(document: &Value) -> Result<(), FieldError> {
+    let api_version = document
+        .get("apiVersion")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    let result = if api_version == API_VERSION_V2 {
+        serde_path_to_error::deserialize::<_, v2::LocustTest>(document.clone()).map(|_| ())
+    } else {
+        serde_path_to_error::deserialize::<_, v1::LocustTest>(document.clone()).map(|_| ())
+    };
+    result.map_err(|e| FieldError::new(e.path().to_string(), e.into_inner().to_string()))
+}
+
+/// The document as a v2 test (converting v1), when it parses.
+fn as_v2(document: &Value) -> Option<v2::LocustTest> {
+    match document.get("apiVersion").and_then(Value::as_str)? {
+        API_VERSION_V2 => serde_json::from_value(document.clone()).ok(),
+        API_VERSION_V1 => serde_json::from_value::<v1::LocustTest>(document.clone())
+            .ok()
+            .map(v1_to_v2),
+        _ => None,
+    }
+}
