@@ -116,10 +116,14 @@ pub fn check_yaml(text: &str, checker: &SchemaChecker) -> Result<FileReport, Str
                 error,
             });
         };
-        for error in check_document(document, checker) {
+        let schema_errors = check_document(document, checker);
+        // Values that do not even parse are left out, so the operator's own rules still run
+        // on the rest and every problem is reported in one pass.
+        let usable = parsable_part(document);
+        for error in schema_errors {
             push(&mut report, Severity::Error, error);
         }
-        if let Some(test) = as_v2(document) {
+        if let Some(test) = as_v2(&usable) {
             let verdict = validate(&defaulted(&test));
             for error in verdict.errors {
                 // The schema already reported what it covers; keep the operator's own findings.
@@ -182,5 +186,68 @@ fn as_v2(document: &Value) -> Option<v2::LocustTest> {
             .ok()
             .map(v1_to_v2),
         _ => None,
+    }
+}
+
+/// `document` minus the fields that stop it from parsing as a typed LocustTest (a string
+/// where a number belongs, an unknown enum value), found one at a time. A missing required
+/// field cannot be left out: then the document is returned as it is.
+fn parsable_part(document: &Value) -> Value {
+    let mut copy = document.clone();
+    for _ in 0..64 {
+        let Err(error) = parse_typed(&copy) else {
+            break;
+        };
+        if error.field.is_empty()
+            || error.field == "."
+            || error.message.starts_with("missing field")
+        {
+            break;
+        }
+        let before = copy.clone();
+        remove_path(&mut copy, &error.field);
+        if copy == before {
+            break;
+        }
+    }
+    copy
+}
+
+fn remove_path(value: &mut Value, path: &str) {
+    let mut steps: Vec<String> = Vec::new();
+    for part in path.split('.').filter(|p| !p.is_empty()) {
+        let mut pieces = part.split('[');
+        if let Some(name) = pieces.next()
+            && !name.is_empty()
+        {
+            steps.push(name.to_owned());
+        }
+        steps.extend(pieces.map(|index| index.trim_end_matches(']').to_owned()));
+    }
+    let Some((last, parents)) = steps.split_last() else {
+        return;
+    };
+    let mut current = value;
+    for step in parents {
+        let next = match current {
+            Value::Object(map) => map.get_mut(step),
+            Value::Array(list) => step.parse::<usize>().ok().and_then(|i| list.get_mut(i)),
+            _ => None,
+        };
+        match next {
+            Some(next) => current = next,
+            None => return,
+        }
+    }
+    match current {
+        Value::Object(map) => {
+            map.remove(last);
+        }
+        Value::Array(list) => {
+            if let Some(item) = last.parse::<usize>().ok().and_then(|i| list.get_mut(i)) {
+                *item = Value::Null;
+            }
+        }
+        _ => {}
     }
 }

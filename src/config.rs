@@ -14,6 +14,8 @@
 //! toleration injection on, the metrics exporter pulled `IfNotPresent` with small resources.
 
 use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
 
 use k8s_openapi::api::core::v1::ResourceRequirements;
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
@@ -398,4 +400,79 @@ impl Reader<'_> {
             password_secret,
         })
     }
+}
+
+/// Command-line flags of the operator process (each also readable from the environment).
+#[derive(clap::Args, Clone, Debug, PartialEq)]
+pub struct ProcessFlags {
+    /// Port of the HTTPS server for the admission and conversion webhooks.
+    #[arg(long, env = "WEBHOOK_PORT", default_value_t = 9443)]
+    pub webhook_port: u16,
+
+    /// Port of the Prometheus `/metrics` endpoint (plain HTTP).
+    #[arg(long, env = "METRICS_PORT", default_value_t = 8080)]
+    pub metrics_port: u16,
+
+    /// Port of the `/healthz` and `/readyz` probes (plain HTTP).
+    #[arg(long, env = "HEALTH_PORT", default_value_t = 8081)]
+    pub health_port: u16,
+
+    /// Directory holding the webhook certificate as `tls.crt` and `tls.key` (the layout of a
+    /// mounted cert-manager Secret).
+    #[arg(
+        long,
+        env = "CERT_DIR",
+        default_value = "/tmp/k8s-webhook-server/serving-certs"
+    )]
+    pub cert_dir: PathBuf,
+
+    /// Elect a leader among replicas; only the leader reconciles. `--leader-elect=false` for a
+    /// single replica.
+    #[arg(long, env = "LEADER_ELECT", default_value_t = true, action = clap::ArgAction::Set)]
+    pub leader_elect: bool,
+
+    /// Name of the leader-election Lease.
+    #[arg(
+        long,
+        env = "LEADER_ELECTION_ID",
+        default_value = "locust-operator.locust.io"
+    )]
+    pub leader_election_id: String,
+
+    /// Namespace of the leader-election Lease (default: the operator's own namespace).
+    #[arg(long, env = "LEADER_ELECTION_NAMESPACE")]
+    pub leader_election_namespace: Option<String>,
+
+    /// How long after a pod's creation its failures (image pull, crash loop, ...) are ignored
+    /// before the test is marked failed, e.g. `2m`, `90s`.
+    #[arg(long, env = "POD_HEALTH_GRACE_PERIOD", default_value = "2m", value_parser = parse_duration)]
+    pub pod_health_grace_period: Duration,
+
+    /// Namespaces to watch, comma-separated; empty watches all namespaces.
+    #[arg(long, env = "WATCH_NAMESPACE", default_value = "", value_parser = parse_namespaces)]
+    pub watch_namespace: Namespaces,
+}
+
+/// A comma-separated namespace list; empty means all namespaces.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Namespaces(pub Vec<String>);
+
+fn parse_duration(text: &str) -> Result<Duration, String> {
+    humantime::parse_duration(text.trim()).map_err(|e| format!("{e} (examples: 2m, 90s, 1h)"))
+}
+
+fn parse_namespaces(text: &str) -> Result<Namespaces, String> {
+    let mut list: Vec<String> = text
+        .split(',')
+        .map(str::trim)
+        .filter(|n| !n.is_empty())
+        .map(str::to_owned)
+        .collect();
+    for name in &list {
+        crate::validation::dns_label(name)
+            .map_err(|reason| format!("{name:?} is not a namespace name: {reason}"))?;
+    }
+    list.sort();
+    list.dedup();
+    Ok(Namespaces(list))
 }

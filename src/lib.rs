@@ -14,6 +14,7 @@ pub mod field;
 pub mod names;
 pub mod operator;
 pub mod quantity;
+pub mod render;
 pub mod schema_check;
 pub mod telemetry;
 pub mod validation;

@@ -1,8 +1,10 @@
 //! The `locust-operator` command: parses flags and hands over to the library.
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use locust_operator::config::{Config, ProcessFlags};
 use locust_operator::telemetry::{self, LogFormat};
 
 /// Kubernetes operator for distributed Locust load tests (`locust.io` `LocustTest`).
@@ -26,9 +28,25 @@ struct Cli {
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Run the operator against the current kube context (or in-cluster config).
-    Run,
+    Run {
+        #[command(flatten)]
+        flags: ProcessFlags,
+    },
     /// Print the LocustTest CustomResourceDefinition as YAML (the content of deploy/crd.yaml).
     Crd,
+    /// Check LocustTest manifests (v1 or v2, multi-document YAML) the way the cluster would:
+    /// CRD schema and rules, defaults, and the operator's validation. Exits 1 on any error.
+    Check {
+        /// Manifest files (`-` for standard input).
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+    /// Print the Service and Jobs the operator would create for the LocustTests of a manifest,
+    /// with the operator configuration taken from the environment (as in the cluster).
+    Render {
+        /// Manifest file (`-` for standard input).
+        file: PathBuf,
+    },
 }
 
 fn main() -> ExitCode {
@@ -36,7 +54,9 @@ fn main() -> ExitCode {
     telemetry::init(cli.log_format);
     let result = match cli.command {
         Command::Crd => print_crd(),
-        Command::Run => run_operator(),
+        Command::Run { flags } => run_operator(flags),
+        Command::Check { files } => return check(&files),
+        Command::Render { file } => render(&file),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -53,11 +73,86 @@ fn print_crd() -> anyhow::Result<()> {
     Ok(())
 }
 
-fn run_operator() -> anyhow::Result<()> {
+/// The operator configuration from the environment, with its warnings logged.
+fn load_config() -> anyhow::Result<Config> {
+    let (config, warnings) = Config::from_env()?;
+    for warning in warnings {
+        tracing::warn!("{warning}");
+    }
+    Ok(config)
+}
+
+fn run_operator(flags: ProcessFlags) -> anyhow::Result<()> {
+    let _config = load_config()?;
+    tracing::debug!(?flags, "starting");
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
     runtime.block_on(locust_operator::operator::run())?;
+    Ok(())
+}
+
+fn read_input(path: &PathBuf) -> anyhow::Result<String> {
+    use anyhow::Context;
+    if path.as_os_str() == "-" {
+        std::io::read_to_string(std::io::stdin()).context("reading standard input")
+    } else {
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))
+    }
+}
+
+/// `check`: every finding on stdout as `FILE: document N (LocustTest/NAME): error: FIELD: MESSAGE`,
+/// a summary on stderr; exit 1 when any file has an error or cannot be read.
+fn check(files: &[PathBuf]) -> ExitCode {
+    let checker = match locust_operator::schema_check::SchemaChecker::new() {
+        Ok(checker) => checker,
+        Err(error) => {
+            eprintln!("error: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let (mut errors, mut warnings, mut tests) = (0, 0, 0);
+    for path in files {
+        let shown = path.display();
+        let report = read_input(path)
+            .map_err(|e| render_error(&e))
+            .and_then(|text| {
+                locust_operator::check::check_yaml(&text, &checker)
+                    .map_err(|e| format!("not valid YAML: {e}"))
+            });
+        match report {
+            Err(message) => {
+                println!("{shown}: error: {message}");
+                errors += 1;
+            }
+            Ok(report) => {
+                for finding in &report.findings {
+                    println!("{shown}: {finding}");
+                }
+                if report.tests == 0 {
+                    println!("{shown}: warning: no locust.io LocustTest found");
+                }
+                errors += report.errors();
+                warnings += report.findings.len() - report.errors();
+                tests += report.tests;
+            }
+        }
+    }
+    eprintln!(
+        "checked {tests} LocustTest(s) in {} file(s): {errors} error(s), {warnings} warning(s)",
+        files.len()
+    );
+    if errors > 0 {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+fn render(file: &PathBuf) -> anyhow::Result<()> {
+    let config = load_config()?;
+    let text = read_input(file)?;
+    print!("{}", locust_operator::render::render_yaml(&text, &config)?);
     Ok(())
 }
 

@@ -87,9 +87,9 @@ impl SchemaChecker {
             ));
         } else if let Err(failures) = self.cel.validate(schema, &defaulted, None) {
             for failure in failures.iter() {
-                errors.push(FieldError::new(
+                errors.push(cel_error(
                     failure.field_path.trim_start_matches('.'),
-                    failure.message.clone(),
+                    &failure.message,
                 ));
             }
         }
@@ -361,4 +361,20 @@ fn check_list_bounds(schema: &Value, len: usize, path: &str, errors: &mut Errors
             format!("must have at least {min} items"),
         ));
     }
+}
+
+/// A CEL failure as a field error. Rules on the root cannot name `metadata.name` as their
+/// field path (it is not in the schema), so their messages start with the field instead:
+/// `metadata.name must be ...` becomes field `metadata.name`, message `must be ...`.
+fn cel_error(field: &str, message: &str) -> FieldError {
+    if field.is_empty()
+        && let Some((first, rest)) = message.split_once(' ')
+        && first.contains('.')
+        && first
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '[' | ']'))
+    {
+        return FieldError::new(first, rest);
+    }
+    FieldError::new(field, message)
 }
