@@ -73,21 +73,16 @@ impl FileReport {
 /// Checks every document of a YAML stream. A document that is not YAML at all makes the whole
 /// file unreadable: that is returned as `Err` with the parser's message (line and column).
 pub fn check_yaml(text: &str, checker: &SchemaChecker) -> Result<FileReport, String> {
-    let documents: Vec<Value> = serde_saphyr::from_multiple(text).map_err(|e| e.to_string())?;
+    let documents = documents(text)?;
     let mut report = FileReport::default();
     for (i, document) in documents.iter().enumerate() {
         let number = i + 1;
-        let kind = document
-            .get("kind")
-            .and_then(Value::as_str)
-            .unwrap_or_default();
         let api_version = document
             .get("apiVersion")
             .and_then(Value::as_str)
             .unwrap_or_default();
-        let is_ours = kind == KIND && api_version.split('/').next() == Some(GROUP);
-        if !is_ours {
-            if kind.is_empty() && !document.is_object() {
+        if !is_locust_test(document) {
+            if !document.is_object() {
                 report.findings.push(Finding {
                     severity: Severity::Error,
                     document: number,
@@ -123,7 +118,7 @@ pub fn check_yaml(text: &str, checker: &SchemaChecker) -> Result<FileReport, Str
         for error in schema_errors {
             push(&mut report, Severity::Error, error);
         }
-        if let Some(test) = as_v2(&usable) {
+        if let Ok(test) = typed_v2(&usable) {
             let verdict = validate(&defaulted(&test));
             for error in verdict.errors {
                 // The schema already reported what it covers; keep the operator's own findings.
@@ -158,35 +153,49 @@ pub fn check_yaml(text: &str, checker: &SchemaChecker) -> Result<FileReport, Str
 fn check_document(document: &Value, checker: &SchemaChecker) -> Vec<FieldError> {
     let mut errors = checker.check(document);
     if errors.is_empty()
-        && let Err(error) = parse_typed(document)
+        && let Err(error) = typed_v2(document)
     {
         errors.push(error);
     }
     errors
 }
 
-fn parse_typed(document: &Value) -> Result<(), FieldError> {
+/// The document as a v2 LocustTest (a v1 one is converted), or the first field that does
+/// not parse.
+pub fn typed_v2(document: &Value) -> Result<v2::LocustTest, FieldError> {
     let api_version = document
         .get("apiVersion")
         .and_then(Value::as_str)
         .unwrap_or_default();
-    let result = if api_version == API_VERSION_V2 {
-        serde_path_to_error::deserialize::<_, v2::LocustTest>(document.clone()).map(|_| ())
-    } else {
-        serde_path_to_error::deserialize::<_, v1::LocustTest>(document.clone()).map(|_| ())
+    let error = |e: serde_path_to_error::Error<serde_json::Error>| {
+        FieldError::new(e.path().to_string(), e.into_inner().to_string())
     };
-    result.map_err(|e| FieldError::new(e.path().to_string(), e.into_inner().to_string()))
+    match api_version {
+        API_VERSION_V2 => serde_path_to_error::deserialize(document.clone()).map_err(error),
+        API_VERSION_V1 => serde_path_to_error::deserialize::<_, v1::LocustTest>(document.clone())
+            .map(v1_to_v2)
+            .map_err(error),
+        other => Err(FieldError::new(
+            "apiVersion",
+            format!("{other:?} is not served; use locust.io/v2"),
+        )),
+    }
 }
 
-/// The document as a v2 test (converting v1), when it parses.
-fn as_v2(document: &Value) -> Option<v2::LocustTest> {
-    match document.get("apiVersion").and_then(Value::as_str)? {
-        API_VERSION_V2 => serde_json::from_value(document.clone()).ok(),
-        API_VERSION_V1 => serde_json::from_value::<v1::LocustTest>(document.clone())
-            .ok()
-            .map(v1_to_v2),
-        _ => None,
-    }
+/// Whether a document is a `locust.io` LocustTest (of any version).
+pub fn is_locust_test(document: &Value) -> bool {
+    let field = |name: &str| {
+        document
+            .get(name)
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+    };
+    field("kind") == KIND && field("apiVersion").split('/').next() == Some(GROUP)
+}
+
+/// The non-empty YAML documents of a stream, or the parser's message.
+pub fn documents(text: &str) -> Result<Vec<Value>, String> {
+    serde_saphyr::from_multiple(text).map_err(|e| e.to_string())
 }
 
 /// `document` minus the fields that stop it from parsing as a typed LocustTest (a string
@@ -195,7 +204,7 @@ fn as_v2(document: &Value) -> Option<v2::LocustTest> {
 fn parsable_part(document: &Value) -> Value {
     let mut copy = document.clone();
     for _ in 0..64 {
-        let Err(error) = parse_typed(&copy) else {
+        let Err(error) = typed_v2(&copy).map(|_| ()) else {
             break;
         };
         if error.field.is_empty()

@@ -20,7 +20,6 @@ use std::time::Duration;
 use k8s_openapi::api::core::v1::ResourceRequirements;
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 
-use crate::api::v2::RUNTIME_CLASS_NAME_PATTERN;
 use crate::quantity;
 
 /// Default Locust container requests and limits when neither the test nor the operator sets them.
@@ -285,9 +284,7 @@ impl Reader<'_> {
 
     fn runtime_class(&mut self, name: &str) -> Option<String> {
         let value = self.string(name)?;
-        let valid = value.len() <= 253
-            && regex::Regex::new(RUNTIME_CLASS_NAME_PATTERN).is_ok_and(|re| re.is_match(&value));
-        if valid {
+        if crate::validation::dns_subdomain(&value).is_ok() {
             Some(value)
         } else {
             self.error(

@@ -5,11 +5,10 @@
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::api::{API_VERSION_V1, API_VERSION_V2, GROUP, KIND, v1, v2};
+use crate::api::KIND;
 use crate::builders::desired;
-use crate::check::{Severity, check_yaml};
+use crate::check::{Severity, check_yaml, documents, is_locust_test, typed_v2};
 use crate::config::Config;
-use crate::conversion::v1_to_v2;
 use crate::defaulting::defaulted;
 use crate::schema_check::SchemaChecker;
 
@@ -51,47 +50,27 @@ pub fn render_yaml(text: &str, config: &Config) -> Result<String, RenderError> {
             .collect();
         return Err(RenderError::Rejected(lines.join("\n")));
     }
-    let documents: Vec<Value> =
-        serde_saphyr::from_multiple(text).map_err(|e| RenderError::Yaml(e.to_string()))?;
     let mut out = Vec::new();
-    for (i, document) in documents.into_iter().enumerate() {
-        let kind = document
-            .get("kind")
-            .and_then(Value::as_str)
-            .unwrap_or_default();
-        let api_version = document
-            .get("apiVersion")
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_owned();
-        if kind != KIND || api_version.split('/').next() != Some(GROUP) {
+    for (i, document) in documents(text)
+        .map_err(RenderError::Yaml)?
+        .iter()
+        .enumerate()
+    {
+        if !is_locust_test(document) {
             continue;
         }
-        let name = document
-            .pointer("/metadata/name")
-            .and_then(Value::as_str)
-            .unwrap_or("<no name>");
-        let invalid = |message: String| RenderError::Invalid {
+        // `check` found no error, so the document parses; keep the error path anyway.
+        let test = typed_v2(document).map_err(|error| RenderError::Invalid {
             document: i + 1,
-            object: format!("{KIND}/{name}"),
-            message,
-        };
-        let test = match api_version.as_str() {
-            API_VERSION_V2 => {
-                serde_path_to_error::deserialize::<_, v2::LocustTest>(document.clone())
-                    .map_err(|e| invalid(format!("{}: {}", e.path(), e.inner())))?
-            }
-            API_VERSION_V1 => {
-                serde_path_to_error::deserialize::<_, v1::LocustTest>(document.clone())
-                    .map(v1_to_v2)
-                    .map_err(|e| invalid(format!("{}: {}", e.path(), e.inner())))?
-            }
-            other => {
-                return Err(invalid(format!(
-                    "apiVersion {other:?} is not served; use locust.io/v2"
-                )));
-            }
-        };
+            object: format!(
+                "{KIND}/{}",
+                document
+                    .pointer("/metadata/name")
+                    .and_then(Value::as_str)
+                    .unwrap_or("<no name>")
+            ),
+            message: error.to_string(),
+        })?;
         let objects = desired(&defaulted(&test), config);
         out.push(document_yaml(&objects.service)?);
         out.push(document_yaml(&objects.master_job)?);

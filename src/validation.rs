@@ -13,7 +13,7 @@ use k8s_openapi::api::core::v1::ResourceRequirements;
 
 use crate::api::v2::{
     DEFAULT_LIB_MOUNT_PATH, DEFAULT_SRC_MOUNT_PATH, LocustTest, LocustTestSpec, MAX_NAME_LENGTH,
-    MAX_WORKER_REPLICAS, MIN_WORKER_REPLICAS, RUNTIME_CLASS_NAME_PATTERN,
+    MAX_WORKER_REPLICAS, MIN_WORKER_REPLICAS,
 };
 use crate::builders::args::{managed_flag, otel_enabled};
 use crate::builders::volumes::{mount_applies, secret_volume_name};
@@ -260,9 +260,8 @@ fn validate_scheduling(spec: &LocustTestSpec, report: &mut Report) {
     else {
         return;
     };
-    let valid = class.len() <= 253
-        && regex::Regex::new(RUNTIME_CLASS_NAME_PATTERN).is_ok_and(|re| re.is_match(class));
-    if !valid {
+    // `""` opts out of the operator's default RuntimeClass.
+    if !class.is_empty() && dns_subdomain(class).is_err() {
         report.error(
             "spec.scheduling.runtimeClassName",
             format!("{class:?} is not a RuntimeClass name: lowercase letters, digits, '-' and '.', at most 253 characters (or \"\" to use none)"),

@@ -48,26 +48,10 @@ fn base_manifest() -> Value {
     })
 }
 
-/// JSON merge patch (RFC 7386): objects merge recursively, `null` removes a key.
-fn merge(base: &mut Value, patch: Value) {
-    match (base, patch) {
-        (Value::Object(base), Value::Object(patch)) => {
-            for (key, value) in patch {
-                if value.is_null() {
-                    base.remove(&key);
-                } else {
-                    merge(base.entry(key).or_insert(Value::Null), value);
-                }
-            }
-        }
-        (base, patch) => *base = patch,
-    }
-}
-
 /// The base manifest with `patch` merged into it.
 fn manifest(patch: Value) -> Value {
     let mut manifest = base_manifest();
-    merge(&mut manifest, patch);
+    json_patch::merge(&mut manifest, &patch);
     manifest
 }
 
@@ -556,7 +540,7 @@ fn every_object_is_owned_by_the_test() {
 #[test]
 fn no_owner_reference_without_uid() {
     let mut manifest = base_manifest();
-    merge(&mut manifest, json!({"metadata": {"uid": null}}));
+    json_patch::merge(&mut manifest, &json!({"metadata": {"uid": null}}));
     let built = build_default(&parse(manifest));
     assert!(built.service.metadata.owner_references.is_none());
     assert!(built.master_job.metadata.owner_references.is_none());
@@ -566,7 +550,7 @@ fn no_owner_reference_without_uid() {
 #[test]
 fn namespace_is_the_tests() {
     let mut manifest = base_manifest();
-    merge(&mut manifest, json!({"metadata": {"namespace": "team-b"}}));
+    json_patch::merge(&mut manifest, &json!({"metadata": {"namespace": "team-b"}}));
     let built = build_default(&parse(manifest));
     for meta in [
         &built.service.metadata,
@@ -645,14 +629,14 @@ fn user_labels_merge_into_pods_but_never_override_protected_ones() {
     let built = build_default(&test);
 
     let mut master = operator_labels("my-test", "master");
-    merge(
+    json_patch::merge(
         &mut master,
-        json!({"team": "payments", "app": "custom-app"}),
+        &json!({"team": "payments", "app": "custom-app"}),
     );
     assert_eq!(json_of(template_labels(&built.master_job)), master);
 
     let mut worker = operator_labels("my-test", "worker");
-    merge(&mut worker, json!({"tier": "load"}));
+    json_patch::merge(&mut worker, &json!({"tier": "load"}));
     assert_eq!(json_of(template_labels(&built.worker_job)), worker);
 
     for key in names::PROTECTED_LABELS {
@@ -972,7 +956,7 @@ fn pod_annotations_by_role_and_opentelemetry() {
             vec![],
             {
                 let mut m = prometheus("9646");
-                merge(&mut m, json!({"owner": "perf@example.com"}));
+                json_patch::merge(&mut m, &json!({"owner": "perf@example.com"}));
                 m
             },
             json!({"owner": "perf@example.com"}),
@@ -983,7 +967,7 @@ fn pod_annotations_by_role_and_opentelemetry() {
             vec![],
             {
                 let mut m = prometheus("9646");
-                merge(&mut m, json!({"prometheus.io/scrape": "false"}));
+                json_patch::merge(&mut m, &json!({"prometheus.io/scrape": "false"}));
                 m
             },
             Value::Null,
@@ -1405,7 +1389,7 @@ fn resources_precedence_and_removal() {
     let global = default_pod_resources();
     let with = |patch: Value| {
         let mut r = default_pod_resources();
-        merge(&mut r, patch);
+        json_patch::merge(&mut r, &patch);
         r
     };
     let all_pod_vars_empty: Vec<(&str, &str)> = [

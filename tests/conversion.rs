@@ -68,26 +68,11 @@ fn v2_spec(value: Value) -> v2::LocustTestSpec {
     parse("v2 spec", value)
 }
 
-/// Recursive JSON merge: objects merge key by key, anything else replaces; `null` deletes.
+/// `base` with the JSON merge patch (RFC 7386) `patch` applied.
 fn merged(base: &Value, patch: &Value) -> Value {
-    match (base, patch) {
-        (Value::Object(base), Value::Object(patch)) => {
-            let mut out = base.clone();
-            for (key, value) in patch {
-                if value.is_null() {
-                    out.remove(key);
-                } else {
-                    let merged_value = match out.get(key) {
-                        Some(existing) => merged(existing, value),
-                        None => value.clone(),
-                    };
-                    out.insert(key.clone(), merged_value);
-                }
-            }
-            Value::Object(out)
-        }
-        _ => patch.clone(),
-    }
+    let mut out = base.clone();
+    json_patch::merge(&mut out, patch);
+    out
 }
 
 fn metadata_json() -> Value {

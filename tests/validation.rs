@@ -20,23 +20,8 @@ fn test(name: &str, patch: Value) -> LocustTest {
             "worker": {"command": "--locustfile /lotest/src/t.py", "replicas": 2}
         }
     });
-    merge(&mut object["spec"], patch);
+    json_patch::merge(&mut object["spec"], &patch);
     serde_json::from_value(object).unwrap()
-}
-
-fn merge(target: &mut Value, patch: Value) {
-    match (target, patch) {
-        (Value::Object(target), Value::Object(patch)) => {
-            for (key, value) in patch {
-                if value.is_null() {
-                    target.remove(&key);
-                } else {
-                    merge(target.entry(key).or_insert(Value::Null), value);
-                }
-            }
-        }
-        (target, patch) => *target = patch,
-    }
 }
 
 fn fields(list: &[locust_operator::field::FieldError]) -> Vec<&str> {
@@ -130,9 +115,9 @@ fn secret_mounts_must_not_touch_reserved_paths() {
         |path: &str| json!({"env": {"secretMounts": [{"name": "creds", "mountPath": path}]}});
     let with_files = |path: &str| {
         let mut p = secret(path);
-        merge(
+        json_patch::merge(
             &mut p,
-            json!({"testFiles": {"configMapRef": "scripts", "libConfigMapRef": "lib"}}),
+            &json!({"testFiles": {"configMapRef": "scripts", "libConfigMapRef": "lib"}}),
         );
         p
     };
