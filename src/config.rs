@@ -14,6 +14,7 @@
 //! toleration injection on, the metrics exporter pulled `IfNotPresent` with small resources.
 
 use std::collections::BTreeMap;
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -399,29 +400,41 @@ impl Reader<'_> {
     }
 }
 
-/// Command-line flags of the operator process (each also readable from the environment).
+/// Flags of the TLS webhook server and the probe and metrics servers (`webhook` and `run`).
 #[derive(clap::Args, Clone, Debug, PartialEq)]
-pub struct ProcessFlags {
-    /// Port of the HTTPS server for the admission and conversion webhooks.
-    #[arg(long, env = "WEBHOOK_PORT", default_value_t = 9443)]
-    pub webhook_port: u16,
+pub struct ServerFlags {
+    /// Address of the HTTPS server for the admission and conversion webhooks.
+    #[arg(long, env = "WEBHOOK_BIND_ADDRESS", default_value = ":9443", value_parser = parse_address)]
+    pub webhook_bind_address: SocketAddr,
 
-    /// Port of the Prometheus `/metrics` endpoint (plain HTTP).
-    #[arg(long, env = "METRICS_PORT", default_value_t = 8080)]
-    pub metrics_port: u16,
+    /// Address of the `/healthz` and `/readyz` probes (plain HTTP).
+    #[arg(long, env = "HEALTH_PROBE_BIND_ADDRESS", default_value = ":8081", value_parser = parse_address)]
+    pub health_probe_bind_address: SocketAddr,
 
-    /// Port of the `/healthz` and `/readyz` probes (plain HTTP).
-    #[arg(long, env = "HEALTH_PORT", default_value_t = 8081)]
-    pub health_port: u16,
+    /// Address of the Prometheus `/metrics` endpoint (plain HTTP).
+    #[arg(long, env = "METRICS_BIND_ADDRESS", default_value = ":8080", value_parser = parse_address)]
+    pub metrics_bind_address: SocketAddr,
 
     /// Directory holding the webhook certificate as `tls.crt` and `tls.key` (the layout of a
-    /// mounted cert-manager Secret).
+    /// mounted cert-manager Secret). Changes are picked up without a restart.
     #[arg(
         long,
         env = "CERT_DIR",
         default_value = "/tmp/k8s-webhook-server/serving-certs"
     )]
     pub cert_dir: PathBuf,
+
+    /// How often the certificate files are checked for changes, e.g. `10s`.
+    #[arg(long, env = "CERT_RELOAD_INTERVAL", default_value = "10s", value_parser = parse_duration)]
+    pub cert_reload_interval: Duration,
+}
+
+/// Command-line flags of `run` (each also readable from the environment).
+#[derive(clap::Args, Clone, Debug, PartialEq)]
+pub struct ProcessFlags {
+    #[command(flatten)]
+    /// The servers.
+    pub server: ServerFlags,
 
     /// Elect a leader among replicas; only the leader reconciles. `--leader-elect=false` for a
     /// single replica.
@@ -453,6 +466,19 @@ pub struct ProcessFlags {
 /// A comma-separated namespace list; empty means all namespaces.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Namespaces(pub Vec<String>);
+
+/// `host:port`, or `:port` for every interface (the controller-runtime form).
+fn parse_address(text: &str) -> Result<SocketAddr, String> {
+    let text = text.trim();
+    let full = if text.starts_with(':') {
+        format!("0.0.0.0{text}")
+    } else {
+        text.to_owned()
+    };
+    full.parse().map_err(|_| {
+        format!("{text:?} is not an address (examples: :9443, 127.0.0.1:9443, [::]:9443)")
+    })
+}
 
 fn parse_duration(text: &str) -> Result<Duration, String> {
     humantime::parse_duration(text.trim()).map_err(|e| format!("{e} (examples: 2m, 90s, 1h)"))

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use locust_operator::config::{Config, ProcessFlags};
+use locust_operator::config::{Config, ProcessFlags, ServerFlags};
 use locust_operator::telemetry::{self, LogFormat};
 
 /// Kubernetes operator for distributed Locust load tests (`locust.io` `LocustTest`).
@@ -32,6 +32,12 @@ enum Command {
         #[command(flatten)]
         flags: ProcessFlags,
     },
+    /// Run only the webhook server (validating, mutating and conversion webhooks over TLS)
+    /// with its probes and metrics; needs no cluster connection.
+    Webhook {
+        #[command(flatten)]
+        flags: ServerFlags,
+    },
     /// Print the LocustTest CustomResourceDefinition as YAML (the content of deploy/crd.yaml).
     Crd,
     /// Check LocustTest manifests (v1 or v2, multi-document YAML) the way the cluster would:
@@ -55,6 +61,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Crd => print_crd(),
         Command::Run { flags } => run_operator(flags),
+        Command::Webhook { flags } => run_webhook(flags),
         Command::Check { files } => return check(&files),
         Command::Render { file } => render(&file),
     };
@@ -82,14 +89,44 @@ fn load_config() -> anyhow::Result<Config> {
     Ok(config)
 }
 
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?)
+}
+
 fn run_operator(flags: ProcessFlags) -> anyhow::Result<()> {
     let _config = load_config()?;
     tracing::debug!(?flags, "starting");
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?;
-    runtime.block_on(locust_operator::operator::run())?;
-    Ok(())
+    runtime()?.block_on(async {
+        let shutdown = locust_operator::operator::shutdown_on_signal();
+        let metrics = std::sync::Arc::new(locust_operator::metrics::Metrics::new());
+        let servers = locust_operator::webhook::serve(
+            &flags.server,
+            metrics,
+            Default::default(),
+            shutdown.clone(),
+        );
+        let operator = async {
+            let result = locust_operator::operator::run(shutdown.clone()).await;
+            shutdown.cancel();
+            result
+        };
+        let (servers, operator) = tokio::join!(servers, operator);
+        servers?;
+        operator?;
+        Ok(())
+    })
+}
+
+fn run_webhook(flags: ServerFlags) -> anyhow::Result<()> {
+    runtime()?.block_on(async {
+        let shutdown = locust_operator::operator::shutdown_on_signal();
+        let metrics = std::sync::Arc::new(locust_operator::metrics::Metrics::new());
+        locust_operator::webhook::serve(&flags, metrics, Default::default(), shutdown).await?;
+        tracing::info!("stopped");
+        Ok(())
+    })
 }
 
 fn read_input(path: &PathBuf) -> anyhow::Result<String> {

@@ -2,8 +2,8 @@
 //!
 //! At this stage it connects with the current kube context (or in-cluster config), checks
 //! that the `locusttests.locust.io` CRD is served, and follows every LocustTest change,
-//! logging each one, until SIGTERM or Ctrl-C. Reconciliation and the webhook server are wired
-//! in here as they land.
+//! logging each one, until SIGTERM or Ctrl-C, beside the webhook server (started by the
+//! binary). Reconciliation is wired in here when it lands.
 
 use futures::{StreamExt, TryStreamExt};
 use kube::runtime::{WatchStreamExt, watcher};
@@ -27,8 +27,8 @@ pub enum RunError {
     Watch(#[source] watcher::Error),
 }
 
-/// Runs until a shutdown signal arrives.
-pub async fn run() -> Result<(), RunError> {
+/// Runs until `shutdown` is cancelled.
+pub async fn run(shutdown: tokio_util::sync::CancellationToken) -> Result<(), RunError> {
     let client = Client::try_default().await.map_err(RunError::Connect)?;
     let tests: Api<LocustTest> = Api::all(client);
     tests
@@ -58,9 +58,21 @@ pub async fn run() -> Result<(), RunError> {
         });
     tokio::select! {
         () = events => {}
-        () = shutdown_signal() => tracing::info!("shutdown signal received; exiting"),
+        () = shutdown.cancelled() => {}
     }
     Ok(())
+}
+
+/// A token cancelled on SIGTERM (Kubernetes pod termination) or Ctrl-C.
+pub fn shutdown_on_signal() -> tokio_util::sync::CancellationToken {
+    let token = tokio_util::sync::CancellationToken::new();
+    let cancel = token.clone();
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        tracing::info!("shutdown signal received; stopping");
+        cancel.cancel();
+    });
+    token
 }
 
 /// Resolves on SIGTERM (Kubernetes pod termination) or Ctrl-C.

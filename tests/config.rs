@@ -287,9 +287,22 @@ fn process_flags_defaults_and_parsing() {
     // Environment variables of the same names would override these defaults; none are set
     // in the test process.
     let defaults = flags(&[]).unwrap();
-    assert_eq!(defaults.webhook_port, 9443);
-    assert_eq!(defaults.metrics_port, 8080);
-    assert_eq!(defaults.health_port, 8081);
+    assert_eq!(
+        defaults.server.webhook_bind_address,
+        "0.0.0.0:9443".parse().unwrap()
+    );
+    assert_eq!(
+        defaults.server.metrics_bind_address,
+        "0.0.0.0:8080".parse().unwrap()
+    );
+    assert_eq!(
+        defaults.server.health_probe_bind_address,
+        "0.0.0.0:8081".parse().unwrap()
+    );
+    assert_eq!(
+        defaults.server.cert_reload_interval,
+        Duration::from_secs(10)
+    );
     assert!(defaults.leader_elect);
     assert_eq!(defaults.leader_election_id, "locust-operator.locust.io");
     assert_eq!(defaults.pod_health_grace_period, Duration::from_secs(120));
@@ -299,7 +312,8 @@ fn process_flags_defaults_and_parsing() {
         "--leader-elect=false",
         "--pod-health-grace-period=90s",
         "--watch-namespace=load-b, load-a,load-b",
-        "--webhook-port=10443",
+        "--webhook-bind-address=127.0.0.1:10443",
+        "--metrics-bind-address=[::1]:9000",
     ])
     .unwrap();
     assert!(!parsed.leader_elect);
@@ -308,7 +322,14 @@ fn process_flags_defaults_and_parsing() {
         parsed.watch_namespace,
         Namespaces(vec!["load-a".into(), "load-b".into()])
     );
-    assert_eq!(parsed.webhook_port, 10443);
+    assert_eq!(
+        parsed.server.webhook_bind_address,
+        "127.0.0.1:10443".parse().unwrap()
+    );
+    assert_eq!(
+        parsed.server.metrics_bind_address,
+        "[::1]:9000".parse().unwrap()
+    );
 
     for (bad, needle) in [
         (
@@ -316,7 +337,11 @@ fn process_flags_defaults_and_parsing() {
             "pod-health-grace-period",
         ),
         (&["--watch-namespace=Load_A"][..], "not a namespace name"),
-        (&["--webhook-port=70000"][..], "webhook-port"),
+        (&["--webhook-bind-address=:70000"][..], "is not an address"),
+        (
+            &["--health-probe-bind-address=localhost"][..],
+            "is not an address",
+        ),
     ] {
         let error = flags(bad).unwrap_err().to_string();
         assert!(error.contains(needle), "{bad:?}: {error}");

@@ -1,0 +1,446 @@
+//! The admission and conversion webhooks as pure functions of the request body: bytes in,
+//! HTTP status and JSON body out. The HTTP server ([`super::server`]) only routes to these.
+//!
+//! - validating: the shared [`validate`](crate::validation::validate) on the defaulted v2
+//!   object (v1 objects are converted first); every violation in one denial, warnings as
+//!   admission warnings. On UPDATE, a spec change to a test past `Pending` is allowed with a
+//!   warning that it is ignored (the user's document, SpecDrifted); status-only,
+//!   metadata-only updates and DELETE are always allowed.
+//! - mutating: the shared [`apply_defaults`](crate::defaulting::apply_defaults) as a minimal
+//!   RFC 6902 JSON Patch, touching nothing else.
+//! - conversion: [`convert_object`](crate::conversion::convert_object) for every object; a
+//!   failure is a `Failure` result with a message, never an HTTP error.
+
+use kube::core::admission::{AdmissionRequest, AdmissionResponse, AdmissionReview, Operation};
+use kube::core::conversion::{ConversionRequest, ConversionResponse, ConversionReview};
+use kube::core::{DynamicObject, Status};
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::api::{API_VERSION_V1, API_VERSION_V2, GROUP, KIND, Phase, v1, v2};
+use crate::conversion::{convert_object, v1_to_v2};
+use crate::defaulting::{apply_defaults, defaulted};
+use crate::validation::validate;
+
+/// `apiVersion` of the admission reviews served.
+pub const ADMISSION_API_VERSION: &str = "admission.k8s.io/v1";
+/// `apiVersion` of the conversion reviews served.
+pub const CONVERSION_API_VERSION: &str = "apiextensions.k8s.io/v1";
+
+/// Which admission webhook.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Admission {
+    /// Rejects invalid tests, warns about ignored edits.
+    Validate,
+    /// Fills defaults.
+    Mutate,
+}
+
+/// What a webhook decided, for metrics and logs (a bounded set).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Decision {
+    /// Allowed as is.
+    Allowed,
+    /// Allowed with a patch.
+    Patched,
+    /// Allowed with warnings.
+    Warned,
+    /// Denied.
+    Denied,
+    /// Every object converted.
+    Converted,
+    /// Conversion failed (a `Failure` result).
+    ConversionFailed,
+    /// The request itself was unusable (HTTP 4xx).
+    BadRequest,
+}
+
+impl Decision {
+    /// Label value for metrics.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Decision::Allowed => "allowed",
+            Decision::Patched => "patched",
+            Decision::Warned => "warned",
+            Decision::Denied => "denied",
+            Decision::Converted => "converted",
+            Decision::ConversionFailed => "conversion_failed",
+            Decision::BadRequest => "bad_request",
+        }
+    }
+}
+
+/// An HTTP answer: status code, JSON (or plain-text for 4xx) body, and the decision.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Reply {
+    /// HTTP status code.
+    pub status: u16,
+    /// Response body.
+    pub body: Vec<u8>,
+    /// What was decided.
+    pub decision: Decision,
+}
+
+impl Reply {
+    fn bad_request(message: impl Into<String>) -> Self {
+        Reply {
+            status: 400,
+            body: message.into().into_bytes(),
+            decision: Decision::BadRequest,
+        }
+    }
+
+    fn json<T: Serialize>(value: &T, decision: Decision) -> Self {
+        match serde_json::to_vec(value) {
+            Ok(body) => Reply {
+                status: 200,
+                body,
+                decision,
+            },
+            Err(e) => Reply {
+                status: 500,
+                body: format!("cannot encode the response: {e}").into_bytes(),
+                decision: Decision::BadRequest,
+            },
+        }
+    }
+}
+
+/// Handles one AdmissionReview body.
+pub fn admit(webhook: Admission, body: &[u8]) -> Reply {
+    let value: Value = match serde_json::from_slice(body) {
+        Ok(value) => value,
+        Err(e) => return Reply::bad_request(format!("the request body is not JSON: {e}")),
+    };
+    let uid = value
+        .pointer("/request/uid")
+        .and_then(Value::as_str)
+        .map(str::to_owned);
+    let (api_version, kind) = (text(&value, "apiVersion"), text(&value, "kind"));
+    if api_version != ADMISSION_API_VERSION || kind != "AdmissionReview" {
+        let message = format!(
+            "expected an {ADMISSION_API_VERSION} AdmissionReview, got {kind:?} {api_version:?} (set admissionReviewVersions: [v1])"
+        );
+        return match uid {
+            Some(uid) => deny_uid(uid, 400, "BadRequest", &message),
+            None => Reply::bad_request(message),
+        };
+    }
+    let review: AdmissionReview<DynamicObject> = match serde_path_to_error::deserialize(value) {
+        Ok(review) => review,
+        Err(e) => {
+            let message = format!("malformed AdmissionReview at {}: {}", e.path(), e.inner());
+            return match uid {
+                Some(uid) => deny_uid(uid, 400, "BadRequest", &message),
+                None => Reply::bad_request(message),
+            };
+        }
+    };
+    let types = review.types.clone();
+    let Some(mut request) = review.request else {
+        return Reply::bad_request("the AdmissionReview has no request");
+    };
+    request.types = types;
+    let response = match webhook {
+        Admission::Validate => validating(&request),
+        Admission::Mutate => mutating(&request),
+    };
+    let decision = if !response.allowed {
+        Decision::Denied
+    } else if response.patch.is_some() {
+        Decision::Patched
+    } else if response.warnings.as_ref().is_some_and(|w| !w.is_empty()) {
+        Decision::Warned
+    } else {
+        Decision::Allowed
+    };
+    let mut review = match serde_json::to_value(response.into_review()) {
+        Ok(review) => review,
+        Err(e) => return Reply::bad_request(format!("cannot encode the response: {e}")),
+    };
+    encode_patch(&mut review);
+    Reply::json(&review, decision)
+}
+
+/// kube serializes `response.patch` (Go `[]byte`) as an array of numbers; the API server's
+/// canonical form is a base64 string, which is what we send.
+fn encode_patch(review: &mut Value) {
+    use base64::Engine;
+    if let Some(patch) = review.pointer_mut("/response/patch")
+        && let Some(bytes) = patch.as_array().map(|items| {
+            items
+                .iter()
+                .filter_map(Value::as_u64)
+                .filter_map(|b| u8::try_from(b).ok())
+                .collect::<Vec<u8>>()
+        })
+    {
+        *patch = Value::String(base64::engine::general_purpose::STANDARD.encode(bytes));
+    }
+}
+
+fn text(value: &Value, key: &str) -> String {
+    value
+        .get(key)
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned()
+}
+
+/// A denial for a request whose review did not parse but whose uid is known.
+fn deny_uid(uid: String, code: u16, reason: &str, message: &str) -> Reply {
+    let response = serde_json::json!({
+        "apiVersion": ADMISSION_API_VERSION,
+        "kind": "AdmissionReview",
+        "response": {
+            "uid": uid,
+            "allowed": false,
+            "status": {"status": "Failure", "code": code, "reason": reason, "message": message}
+        }
+    });
+    Reply::json(&response, Decision::Denied)
+}
+
+fn deny(
+    request: &AdmissionRequest<DynamicObject>,
+    code: u16,
+    reason: &str,
+    message: String,
+) -> AdmissionResponse {
+    let mut response = AdmissionResponse::from(request).deny(&message);
+    response.result = Status::failure(&message, reason).with_code(code);
+    response
+}
+
+/// A denial when the request is not about our resource.
+fn wrong_resource(request: &AdmissionRequest<DynamicObject>) -> Option<AdmissionResponse> {
+    if request.kind.group == GROUP && request.kind.kind == KIND {
+        None
+    } else {
+        Some(deny(
+            request,
+            400,
+            "BadRequest",
+            format!(
+                "this webhook admits {GROUP} {KIND} only, got {}/{} {}",
+                request.kind.group, request.kind.version, request.kind.kind
+            ),
+        ))
+    }
+}
+
+/// The object as a v2 LocustTest (v1 converted), or why not.
+fn object_as_v2(object: &DynamicObject) -> Result<v2::LocustTest, String> {
+    let value = serde_json::to_value(object).map_err(|e| e.to_string())?;
+    let api_version = text(&value, "apiVersion");
+    let parse_error =
+        |e: serde_path_to_error::Error<serde_json::Error>| format!("{}: {}", e.path(), e.inner());
+    match api_version.as_str() {
+        API_VERSION_V2 => serde_path_to_error::deserialize(value).map_err(parse_error),
+        API_VERSION_V1 => serde_path_to_error::deserialize::<_, v1::LocustTest>(value)
+            .map(v1_to_v2)
+            .map_err(parse_error),
+        other => Err(format!(
+            "apiVersion {other:?} is not served; use {API_VERSION_V2}"
+        )),
+    }
+}
+
+/// Operations and requests that need no look at the object.
+fn passes_through(request: &AdmissionRequest<DynamicObject>) -> bool {
+    matches!(request.operation, Operation::Delete | Operation::Connect)
+        || request.sub_resource.is_some()
+}
+
+fn validating(request: &AdmissionRequest<DynamicObject>) -> AdmissionResponse {
+    if let Some(denial) = wrong_resource(request) {
+        return denial;
+    }
+    if passes_through(request) {
+        return AdmissionResponse::from(request);
+    }
+    let Some(object) = &request.object else {
+        return deny(
+            request,
+            400,
+            "BadRequest",
+            format!("{:?} request without an object", request.operation),
+        );
+    };
+    let test = match object_as_v2(object) {
+        Ok(test) => defaulted(&test),
+        Err(e) => {
+            return deny(
+                request,
+                422,
+                "Invalid",
+                format!("the object is not a valid LocustTest: {e}"),
+            );
+        }
+    };
+    if request.operation == Operation::Update
+        && let Some(old) = request
+            .old_object
+            .as_ref()
+            .and_then(|old| object_as_v2(old).ok())
+    {
+        let old = defaulted(&old);
+        if old.spec == test.spec {
+            // Metadata-only or status-only: never rejected, even if the spec is (still) invalid.
+            return AdmissionResponse::from(request);
+        }
+        let phase = old.status.as_ref().and_then(|s| s.phase);
+        if let Some(phase) = phase.filter(|p| *p != Phase::Pending) {
+            let mut response = AdmissionResponse::from(request);
+            response.warnings = Some(vec![format!(
+                "this test is {phase}: spec changes are ignored once a test has started; delete and recreate the LocustTest to run it with the new spec"
+            )]);
+            return response;
+        }
+    }
+    let report = validate(&test);
+    let warnings: Vec<String> = report.warnings.iter().map(ToString::to_string).collect();
+    let mut response = if report.is_valid() {
+        AdmissionResponse::from(request)
+    } else {
+        let count = report.errors.len();
+        deny(
+            request,
+            422,
+            "Invalid",
+            format!(
+                "LocustTest {:?} is invalid ({count} problem{}): {}",
+                test.metadata.name.as_deref().unwrap_or_default(),
+                if count == 1 { "" } else { "s" },
+                report.error_message()
+            ),
+        )
+    };
+    if !warnings.is_empty() {
+        response.warnings = Some(warnings);
+    }
+    response
+}
+
+fn mutating(request: &AdmissionRequest<DynamicObject>) -> AdmissionResponse {
+    if let Some(denial) = wrong_resource(request) {
+        return denial;
+    }
+    if passes_through(request) {
+        return AdmissionResponse::from(request);
+    }
+    let Some(object) = &request.object else {
+        return AdmissionResponse::from(request);
+    };
+    let Ok(value) = serde_json::to_value(object) else {
+        return AdmissionResponse::from(request);
+    };
+    // v1 objects get their v2 defaults through conversion; the schema defaults v1 itself.
+    if text(&value, "apiVersion") != API_VERSION_V2 {
+        return AdmissionResponse::from(request);
+    }
+    let test: v2::LocustTest = match serde_path_to_error::deserialize(value) {
+        Ok(test) => test,
+        Err(e) => {
+            return deny(
+                request,
+                422,
+                "Invalid",
+                format!(
+                    "the object is not a valid LocustTest: {}: {}",
+                    e.path(),
+                    e.inner()
+                ),
+            );
+        }
+    };
+    let patch = defaults_patch(&test.spec);
+    if patch.0.is_empty() {
+        return AdmissionResponse::from(request);
+    }
+    match AdmissionResponse::from(request).with_patch(patch) {
+        Ok(response) => response,
+        Err(e) => deny(
+            request,
+            500,
+            "InternalError",
+            format!("cannot encode the patch: {e}"),
+        ),
+    }
+}
+
+/// The JSON Patch (paths under `/spec`) that fills the defaults into `spec`. Both sides go
+/// through the same serialization, so only defaulting shows up in the difference, and every
+/// operation adds a field that is absent (its parent exists in the original object).
+pub fn defaults_patch(spec: &v2::LocustTestSpec) -> json_patch::Patch {
+    let mut filled = spec.clone();
+    apply_defaults(&mut filled);
+    let (Ok(before), Ok(after)) = (serde_json::to_value(spec), serde_json::to_value(&filled))
+    else {
+        return json_patch::Patch(Vec::new());
+    };
+    let patch = json_patch::diff(&before, &after);
+    // Re-root every operation under /spec.
+    let Ok(Value::Array(mut operations)) = serde_json::to_value(&patch) else {
+        return json_patch::Patch(Vec::new());
+    };
+    for operation in &mut operations {
+        for key in ["path", "from"] {
+            if let Some(Value::String(pointer)) = operation.get_mut(key) {
+                *pointer = format!("/spec{pointer}");
+            }
+        }
+    }
+    serde_json::from_value(Value::Array(operations)).unwrap_or(json_patch::Patch(Vec::new()))
+}
+
+/// Handles one ConversionReview body.
+pub fn convert(body: &[u8]) -> Reply {
+    let value: Value = match serde_json::from_slice(body) {
+        Ok(value) => value,
+        Err(e) => return Reply::bad_request(format!("the request body is not JSON: {e}")),
+    };
+    let (api_version, kind) = (text(&value, "apiVersion"), text(&value, "kind"));
+    if api_version != CONVERSION_API_VERSION || kind != "ConversionReview" {
+        return Reply::bad_request(format!(
+            "expected an {CONVERSION_API_VERSION} ConversionReview, got {kind:?} {api_version:?} (set conversionReviewVersions: [v1])"
+        ));
+    }
+    let review: ConversionReview = match serde_path_to_error::deserialize(value) {
+        Ok(review) => review,
+        Err(e) => {
+            return Reply::bad_request(format!(
+                "malformed ConversionReview at {}: {}",
+                e.path(),
+                e.inner()
+            ));
+        }
+    };
+    let request = match ConversionRequest::from_review(review) {
+        Ok(request) => request,
+        Err(_) => return Reply::bad_request("the ConversionReview has no request"),
+    };
+    let desired = request.desired_api_version.clone();
+    let objects = request.objects.clone();
+    let response = ConversionResponse::for_request(request);
+    let mut converted = Vec::with_capacity(objects.len());
+    for (i, object) in objects.into_iter().enumerate() {
+        let name = object
+            .pointer("/metadata/name")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned();
+        match convert_object(object, &desired) {
+            Ok(object) => converted.push(object),
+            Err(e) => {
+                let message = format!("converting object {i} ({name:?}) to {desired}: {e}");
+                let failed = response.failure(Status::failure(&message, "ConversionFailed"));
+                return Reply::json(&failed.into_review(), Decision::ConversionFailed);
+            }
+        }
+    }
+    Reply::json(
+        &response.success(converted).into_review(),
+        Decision::Converted,
+    )
+}

@@ -1,0 +1,108 @@
+//! The operator's one TLS server: admission (validating, mutating) and conversion webhooks,
+//! plus the plain-HTTP probe and metrics endpoints.
+
+pub mod admission;
+pub mod server;
+pub mod tls;
+
+use std::sync::Arc;
+
+use tokio_util::sync::CancellationToken;
+
+use crate::config::ServerFlags;
+use crate::metrics::Metrics;
+use server::{Readiness, bind, metrics_router, probe_router, router, serve_plain, serve_tls};
+use tls::{CertWatcher, ReloadingCert};
+
+/// Why the servers could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    /// A listener could not be bound.
+    #[error(transparent)]
+    Bind(#[from] std::io::Error),
+    /// The TLS configuration could not be built.
+    #[error("TLS configuration: {0}")]
+    Tls(#[from] rustls::Error),
+}
+
+/// Runs the webhook server, the probes and the metrics endpoint until `shutdown` is
+/// cancelled. `readiness` holds the checks of the rest of the process; the certificate check
+/// is added here. Returns once every server has stopped.
+pub async fn serve(
+    flags: &ServerFlags,
+    metrics: Arc<Metrics>,
+    readiness: Readiness,
+    shutdown: CancellationToken,
+) -> Result<(), ServeError> {
+    let webhook_listener = bind(
+        flags.webhook_bind_address,
+        "the webhooks (--webhook-bind-address)",
+    )
+    .await?;
+    let probe_listener = bind(
+        flags.health_probe_bind_address,
+        "the probes (--health-probe-bind-address)",
+    )
+    .await?;
+    let metrics_listener = bind(
+        flags.metrics_bind_address,
+        "the metrics (--metrics-bind-address)",
+    )
+    .await?;
+    tracing::info!(
+        webhooks = %webhook_listener.local_addr()?,
+        probes = %probe_listener.local_addr()?,
+        metrics = %metrics_listener.local_addr()?,
+        cert_dir = %flags.cert_dir.display(),
+        "serving"
+    );
+
+    let cert = Arc::new(ReloadingCert::default());
+    let ready_cert = cert.clone();
+    let readiness = readiness.with("webhook certificate", move || ready_cert.is_loaded());
+    let watcher = CertWatcher::new(flags.cert_dir.clone(), cert.clone());
+    let watching =
+        tokio::spawn(watcher.run(flags.cert_reload_interval, server::cancelled(&shutdown)));
+
+    // When one server stops (an error), the others stop too.
+    let stop_all = |result| {
+        shutdown.cancel();
+        result
+    };
+    let webhooks = async {
+        stop_all(
+            serve_tls(
+                webhook_listener,
+                cert,
+                router(metrics.clone()),
+                shutdown.clone(),
+            )
+            .await
+            .map_err(ServeError::from),
+        )
+    };
+    let probes = async {
+        stop_all(
+            serve_plain(probe_listener, probe_router(readiness), shutdown.clone())
+                .await
+                .map_err(ServeError::from),
+        )
+    };
+    let metrics_server = async {
+        stop_all(
+            serve_plain(
+                metrics_listener,
+                metrics_router(metrics.clone()),
+                shutdown.clone(),
+            )
+            .await
+            .map_err(ServeError::from),
+        )
+    };
+    let (webhooks, probes, metrics_served) = tokio::join!(webhooks, probes, metrics_server);
+    let _ = watching.await;
+    webhooks?;
+    probes?;
+    metrics_served?;
+    Ok(())
+}

@@ -1,0 +1,330 @@
+//! The HTTPS server of the webhooks (one listener; HTTP/1.1 and HTTP/2 over TLS 1.2+), and
+//! the plain-HTTP probe and metrics servers.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto;
+use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::service::TowerToHyperService;
+use tokio::net::TcpListener;
+use tokio_rustls::TlsAcceptor;
+use tokio_util::sync::CancellationToken;
+
+use super::admission::{Admission, Reply, admit, convert};
+use super::tls::{ReloadingCert, server_config};
+use crate::metrics::{Metrics, WebhookCodeLabels, WebhookDecisionLabels, WebhookLabels};
+
+/// Path of the validating webhook.
+pub const VALIDATE_PATH: &str = "/validate";
+/// Path of the mutating webhook.
+pub const MUTATE_PATH: &str = "/mutate";
+/// Path of the conversion webhook.
+pub const CONVERT_PATH: &str = crate::crd::CONVERSION_PATH;
+/// The Go operator's validating path, served too so existing configurations keep working.
+pub const GO_VALIDATE_PATH: &str = "/validate-locust-io-v2-locusttest";
+/// The Go operator's mutating path.
+pub const GO_MUTATE_PATH: &str = "/mutate-locust-io-v2-locusttest";
+/// Largest accepted request body. An UPDATE review carries two objects of up to ~1.5 MiB each.
+pub const MAX_BODY_BYTES: usize = 8 * 1024 * 1024;
+/// Time allowed to answer one review: well under the API server's webhook timeout (the
+/// configurations use a few seconds; the API server's maximum is 30).
+pub const HANDLER_TIMEOUT: Duration = Duration::from_secs(2);
+/// Time allowed for a TLS handshake.
+pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// Time in-flight requests get to finish on shutdown.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(20);
+
+#[derive(Clone, Copy)]
+enum Hook {
+    Admission(Admission),
+    Convert,
+}
+
+#[derive(Clone)]
+struct AppState {
+    metrics: Arc<Metrics>,
+}
+
+/// The webhook routes, without TLS (tests and benchmarks may drive it in-process).
+pub fn router(metrics: Arc<Metrics>) -> Router {
+    let route = |path: &'static str, hook: Hook| {
+        post(
+            move |state: State<AppState>, headers: HeaderMap, body: Bytes| {
+                handle(state, headers, body, path, hook)
+            },
+        )
+    };
+    Router::new()
+        .route(VALIDATE_PATH, route(VALIDATE_PATH, Hook::Admission(Admission::Validate)))
+        .route(GO_VALIDATE_PATH, route(GO_VALIDATE_PATH, Hook::Admission(Admission::Validate)))
+        .route(MUTATE_PATH, route(MUTATE_PATH, Hook::Admission(Admission::Mutate)))
+        .route(GO_MUTATE_PATH, route(GO_MUTATE_PATH, Hook::Admission(Admission::Mutate)))
+        .route(CONVERT_PATH, route(CONVERT_PATH, Hook::Convert))
+        .fallback(|| async {
+            text(
+                StatusCode::NOT_FOUND,
+                format!(
+                    "unknown path; webhooks are served at {VALIDATE_PATH}, {MUTATE_PATH} and {CONVERT_PATH}"
+                ),
+            )
+        })
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .with_state(AppState { metrics })
+}
+
+fn text(status: StatusCode, message: String) -> Response {
+    (
+        status,
+        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+        message + "\n",
+    )
+        .into_response()
+}
+
+async fn handle(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+    path: &'static str,
+    hook: Hook,
+) -> Response {
+    let metrics = &state.metrics;
+    let labels = WebhookLabels {
+        webhook: path.to_owned(),
+    };
+    metrics.webhook_in_flight.get_or_create(&labels).inc();
+    let started = Instant::now();
+
+    let reply = if !is_json(&headers) {
+        Reply {
+            status: 415,
+            body: format!(
+                "unsupported content type {:?}: send application/json",
+                headers
+                    .get(header::CONTENT_TYPE)
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("")
+            )
+            .into_bytes(),
+            decision: super::admission::Decision::BadRequest,
+        }
+    } else {
+        let work = tokio::task::spawn_blocking(move || match hook {
+            Hook::Admission(webhook) => admit(webhook, &body),
+            Hook::Convert => convert(&body),
+        });
+        match tokio::time::timeout(HANDLER_TIMEOUT, work).await {
+            Ok(Ok(reply)) => reply,
+            Ok(Err(join_error)) => Reply {
+                status: 500,
+                body: format!("the webhook failed: {join_error}").into_bytes(),
+                decision: super::admission::Decision::BadRequest,
+            },
+            Err(_) => Reply {
+                status: 503,
+                body: format!("the webhook did not answer within {HANDLER_TIMEOUT:?}").into_bytes(),
+                decision: super::admission::Decision::BadRequest,
+            },
+        }
+    };
+
+    metrics.webhook_in_flight.get_or_create(&labels).dec();
+    metrics
+        .webhook_latency
+        .get_or_create(&labels)
+        .observe(started.elapsed().as_secs_f64());
+    metrics
+        .webhook_requests
+        .get_or_create(&WebhookCodeLabels {
+            webhook: path.to_owned(),
+            code: reply.status.to_string(),
+        })
+        .inc();
+    metrics
+        .webhook_decisions
+        .get_or_create(&WebhookDecisionLabels {
+            webhook: path.to_owned(),
+            decision: reply.decision.as_str().to_owned(),
+        })
+        .inc();
+    if reply.status >= 400 {
+        tracing::warn!(webhook = path, status = reply.status, message = %String::from_utf8_lossy(&reply.body), "bad webhook request");
+    }
+
+    let status = StatusCode::from_u16(reply.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let content_type = if reply.status == 200 {
+        "application/json"
+    } else {
+        "text/plain; charset=utf-8"
+    };
+    let mut response = (status, reply.body).into_response();
+    response
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    response
+}
+
+fn is_json(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|media| media.trim().eq_ignore_ascii_case("application/json"))
+}
+
+/// Serves `router` over TLS on `listener` until `shutdown` is cancelled, then stops accepting
+/// and gives in-flight requests [`SHUTDOWN_GRACE`] to finish.
+pub async fn serve_tls(
+    listener: TcpListener,
+    cert: Arc<ReloadingCert>,
+    router: Router,
+    shutdown: CancellationToken,
+) -> Result<(), rustls::Error> {
+    let acceptor = TlsAcceptor::from(Arc::new(server_config(cert)?));
+    let graceful = GracefulShutdown::new();
+    let builder = auto::Builder::new(TokioExecutor::new());
+    loop {
+        let (stream, peer) = tokio::select! {
+            () = shutdown.cancelled() => break,
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(error) => {
+                    tracing::warn!(%error, "accepting a connection failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+        };
+        let (acceptor, service, builder, watcher) = (
+            acceptor.clone(),
+            router.clone(),
+            builder.clone(),
+            graceful.watcher(),
+        );
+        tokio::spawn(async move {
+            let tls = match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
+                Ok(Ok(tls)) => tls,
+                Ok(Err(error)) => {
+                    tracing::debug!(%peer, %error, "TLS handshake failed");
+                    return;
+                }
+                Err(_) => {
+                    tracing::debug!(%peer, "TLS handshake timed out");
+                    return;
+                }
+            };
+            let connection = builder.serve_connection_with_upgrades(
+                TokioIo::new(tls),
+                TowerToHyperService::new(service),
+            );
+            if let Err(error) = watcher.watch(connection.into_owned()).await {
+                tracing::debug!(%peer, %error, "connection ended with an error");
+            }
+        });
+    }
+    drop(listener);
+    if tokio::time::timeout(SHUTDOWN_GRACE, graceful.shutdown())
+        .await
+        .is_err()
+    {
+        tracing::warn!("in-flight webhook requests did not finish within {SHUTDOWN_GRACE:?}");
+    }
+    Ok(())
+}
+
+/// One readiness check: true when ready.
+type Check = Arc<dyn Fn() -> bool + Send + Sync>;
+
+/// Named readiness checks; `/readyz` is 200 only when all pass.
+#[derive(Clone, Default)]
+pub struct Readiness {
+    checks: Vec<(&'static str, Check)>,
+}
+
+impl Readiness {
+    /// Adds a check.
+    pub fn with(
+        mut self,
+        name: &'static str,
+        check: impl Fn() -> bool + Send + Sync + 'static,
+    ) -> Self {
+        self.checks.push((name, Arc::new(check)));
+        self
+    }
+
+    /// Names of the failing checks.
+    pub fn failing(&self) -> Vec<&'static str> {
+        self.checks
+            .iter()
+            .filter(|(_, check)| !check())
+            .map(|(name, _)| *name)
+            .collect()
+    }
+}
+
+/// `/healthz` (always 200 while the process serves) and `/readyz`.
+pub fn probe_router(readiness: Readiness) -> Router {
+    Router::new()
+        .route("/healthz", get(|| async { "ok\n" }))
+        .route(
+            "/readyz",
+            get(move || {
+                let failing = readiness.failing();
+                async move {
+                    if failing.is_empty() {
+                        text(StatusCode::OK, "ok".into())
+                    } else {
+                        text(
+                            StatusCode::SERVICE_UNAVAILABLE,
+                            format!("not ready: {}", failing.join(", ")),
+                        )
+                    }
+                }
+            }),
+        )
+}
+
+/// `/metrics`.
+pub fn metrics_router(metrics: Arc<Metrics>) -> Router {
+    Router::new().route(
+        "/metrics",
+        get(move || {
+            let body = metrics.encode();
+            async move { ([(header::CONTENT_TYPE, crate::metrics::CONTENT_TYPE)], body) }
+        }),
+    )
+}
+
+/// Serves a plain-HTTP router until `shutdown` is cancelled.
+pub async fn serve_plain(
+    listener: TcpListener,
+    router: Router,
+    shutdown: CancellationToken,
+) -> std::io::Result<()> {
+    axum::serve(listener, router)
+        .with_graceful_shutdown(async move { shutdown.cancelled().await })
+        .await
+}
+
+/// Binds `addr`, naming `what` in the error.
+pub async fn bind(addr: SocketAddr, what: &str) -> Result<TcpListener, std::io::Error> {
+    TcpListener::bind(addr).await.map_err(|e| {
+        std::io::Error::new(e.kind(), format!("cannot listen on {addr} for {what}: {e}"))
+    })
+}
+
+/// Resolves when `token` is cancelled.
+pub fn cancelled(token: &CancellationToken) -> impl Future<Output = ()> + use<> {
+    let token = token.clone();
+    async move { token.cancelled().await }
+}
