@@ -25,30 +25,65 @@ pub enum ServeError {
     Tls(#[from] rustls::Error),
 }
 
-/// Runs the webhook server, the probes and the metrics endpoint until `shutdown` is
-/// cancelled. `readiness` holds the checks of the rest of the process; the certificate check
-/// is added here. Returns once every server has stopped.
+/// The three bound listeners.
+pub struct Listeners {
+    /// HTTPS webhooks.
+    pub webhook: tokio::net::TcpListener,
+    /// `/healthz`, `/readyz`.
+    pub probes: tokio::net::TcpListener,
+    /// `/metrics`.
+    pub metrics: tokio::net::TcpListener,
+}
+
+impl Listeners {
+    /// Binds the addresses of `flags` (port 0 picks a free port; see `local_addr`).
+    pub async fn bind(flags: &ServerFlags) -> Result<Self, ServeError> {
+        Ok(Self {
+            webhook: bind(
+                flags.webhook_bind_address,
+                "the webhooks (--webhook-bind-address)",
+            )
+            .await?,
+            probes: bind(
+                flags.health_probe_bind_address,
+                "the probes (--health-probe-bind-address)",
+            )
+            .await?,
+            metrics: bind(
+                flags.metrics_bind_address,
+                "the metrics (--metrics-bind-address)",
+            )
+            .await?,
+        })
+    }
+}
+
+/// Binds the addresses of `flags`, then [`serve_on`] them.
 pub async fn serve(
     flags: &ServerFlags,
     metrics: Arc<Metrics>,
     readiness: Readiness,
     shutdown: CancellationToken,
 ) -> Result<(), ServeError> {
-    let webhook_listener = bind(
-        flags.webhook_bind_address,
-        "the webhooks (--webhook-bind-address)",
-    )
-    .await?;
-    let probe_listener = bind(
-        flags.health_probe_bind_address,
-        "the probes (--health-probe-bind-address)",
-    )
-    .await?;
-    let metrics_listener = bind(
-        flags.metrics_bind_address,
-        "the metrics (--metrics-bind-address)",
-    )
-    .await?;
+    let listeners = Listeners::bind(flags).await?;
+    serve_on(listeners, flags, metrics, readiness, shutdown).await
+}
+
+/// Runs the webhook server, the probes and the metrics endpoint on `listeners` until
+/// `shutdown` is cancelled (or one of them fails, which stops the others). `readiness` holds
+/// the checks of the rest of the process; the certificate check is added here.
+pub async fn serve_on(
+    listeners: Listeners,
+    flags: &ServerFlags,
+    metrics: Arc<Metrics>,
+    readiness: Readiness,
+    shutdown: CancellationToken,
+) -> Result<(), ServeError> {
+    let Listeners {
+        webhook: webhook_listener,
+        probes: probe_listener,
+        metrics: metrics_listener,
+    } = listeners;
     tracing::info!(
         webhooks = %webhook_listener.local_addr()?,
         probes = %probe_listener.local_addr()?,
