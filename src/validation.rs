@@ -472,18 +472,24 @@ fn validate_mount_paths(spec: &LocustTestSpec, report: &mut Report) {
             }
         }
     }
-    for (i, (field, path, roles)) in mounts.iter().enumerate() {
+    // First user of each (role, path): later mounts on the same path in that role collide.
+    let mut first_use: BTreeMap<(Role, Vec<&str>), &str> = BTreeMap::new();
+    for (field, path, roles) in &mounts {
         if conflicting.contains(field) {
             continue;
         }
-        let earlier = mounts[..i]
-            .iter()
-            .find(|(other_field, other_path, other_roles)| {
-                !conflicting.contains(other_field)
-                    && segments(other_path) == segments(path)
-                    && other_roles.iter().any(|r| roles.contains(r))
-            });
-        if let Some((other_field, _, _)) = earlier {
+        let mut clash = None;
+        for role in roles {
+            match first_use.entry((*role, segments(path))) {
+                std::collections::btree_map::Entry::Occupied(entry) => {
+                    clash = clash.or(Some(*entry.get()))
+                }
+                std::collections::btree_map::Entry::Vacant(entry) => {
+                    entry.insert(field.as_str());
+                }
+            }
+        }
+        if let Some(other_field) = clash {
             report.error(
                 field,
                 format!("{path:?} is already used by {other_field}; each mount needs its own path"),
