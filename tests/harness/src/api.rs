@@ -1,0 +1,1111 @@
+//! The REST layer: routes Kubernetes API paths to the store with the API server's semantics
+//! (status split, generation, optimistic concurrency, admission and conversion of custom
+//! resources, patches, deletes with propagation, list and watch).
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use axum::body::{Body, Bytes};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+use tokio::sync::RwLock;
+
+use crate::faults::Faults;
+use crate::patch::{PatchKind, apply, json_patch, merge_patch, record_update, strategic_merge};
+use crate::resources::{self, ResourceType};
+use crate::selectors::{FieldSelector, LabelSelector, labels};
+use crate::status::{ApiError, delete_success};
+use crate::store::{Key, Store, meta_str, metadata_mut, resource_version};
+use crate::webhooks::{MUTATING_NAME, VALIDATING_NAME, Webhooks};
+
+/// Shared state of one harness API server.
+pub struct State {
+    /// The objects.
+    pub store: Store,
+    /// The operator's webhooks, once registered.
+    pub webhooks: RwLock<Option<Webhooks>>,
+    /// Structural schemas of custom resources, by `group/version`.
+    pub schemas: RwLock<serde_json::Map<String, Value>>,
+    /// Fault injection.
+    pub faults: Faults,
+    next_ip: AtomicU32,
+}
+
+impl State {
+    /// A fresh server state with the `default` and `kube-system` namespaces.
+    pub fn new() -> Arc<Self> {
+        let state = Arc::new(Self {
+            store: Store::new(),
+            webhooks: RwLock::new(None),
+            schemas: RwLock::new(serde_json::Map::new()),
+            faults: Faults::default(),
+            next_ip: AtomicU32::new(10),
+        });
+        for name in ["default", "kube-system"] {
+            let namespaces = resources::all()
+                .into_iter()
+                .find(|r| r.plural == "namespaces");
+            if let Some(namespaces) = namespaces {
+                let mut object =
+                    json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}});
+                object["metadata"]["uid"] = json!(uuid::Uuid::new_v4().to_string());
+                crate::defaults::apply(&namespaces, &mut object, String::new);
+                let _ = state
+                    .store
+                    .create(&namespaces, key(&namespaces, "", name), object);
+            }
+        }
+        state
+    }
+
+    fn service_ip(&self) -> String {
+        let n = self.next_ip.fetch_add(1, Ordering::Relaxed);
+        format!("10.96.{}.{}", (n >> 8) & 0xff, n & 0xff)
+    }
+}
+
+/// The store key of an object.
+pub fn key(resource: &ResourceType, namespace: &str, name: &str) -> Key {
+    (
+        resource.group.to_owned(),
+        resource.plural.to_owned(),
+        if resource.namespaced {
+            namespace.to_owned()
+        } else {
+            String::new()
+        },
+        name.to_owned(),
+    )
+}
+
+/// A parsed request path.
+#[derive(Debug)]
+enum Route {
+    Version,
+    CoreVersions,
+    Groups,
+    Discovery(String, String),
+    Resource {
+        resource: ResourceType,
+        namespace: Option<String>,
+        name: Option<String>,
+        subresource: Option<String>,
+    },
+}
+
+fn parse_route(path: &str) -> Option<Route> {
+    let segments: Vec<&str> = path
+        .trim_matches('/')
+        .split('/')
+        .filter(|s| !s.is_empty())
+        .collect();
+    let (group, version, rest) = match segments.as_slice() {
+        ["version"] => return Some(Route::Version),
+        ["api"] => return Some(Route::CoreVersions),
+        ["apis"] => return Some(Route::Groups),
+        ["api", version, rest @ ..] => ("", *version, rest),
+        ["apis", group, version, rest @ ..] => (*group, *version, rest),
+        _ => return None,
+    };
+    if rest.is_empty() {
+        return Some(Route::Discovery(group.to_owned(), version.to_owned()));
+    }
+    let (namespace, rest) = match rest {
+        ["namespaces", ns, plural, tail @ ..]
+            if resources::find(group, version, plural).is_some_and(|r| r.namespaced) =>
+        {
+            (Some((*ns).to_owned()), [&[*plural][..], tail].concat())
+        }
+        other => (None, other.to_vec()),
+    };
+    let resource = resources::find(group, version, rest.first()?)?;
+    Some(Route::Resource {
+        resource,
+        namespace,
+        name: rest.get(1).map(|s| (*s).to_owned()),
+        subresource: rest.get(2).map(|s| (*s).to_owned()),
+    })
+}
+
+fn query(uri: &Uri) -> BTreeMap<String, String> {
+    uri.query()
+        .map(|q| {
+            url::form_urlencoded::parse(q.as_bytes())
+                .into_owned()
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn json_response(status: u16, body: &Value, warnings: &[String]) -> Response {
+    let mut response = Response::new(Body::from(serde_json::to_vec(body).unwrap_or_default()));
+    *response.status_mut() =
+        StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    for warning in warnings {
+        let escaped = warning.replace('"', "\\\"");
+        if let Ok(value) = HeaderValue::from_str(&format!("299 - \"{escaped}\"")) {
+            response.headers_mut().append(header::WARNING, value);
+        }
+    }
+    response
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        json_response(self.code, &self.body, &[])
+    }
+}
+
+/// Entry point of every request.
+pub async fn handle(
+    state: Arc<State>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let path = uri.path().to_owned();
+    if let Some(error) = state.faults.before(&method, &path).await {
+        return error.into_response();
+    }
+    let Some(route) = parse_route(&path) else {
+        return ApiError::new(
+            404,
+            "NotFound",
+            "the server could not find the requested resource",
+            None,
+        )
+        .into_response();
+    };
+    let query = query(&uri);
+    let result = match route {
+        Route::Version => Ok(json_response(
+            200,
+            &json!({"major": "1", "minor": "33", "gitVersion": "v1.33.0-harness", "platform": "linux/amd64"}),
+            &[],
+        )),
+        Route::CoreVersions => Ok(json_response(
+            200,
+            &json!({"kind": "APIVersions", "versions": ["v1"], "serverAddressByClientCIDRs": []}),
+            &[],
+        )),
+        Route::Groups => Ok(json_response(200, &groups(), &[])),
+        Route::Discovery(group, version) => discovery(&group, &version),
+        Route::Resource {
+            resource,
+            namespace,
+            name,
+            subresource,
+        } => {
+            let request = Request {
+                state: &state,
+                resource,
+                namespace,
+                name,
+                subresource,
+                query,
+                headers,
+                body,
+            };
+            request.dispatch(&method).await
+        }
+    };
+    result.unwrap_or_else(IntoResponse::into_response)
+}
+
+fn groups() -> Value {
+    let mut by_group: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+    for r in resources::all().iter().filter(|r| !r.group.is_empty()) {
+        let versions = by_group.entry(r.group).or_default();
+        if !versions.contains(&r.version) {
+            versions.push(r.version);
+        }
+    }
+    let groups: Vec<Value> = by_group
+        .into_iter()
+        .map(|(group, versions)| {
+            let preferred = resources::all().into_iter().find(|r| r.group == group).map(|r| r.storage_version).unwrap_or("v1");
+            json!({
+                "name": group,
+                "versions": versions.iter().map(|v| json!({"groupVersion": format!("{group}/{v}"), "version": v})).collect::<Vec<_>>(),
+                "preferredVersion": {"groupVersion": format!("{group}/{preferred}"), "version": preferred}
+            })
+        })
+        .collect();
+    json!({"kind": "APIGroupList", "apiVersion": "v1", "groups": groups})
+}
+
+fn discovery(group: &str, version: &str) -> Result<Response, ApiError> {
+    let served: Vec<ResourceType> = resources::all()
+        .into_iter()
+        .filter(|r| r.group == group && r.version == version)
+        .collect();
+    if served.is_empty() {
+        return Err(ApiError::new(
+            404,
+            "NotFound",
+            "the server could not find the requested resource",
+            None,
+        ));
+    }
+    let mut list = Vec::new();
+    for r in &served {
+        let mut entry = json!({
+            "name": r.plural, "singularName": r.singular, "namespaced": r.namespaced, "kind": r.kind,
+            "verbs": ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"]
+        });
+        if !r.short_names.is_empty() {
+            entry["shortNames"] = json!(r.short_names);
+        }
+        list.push(entry);
+        if r.status {
+            list.push(json!({"name": format!("{}/status", r.plural), "singularName": "", "namespaced": r.namespaced, "kind": r.kind, "verbs": ["get", "patch", "update"]}));
+        }
+    }
+    Ok(json_response(
+        200,
+        &json!({"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": resources::api_version(group, version), "resources": list}),
+        &[],
+    ))
+}
+
+struct Request<'a> {
+    state: &'a Arc<State>,
+    resource: ResourceType,
+    namespace: Option<String>,
+    name: Option<String>,
+    subresource: Option<String>,
+    query: BTreeMap<String, String>,
+    headers: HeaderMap,
+    body: Bytes,
+}
+
+/// How a delete propagates to dependents.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Propagation {
+    /// Delete the owner now, dependents in the background.
+    Background,
+    /// Delete dependents first, the owner last.
+    Foreground,
+    /// Keep dependents, removing their owner reference.
+    Orphan,
+}
+
+impl Request<'_> {
+    fn ns(&self) -> &str {
+        self.namespace.as_deref().unwrap_or_default()
+    }
+
+    fn key_of(&self, name: &str) -> Key {
+        key(&self.resource, self.ns(), name)
+    }
+
+    fn is_status(&self) -> bool {
+        self.subresource.as_deref() == Some("status")
+    }
+
+    fn dry_run(&self) -> bool {
+        self.query.get("dryRun").is_some_and(|v| v == "All")
+    }
+
+    fn field_manager(&self) -> String {
+        self.query.get("fieldManager").cloned().unwrap_or_else(|| {
+            self.headers
+                .get(header::USER_AGENT)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|ua| ua.split('/').next())
+                .unwrap_or("unknown")
+                .to_owned()
+        })
+    }
+
+    async fn dispatch(self, method: &Method) -> Result<Response, ApiError> {
+        if let Some(sub) = &self.subresource
+            && (sub != "status" || !self.resource.status)
+        {
+            return Err(ApiError::new(
+                404,
+                "NotFound",
+                "the server could not find the requested resource",
+                None,
+            ));
+        }
+        if self.resource.namespaced && self.namespace.is_none() && self.name.is_some() {
+            return Err(ApiError::new(
+                404,
+                "NotFound",
+                "the server could not find the requested resource",
+                None,
+            ));
+        }
+        match (method.clone(), self.name.clone()) {
+            (Method::GET, Some(name)) => self.get(&name).await,
+            (Method::GET, None)
+                if self
+                    .query
+                    .get("watch")
+                    .is_some_and(|w| w == "true" || w == "1") =>
+            {
+                crate::watch::serve(
+                    self.state.clone(),
+                    self.resource.clone(),
+                    self.namespace.clone(),
+                    &self.query,
+                )
+                .await
+            }
+            (Method::GET, None) => self.list().await,
+            (Method::POST, None) => self.create().await,
+            (Method::PUT, Some(name)) => self.replace(&name).await,
+            (Method::PATCH, Some(name)) => self.patch(&name).await,
+            (Method::DELETE, Some(name)) => self.delete(&name).await,
+            (method, _) => Err(ApiError::method_not_allowed(format!(
+                "{method} is not supported here"
+            ))),
+        }
+    }
+
+    /// Converts a stored object to the version of this request (custom resources only).
+    async fn to_request_version(&self, object: Value) -> Result<Value, ApiError> {
+        convert(self.state, object, &self.resource.api_version()).await
+    }
+
+    async fn get(&self, name: &str) -> Result<Response, ApiError> {
+        let object = self
+            .state
+            .store
+            .get(&self.key_of(name))
+            .ok_or_else(|| ApiError::not_found(&self.resource, name))?;
+        Ok(json_response(
+            200,
+            &self.to_request_version(object).await?,
+            &[],
+        ))
+    }
+
+    async fn list(&self) -> Result<Response, ApiError> {
+        let labels_selector = LabelSelector::parse(
+            self.query
+                .get("labelSelector")
+                .map(String::as_str)
+                .unwrap_or_default(),
+        )
+        .map_err(ApiError::bad_request)?;
+        let fields = FieldSelector::parse(
+            self.query
+                .get("fieldSelector")
+                .map(String::as_str)
+                .unwrap_or_default(),
+        )
+        .map_err(ApiError::bad_request)?;
+        let (objects, rv) = self
+            .state
+            .store
+            .list(&self.resource, self.namespace.as_deref());
+        let mut items = Vec::new();
+        for object in objects {
+            if labels_selector.matches(&labels(&object)) && fields.matches(&object) {
+                let mut item = self.to_request_version(object).await?;
+                if !self.resource.custom
+                    && let Value::Object(map) = &mut item
+                {
+                    map.remove("kind");
+                    map.remove("apiVersion");
+                }
+                items.push(item);
+            }
+        }
+        let mut metadata = json!({"resourceVersion": rv.to_string()});
+        if self.resource.custom {
+            metadata["continue"] = json!("");
+        }
+        let list = json!({
+            "kind": format!("{}List", self.resource.kind),
+            "apiVersion": self.resource.api_version(),
+            "metadata": metadata,
+            "items": items,
+        });
+        Ok(json_response(200, &list, &[]))
+    }
+
+    fn parse_body(&self) -> Result<Value, ApiError> {
+        let text = std::str::from_utf8(&self.body)
+            .map_err(|_| ApiError::bad_request("the body is not UTF-8"))?;
+        let is_yaml = self
+            .headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|ct| ct.contains("yaml"));
+        let parsed = if is_yaml {
+            serde_saphyr::from_str::<Value>(text).map_err(|e| e.to_string())
+        } else {
+            serde_json::from_str::<Value>(text).map_err(|e| e.to_string())
+        };
+        parsed.map_err(|e| {
+            ApiError::bad_request(format!(
+                "the body of the request was in an unknown format: {e}"
+            ))
+        })
+    }
+
+    fn check_type(&self, object: &Value) -> Result<(), ApiError> {
+        let api_version = object
+            .get("apiVersion")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        let kind = object
+            .get("kind")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        if api_version != self.resource.api_version() || kind != self.resource.kind {
+            return Err(ApiError::bad_request(format!(
+                "the API version in the data ({api_version}) does not match the expected API version ({}), or the kind ({kind}) is not {}",
+                self.resource.api_version(),
+                self.resource.kind
+            )));
+        }
+        if let Some(ns) = meta_str(object, "namespace")
+            && self.resource.namespaced
+            && ns != self.ns()
+        {
+            return Err(ApiError::bad_request(
+                "the namespace of the provided object does not match the namespace sent on the request",
+            ));
+        }
+        Ok(())
+    }
+
+    async fn check_namespace(&self) -> Result<(), ApiError> {
+        if !self.resource.namespaced {
+            return Ok(());
+        }
+        let namespaces = resources::find("", "v1", "namespaces")
+            .ok_or_else(|| ApiError::internal("no namespaces"))?;
+        match self.state.store.get(&key(&namespaces, "", self.ns())) {
+            Some(ns) if meta_str(&ns, "deletionTimestamp").is_some() => Err(ApiError::new(
+                403,
+                "Forbidden",
+                format!(
+                    "unable to create new content in namespace {} because it is being terminated",
+                    self.ns()
+                ),
+                None,
+            )),
+            Some(_) => Ok(()),
+            None => Err(ApiError::not_found(&namespaces, self.ns())),
+        }
+    }
+
+    /// Custom resources: schema processing and admission in the request version, then
+    /// conversion to the storage version. Built-ins: validation.
+    async fn admit(
+        &self,
+        operation: &str,
+        object: Value,
+        old: Option<&Value>,
+    ) -> Result<(Value, Vec<String>), ApiError> {
+        let name = meta_str(&object, "name").unwrap_or_default().to_owned();
+        if !self.resource.custom {
+            let causes = crate::defaults::validate(&self.resource, &object);
+            if !causes.is_empty() {
+                return Err(ApiError::invalid(&self.resource, &name, &causes));
+            }
+            return Ok((object, Vec::new()));
+        }
+        let schema = self
+            .state
+            .schemas
+            .read()
+            .await
+            .get(&self.resource.api_version())
+            .cloned();
+        let old_request_version = match old {
+            Some(old) => Some(self.to_request_version(old.clone()).await?),
+            None => None,
+        };
+        let process = |object: &Value| match &schema {
+            Some(schema) => admit_schema(
+                schema,
+                object,
+                old_request_version.as_ref(),
+                &self.resource,
+                &name,
+            ),
+            None => Ok(object.clone()),
+        };
+        let mut object = process(&object)?;
+        let mut warnings = Vec::new();
+        if !self.is_status() && matches!(operation, "CREATE" | "UPDATE") {
+            let webhooks = self.state.webhooks.read().await.clone();
+            if let Some(webhooks) = webhooks {
+                let request = |object: &Value| {
+                    admission_request(
+                        &self.resource,
+                        self.ns(),
+                        &name,
+                        operation,
+                        object,
+                        old_request_version.as_ref(),
+                        self.dry_run(),
+                    )
+                };
+                let mutated = webhooks
+                    .admit("/mutate", request(&object))
+                    .await
+                    .map_err(|e| ApiError::internal(format!("Internal error occurred: failed calling webhook \"{MUTATING_NAME}\": {e}")))?;
+                warnings.extend(mutated.warnings.clone());
+                if let Some((code, reason, message)) = mutated.denial {
+                    return Err(ApiError::new(
+                        code,
+                        &reason,
+                        format!(
+                            "admission webhook \"{MUTATING_NAME}\" denied the request: {message}"
+                        ),
+                        None,
+                    ));
+                }
+                if let Some(patch) = mutated.patch {
+                    let patched = json_patch(&object, &patch)
+                        .map_err(|e| ApiError::internal(format!("Internal error occurred: the patch of webhook \"{MUTATING_NAME}\" does not apply: {e}")))?;
+                    object = process(&patched)?;
+                }
+                let validated = webhooks
+                    .admit("/validate", request(&object))
+                    .await
+                    .map_err(|e| ApiError::internal(format!("Internal error occurred: failed calling webhook \"{VALIDATING_NAME}\": {e}")))?;
+                warnings.extend(validated.warnings.clone());
+                if let Some((code, reason, message)) = validated.denial {
+                    return Err(ApiError::new(
+                        code,
+                        &reason,
+                        format!(
+                            "admission webhook \"{VALIDATING_NAME}\" denied the request: {message}"
+                        ),
+                        None,
+                    ));
+                }
+            }
+        }
+        let stored = convert(self.state, object, &self.resource.storage_api_version()).await?;
+        Ok((stored, warnings))
+    }
+
+    async fn create(&self) -> Result<Response, ApiError> {
+        let mut object = self.parse_body()?;
+        self.check_type(&object)?;
+        self.check_namespace().await?;
+        let metadata = metadata_mut(&mut object);
+        if self.resource.namespaced {
+            metadata.insert("namespace".into(), json!(self.ns()));
+        }
+        if metadata
+            .get("name")
+            .and_then(Value::as_str)
+            .is_none_or(str::is_empty)
+        {
+            match metadata.get("generateName").and_then(Value::as_str) {
+                Some(prefix) if !prefix.is_empty() => {
+                    let suffix: String = uuid::Uuid::new_v4()
+                        .simple()
+                        .to_string()
+                        .chars()
+                        .filter(char::is_ascii_lowercase)
+                        .chain("bcdfg".chars())
+                        .take(5)
+                        .collect();
+                    metadata.insert("name".into(), json!(format!("{prefix}{suffix}")));
+                }
+                _ => {
+                    return Err(ApiError::invalid(
+                        &self.resource,
+                        "",
+                        &[(
+                            "metadata.name".into(),
+                            "Required value: name or generateName is required".into(),
+                        )],
+                    ));
+                }
+            }
+        }
+        for field in [
+            "resourceVersion",
+            "uid",
+            "creationTimestamp",
+            "deletionTimestamp",
+            "generation",
+            "managedFields",
+        ] {
+            metadata.remove(field);
+        }
+        if self.resource.status
+            && let Value::Object(map) = &mut object
+        {
+            map.remove("status");
+        }
+        let name = meta_str(&object, "name").unwrap_or_default().to_owned();
+        let (mut object, warnings) = self.admit("CREATE", object, None).await?;
+        metadata_mut(&mut object).insert("uid".into(), json!(uuid::Uuid::new_v4().to_string()));
+        if !self.resource.custom {
+            crate::defaults::apply(&self.resource, &mut object, || self.state.service_ip());
+        }
+        let manager = self.field_manager();
+        record_update(
+            None,
+            &mut object,
+            &manager,
+            &self.resource.api_version(),
+            None,
+        );
+        if self.dry_run() {
+            let response = self.to_request_version(object).await?;
+            return Ok(json_response(201, &response, &warnings));
+        }
+        let created = self
+            .state
+            .store
+            .create(&self.resource, self.key_of(&name), object)?;
+        Ok(json_response(
+            201,
+            &self.to_request_version(created).await?,
+            &warnings,
+        ))
+    }
+
+    /// Merges the submitted object with the stored one according to the subresource split.
+    fn split(&self, current: &Value, mut submitted: Value) -> Value {
+        if !self.resource.status {
+            return submitted;
+        }
+        if self.is_status() {
+            let mut merged = current.clone();
+            match submitted.get("status") {
+                Some(status) => merged["status"] = status.clone(),
+                None => {
+                    if let Value::Object(map) = &mut merged {
+                        map.remove("status");
+                    }
+                }
+            }
+            // Status writes keep the stored metadata (labels etc.) but take the caller's
+            // resourceVersion precondition.
+            if let Some(rv) = meta_str(&submitted, "resourceVersion") {
+                metadata_mut(&mut merged).insert("resourceVersion".into(), json!(rv));
+            }
+            merged
+        } else {
+            match current.get("status") {
+                Some(status) => submitted["status"] = status.clone(),
+                None => {
+                    if let Value::Object(map) = &mut submitted {
+                        map.remove("status");
+                    }
+                }
+            }
+            submitted
+        }
+    }
+
+    /// Stores `next` (in the request version) over `current` (storage version).
+    async fn write(
+        &self,
+        current: &Value,
+        next: Value,
+        expected_rv: u64,
+    ) -> Result<(Value, Vec<String>), ApiError> {
+        let name = meta_str(current, "name").unwrap_or_default().to_owned();
+        let current_request = self.to_request_version(current.clone()).await?;
+        let next = self.split(&current_request, next);
+        let (mut stored, warnings) = if self.is_status() {
+            let stored = convert(self.state, next, &self.resource.storage_api_version()).await?;
+            (stored, Vec::new())
+        } else {
+            self.admit("UPDATE", next, Some(current)).await?
+        };
+        let subresource = self.is_status().then_some("status");
+        record_update(
+            Some(current),
+            &mut stored,
+            &self.field_manager(),
+            &self.resource.api_version(),
+            subresource,
+        );
+        let spec_changed = !self.is_status()
+            && without(current, &["metadata", "status"])
+                != without(&stored, &["metadata", "status"]);
+        if self.dry_run() {
+            return Ok((stored, warnings));
+        }
+        let finalizers_done = meta_str(current, "deletionTimestamp").is_some()
+            && stored
+                .pointer("/metadata/finalizers")
+                .and_then(Value::as_array)
+                .is_none_or(Vec::is_empty);
+        let updated = self.state.store.update(
+            &self.resource,
+            &self.key_of(&name),
+            expected_rv,
+            stored,
+            spec_changed,
+        )?;
+        if finalizers_done {
+            let removed = self
+                .state
+                .store
+                .remove(&self.resource, &self.key_of(&name))?;
+            crate::gc::collect(
+                self.state.clone(),
+                self.resource.clone(),
+                removed.clone(),
+                Propagation::Background,
+            );
+            return Ok((removed, warnings));
+        }
+        Ok((updated, warnings))
+    }
+
+    async fn replace(&self, name: &str) -> Result<Response, ApiError> {
+        let object = self.parse_body()?;
+        self.check_type(&object)?;
+        if meta_str(&object, "name").is_some_and(|n| n != name) {
+            return Err(ApiError::bad_request(
+                "the name of the object does not match the name on the URL",
+            ));
+        }
+        let current = self
+            .state
+            .store
+            .get(&self.key_of(name))
+            .ok_or_else(|| ApiError::not_found(&self.resource, name))?;
+        let expected = match resource_version(&object) {
+            Some(rv) => rv,
+            None if self.resource.custom => {
+                return Err(ApiError::invalid(
+                    &self.resource,
+                    name,
+                    &[(
+                        "metadata.resourceVersion".into(),
+                        "Invalid value: 0x0: must be specified for an update".into(),
+                    )],
+                ));
+            }
+            None => resource_version(&current).unwrap_or_default(),
+        };
+        let (stored, warnings) = self.write(&current, object, expected).await?;
+        Ok(json_response(
+            200,
+            &self.to_request_version(stored).await?,
+            &warnings,
+        ))
+    }
+
+    async fn patch(&self, name: &str) -> Result<Response, ApiError> {
+        let content_type = self
+            .headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default();
+        let kind = PatchKind::from_content_type(content_type).ok_or_else(|| {
+            ApiError::unsupported_media_type("the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml")
+        })?;
+        if kind == PatchKind::Strategic && self.resource.custom {
+            return Err(ApiError::unsupported_media_type(
+                "the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml",
+            ));
+        }
+        let patch = self.parse_body()?;
+        for _attempt in 0..8 {
+            let current = self.state.store.get(&self.key_of(name));
+            let Some(current) = current else {
+                if kind == PatchKind::Apply {
+                    return self.apply_create(name, &patch).await;
+                }
+                return Err(ApiError::not_found(&self.resource, name));
+            };
+            let rv = resource_version(&current).unwrap_or_default();
+            let base = self.to_request_version(current.clone()).await?;
+            let next = match kind {
+                PatchKind::Merge => merge_patch(&base, &patch),
+                PatchKind::Strategic => strategic_merge(&base, &patch),
+                PatchKind::Json => json_patch(&base, &patch).map_err(|_| {
+                    ApiError::new(
+                        422,
+                        "Invalid",
+                        "the server rejected our request due to an error in our request",
+                        Some(json!({})),
+                    )
+                })?,
+                PatchKind::Apply => {
+                    let manager = self.query.get("fieldManager").cloned().ok_or_else(|| {
+                        ApiError::bad_request(
+                            "PATCH requests with apply content type must set fieldManager",
+                        )
+                    })?;
+                    let force = self.query.get("force").is_some_and(|f| f == "true");
+                    let subresource = self.is_status().then_some("status");
+                    apply(Some(&base), &patch, &manager, force, &self.resource.api_version(), subresource).map_err(|conflicts| {
+                        let causes: Vec<Value> = conflicts
+                            .iter()
+                            .map(|(owner, field)| json!({"reason": "FieldManagerConflict", "message": format!("conflict with \"{owner}\""), "field": field}))
+                            .collect();
+                        let summary: Vec<String> = conflicts.iter().map(|(owner, field)| format!("conflict with \"{owner}\": {field}")).collect();
+                        ApiError::new(
+                            409,
+                            "Conflict",
+                            format!("Apply failed with {} conflict{}: {}", conflicts.len(), if conflicts.len() == 1 { "" } else { "s" }, summary.join(", ")),
+                            Some(json!({"causes": causes})),
+                        )
+                    })?
+                }
+            };
+            let mut next = next;
+            // A patch may carry a resourceVersion precondition.
+            let expected = match (resource_version(&patch), kind) {
+                (Some(wanted), PatchKind::Merge | PatchKind::Strategic | PatchKind::Apply) => {
+                    wanted
+                }
+                _ => rv,
+            };
+            metadata_mut(&mut next).insert("resourceVersion".into(), json!(rv.to_string()));
+            match self.write(&current, next, expected).await {
+                Err(error)
+                    if error.code == 409
+                        && error.body["reason"] == "Conflict"
+                        && expected == rv
+                        && resource_version(&patch).is_none()
+                        && kind != PatchKind::Apply =>
+                {
+                    continue;
+                }
+                Err(error) => return Err(error),
+                Ok((stored, warnings)) => {
+                    return Ok(json_response(
+                        200,
+                        &self.to_request_version(stored).await?,
+                        &warnings,
+                    ));
+                }
+            }
+        }
+        Err(ApiError::conflict(&self.resource, name))
+    }
+
+    async fn apply_create(&self, name: &str, config: &Value) -> Result<Response, ApiError> {
+        self.check_type(config)?;
+        self.check_namespace().await?;
+        let manager = self.query.get("fieldManager").cloned().ok_or_else(|| {
+            ApiError::bad_request("PATCH requests with apply content type must set fieldManager")
+        })?;
+        let mut object = apply(
+            None,
+            config,
+            &manager,
+            true,
+            &self.resource.api_version(),
+            None,
+        )
+        .map_err(|_| ApiError::internal("apply"))?;
+        object["apiVersion"] = json!(self.resource.api_version());
+        object["kind"] = json!(self.resource.kind);
+        let metadata = metadata_mut(&mut object);
+        metadata.insert("name".into(), json!(name));
+        if self.resource.namespaced {
+            metadata.insert("namespace".into(), json!(self.ns()));
+        }
+        if self.resource.status
+            && let Value::Object(map) = &mut object
+        {
+            map.remove("status");
+        }
+        let managed = object.pointer("/metadata/managedFields").cloned();
+        let (mut object, warnings) = self.admit("CREATE", object, None).await?;
+        metadata_mut(&mut object).insert("uid".into(), json!(uuid::Uuid::new_v4().to_string()));
+        if !self.resource.custom {
+            crate::defaults::apply(&self.resource, &mut object, || self.state.service_ip());
+        }
+        if let Some(managed) = managed {
+            metadata_mut(&mut object).insert("managedFields".into(), managed);
+        }
+        if self.dry_run() {
+            return Ok(json_response(
+                201,
+                &self.to_request_version(object).await?,
+                &warnings,
+            ));
+        }
+        let created = self
+            .state
+            .store
+            .create(&self.resource, self.key_of(name), object)?;
+        Ok(json_response(
+            201,
+            &self.to_request_version(created).await?,
+            &warnings,
+        ))
+    }
+
+    async fn delete(&self, name: &str) -> Result<Response, ApiError> {
+        let options: Value = if self.body.is_empty() {
+            json!({})
+        } else {
+            self.parse_body()?
+        };
+        let policy = self.query.get("propagationPolicy").cloned().or_else(|| {
+            options
+                .get("propagationPolicy")
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+        });
+        let mut warnings = Vec::new();
+        let propagation = match policy.as_deref() {
+            Some("Foreground") => Propagation::Foreground,
+            Some("Orphan") => Propagation::Orphan,
+            Some("Background") => Propagation::Background,
+            Some(other) => {
+                return Err(ApiError::bad_request(format!(
+                    "unsupported propagationPolicy {other:?}"
+                )));
+            }
+            None if self.resource.group == "batch" && self.resource.kind == "Job" => {
+                warnings.push("child pods are preserved by default when jobs are deleted; set propagationPolicy=Background to remove them or set propagationPolicy=Orphan to suppress this warning".to_owned());
+                Propagation::Orphan
+            }
+            None => Propagation::Background,
+        };
+        if let Some(precondition) = options
+            .pointer("/preconditions/uid")
+            .and_then(Value::as_str)
+        {
+            let current = self
+                .state
+                .store
+                .get(&self.key_of(name))
+                .ok_or_else(|| ApiError::not_found(&self.resource, name))?;
+            if meta_str(&current, "uid") != Some(precondition) {
+                return Err(ApiError::conflict(&self.resource, name));
+            }
+        }
+        if self.dry_run() {
+            let current = self
+                .state
+                .store
+                .get(&self.key_of(name))
+                .ok_or_else(|| ApiError::not_found(&self.resource, name))?;
+            return Ok(json_response(
+                200,
+                &self.to_request_version(current).await?,
+                &warnings,
+            ));
+        }
+        let outcome = crate::gc::delete(
+            self.state.clone(),
+            &self.resource,
+            &self.key_of(name),
+            propagation,
+        )?;
+        match outcome {
+            crate::gc::Deleted::Marked(object) => Ok(json_response(
+                200,
+                &self.to_request_version(object).await?,
+                &warnings,
+            )),
+            crate::gc::Deleted::Removed(object) => {
+                let uid = meta_str(&object, "uid").unwrap_or_default();
+                Ok(json_response(
+                    200,
+                    &delete_success(&self.resource, name, uid),
+                    &warnings,
+                ))
+            }
+        }
+    }
+}
+
+fn without(object: &Value, keys: &[&str]) -> Value {
+    let mut copy = object.clone();
+    if let Value::Object(map) = &mut copy {
+        for key in keys {
+            map.remove(*key);
+        }
+    }
+    copy
+}
+
+fn admit_schema(
+    schema: &Value,
+    object: &Value,
+    old: Option<&Value>,
+    resource: &ResourceType,
+    name: &str,
+) -> Result<Value, ApiError> {
+    crate::schema::admit_custom(schema, object, old)
+        .map_err(|causes| ApiError::invalid(resource, name, &causes))
+}
+
+fn admission_request(
+    resource: &ResourceType,
+    namespace: &str,
+    name: &str,
+    operation: &str,
+    object: &Value,
+    old: Option<&Value>,
+    dry_run: bool,
+) -> Value {
+    let gvk = json!({"group": resource.group, "version": resource.version, "kind": resource.kind});
+    let gvr =
+        json!({"group": resource.group, "version": resource.version, "resource": resource.plural});
+    json!({
+        "uid": uuid::Uuid::new_v4().to_string(),
+        "kind": gvk,
+        "resource": gvr,
+        "requestKind": gvk,
+        "requestResource": gvr,
+        "name": name,
+        "namespace": namespace,
+        "operation": operation,
+        "userInfo": {"username": "system:harness", "groups": ["system:masters", "system:authenticated"]},
+        "object": object,
+        "oldObject": old.cloned().unwrap_or(Value::Null),
+        "dryRun": dry_run,
+        "options": {"kind": if operation == "CREATE" { "CreateOptions" } else { "UpdateOptions" }, "apiVersion": "meta.k8s.io/v1"}
+    })
+}
+
+/// Converts a custom resource to `api_version` through the conversion webhook (no-op when it
+/// already has that version or is not a multi-version custom resource).
+pub async fn convert(
+    state: &Arc<State>,
+    object: Value,
+    api_version: &str,
+) -> Result<Value, ApiError> {
+    let current = object
+        .get("apiVersion")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned();
+    if current == api_version || current.is_empty() {
+        return Ok(object);
+    }
+    let webhooks = state.webhooks.read().await.clone();
+    let Some(webhooks) = webhooks else {
+        return Err(ApiError::internal(format!(
+            "conversion webhook for {current} is not registered"
+        )));
+    };
+    let mut converted = webhooks
+        .convert(vec![object], api_version)
+        .await
+        .map_err(|e| {
+            ApiError::internal(format!(
+                "conversion webhook for {current}, Kind=LocustTest failed: {e}"
+            ))
+        })?;
+    converted
+        .pop()
+        .ok_or_else(|| ApiError::internal("the conversion webhook returned no object"))
+}

@@ -1,0 +1,121 @@
+//! An in-memory Kubernetes API server for locust-operator's end-to-end tests.
+//!
+//! It listens on 127.0.0.1 (plain HTTP) and speaks the Kubernetes REST + watch protocol for the
+//! resources the operator touches (LocustTest v2/v1, Jobs, Services, Pods, Events, Leases,
+//! Namespaces) to an unmodified `kube::Client`, with the semantics the operator depends on:
+//! uid/creationTimestamp, one monotonically increasing resourceVersion, generation on spec
+//! changes, 409 on stale resourceVersions, `Status` errors, the status subresource split,
+//! label/field selectors, watches with bookmarks and 410, owner-reference garbage collection
+//! and finalizers, PATCH of every content type, and admission and conversion of LocustTests
+//! through the operator's real webhooks over HTTPS. Faults can be injected.
+//!
+//! `sim` holds what kubelet and the Job controller would do, written against the public API
+//! only, so tests can use it against a real API server too.
+
+pub mod api;
+pub mod defaults;
+pub mod faults;
+pub mod gc;
+pub mod patch;
+pub mod resources;
+pub mod schema;
+pub mod selectors;
+pub mod sim;
+pub mod status;
+pub mod store;
+pub mod watch;
+pub mod webhooks;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::State as AxumState;
+use axum::http::{HeaderMap, Method, Uri};
+use tokio::task::JoinHandle;
+
+pub use api::State;
+pub use faults::Filter;
+
+/// A running harness API server.
+pub struct ApiServer {
+    /// Shared state (store, webhooks, faults).
+    pub state: Arc<State>,
+    addr: SocketAddr,
+    task: JoinHandle<()>,
+}
+
+impl ApiServer {
+    /// Starts a server on 127.0.0.1 with a free port.
+    pub async fn start() -> std::io::Result<Self> {
+        let state = State::new();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let addr = listener.local_addr()?;
+        let router = Router::new().fallback(
+            |AxumState(state): AxumState<Arc<State>>,
+             method: Method,
+             uri: Uri,
+             headers: HeaderMap,
+             body: axum::body::Bytes| async move {
+                api::handle(state, method, uri, headers, body).await
+            },
+        );
+        let app = router.with_state(state.clone());
+        let task = tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        Ok(Self { state, addr, task })
+    }
+
+    /// `http://127.0.0.1:<port>`.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// A kube client talking to this server.
+    pub fn client(&self) -> Result<kube::Client, kube::Error> {
+        let uri = self
+            .url()
+            .parse()
+            .map_err(|e: axum::http::uri::InvalidUri| kube::Error::Service(Box::new(e)))?;
+        let mut config = kube::Config::new(uri);
+        config.default_namespace = "default".into();
+        config.read_timeout = None;
+        kube::Client::try_from(config)
+    }
+
+    /// Installs a CustomResourceDefinition's schemas (pruning, defaults, validation, CEL).
+    pub async fn install_crd(&self, crd: &serde_json::Value) {
+        let schemas = schema::crd_schemas(crd);
+        self.state.schemas.write().await.extend(schemas);
+    }
+
+    /// Routes LocustTest admission and conversion to the operator's webhooks at `base`
+    /// (`https://127.0.0.1:<port>`), trusted through `ca_pem` (the caBundle).
+    pub async fn register_webhooks(&self, base: &str, ca_pem: &[u8]) -> Result<(), String> {
+        let webhooks = webhooks::Webhooks::new(base, ca_pem)?;
+        *self.state.webhooks.write().await = Some(webhooks);
+        Ok(())
+    }
+
+    /// Fault injection.
+    pub fn faults(&self) -> &faults::Faults {
+        &self.state.faults
+    }
+
+    /// Ends every open watch (clients must re-watch or relist).
+    pub fn drop_watches(&self) {
+        self.state.store.drop_watches.notify_waiters();
+    }
+
+    /// Forgets the event history, so watches resuming from an older resourceVersion get 410.
+    pub fn compact(&self) {
+        self.state.store.compact();
+    }
+}
+
+impl Drop for ApiServer {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}

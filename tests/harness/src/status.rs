@@ -1,0 +1,146 @@
+//! `Status` error bodies exactly as the API server writes them.
+
+use serde_json::{Value, json};
+
+use crate::resources::ResourceType;
+
+/// An API error: HTTP code and `Status` body, plus extra response headers.
+#[derive(Clone, Debug)]
+pub struct ApiError {
+    /// HTTP status code (repeated as `code` in the body).
+    pub code: u16,
+    /// The `Status` object.
+    pub body: Value,
+}
+
+impl ApiError {
+    /// A `Status` with `reason`, `message` and optional `details`.
+    pub fn new(
+        code: u16,
+        reason: &str,
+        message: impl Into<String>,
+        details: Option<Value>,
+    ) -> Self {
+        let mut body = json!({
+            "kind": "Status",
+            "apiVersion": "v1",
+            "metadata": {},
+            "status": "Failure",
+            "message": message.into(),
+            "reason": reason,
+            "code": code,
+        });
+        if let Some(details) = details {
+            body["details"] = details;
+        }
+        Self { code, body }
+    }
+
+    fn details(resource: &ResourceType, name: &str) -> Value {
+        let mut details = json!({"name": name, "kind": resource.plural});
+        if !resource.group.is_empty() {
+            details["group"] = json!(resource.group);
+        }
+        details
+    }
+
+    /// 404 `NotFound`: `jobs.batch "x" not found`.
+    pub fn not_found(resource: &ResourceType, name: &str) -> Self {
+        Self::new(
+            404,
+            "NotFound",
+            format!("{} \"{name}\" not found", resource.qualified()),
+            Some(Self::details(resource, name)),
+        )
+    }
+
+    /// 409 `AlreadyExists`.
+    pub fn already_exists(resource: &ResourceType, name: &str) -> Self {
+        Self::new(
+            409,
+            "AlreadyExists",
+            format!("{} \"{name}\" already exists", resource.qualified()),
+            Some(Self::details(resource, name)),
+        )
+    }
+
+    /// 409 `Conflict` for a stale resourceVersion.
+    pub fn conflict(resource: &ResourceType, name: &str) -> Self {
+        Self::new(
+            409,
+            "Conflict",
+            format!(
+                "Operation cannot be fulfilled on {} \"{name}\": the object has been modified; please apply your changes to the latest version and try again",
+                resource.qualified()
+            ),
+            Some(Self::details(resource, name)),
+        )
+    }
+
+    /// 422 `Invalid` with causes `(field, message)`.
+    pub fn invalid(resource: &ResourceType, name: &str, causes: &[(String, String)]) -> Self {
+        let summary: Vec<String> = causes.iter().map(|(f, m)| format!("{f}: {m}")).collect();
+        let mut details = Self::details(resource, name);
+        details["causes"] = Value::Array(
+            causes
+                .iter()
+                .map(|(field, message)| json!({"reason": "FieldValueInvalid", "message": message, "field": field}))
+                .collect(),
+        );
+        Self::new(
+            422,
+            "Invalid",
+            format!(
+                "{} \"{name}\" is invalid: {}",
+                resource.kind,
+                summary.join(", ")
+            ),
+            Some(details),
+        )
+    }
+
+    /// 400 `BadRequest`.
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        Self::new(400, "BadRequest", message, None)
+    }
+
+    /// 415 `UnsupportedMediaType`.
+    pub fn unsupported_media_type(message: impl Into<String>) -> Self {
+        Self::new(415, "UnsupportedMediaType", message, None)
+    }
+
+    /// 405 `MethodNotAllowed`.
+    pub fn method_not_allowed(message: impl Into<String>) -> Self {
+        Self::new(405, "MethodNotAllowed", message, None)
+    }
+
+    /// 500 `InternalError`.
+    pub fn internal(message: impl Into<String>) -> Self {
+        Self::new(500, "InternalError", message, None)
+    }
+
+    /// 410 `Expired` (as a watch `ERROR` event object).
+    pub fn expired(requested: u64, oldest: u64) -> Self {
+        Self::new(
+            410,
+            "Expired",
+            format!("too old resource version: {requested} ({oldest})"),
+            None,
+        )
+    }
+}
+
+/// A `Status` `Success` for deletes that removed the object at once.
+pub fn delete_success(resource: &ResourceType, name: &str, uid: &str) -> Value {
+    let mut details = json!({"name": name, "kind": resource.plural, "uid": uid});
+    if !resource.group.is_empty() {
+        details["group"] = json!(resource.group);
+    }
+    json!({
+        "kind": "Status",
+        "apiVersion": "v1",
+        "metadata": {},
+        "status": "Success",
+        "details": details,
+    })
+}

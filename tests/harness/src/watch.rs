@@ -1,0 +1,234 @@
+//! WATCH: newline-delimited JSON events over a chunked HTTP/1.1 response, from a
+//! resourceVersion (or from "now" with synthetic ADDED events for what exists), filtered by
+//! label and field selectors, with BOOKMARKs, `timeoutSeconds`, and an `ERROR` event with a
+//! 410 `Expired` Status for a resourceVersion older than the history.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::{Body, Bytes};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::Response;
+use serde_json::{Value, json};
+use tokio::sync::mpsc;
+
+use crate::api::{State, convert};
+use crate::resources::ResourceType;
+use crate::selectors::{FieldSelector, LabelSelector, labels};
+use crate::status::ApiError;
+use crate::store::{Event, EventType, meta_str};
+
+/// Default watch duration when the client sets no `timeoutSeconds`.
+const DEFAULT_TIMEOUT: Duration = Duration::from_secs(1800);
+
+struct Filters {
+    resource: ResourceType,
+    namespace: Option<String>,
+    labels: LabelSelector,
+    fields: FieldSelector,
+}
+
+impl Filters {
+    fn selects(&self, object: &Value) -> bool {
+        self.labels.matches(&labels(object)) && self.fields.matches(object)
+    }
+
+    fn same_resource(&self, event: &Event) -> bool {
+        event.group == self.resource.group
+            && event.plural == self.resource.plural
+            && self
+                .namespace
+                .as_deref()
+                .is_none_or(|ns| ns == event.namespace)
+    }
+
+    /// The event as this watch sees it (selector transitions become ADDED/DELETED).
+    fn view(&self, event: &Event) -> Option<(EventType, Value)> {
+        if !self.same_resource(event) {
+            return None;
+        }
+        let now = self.selects(&event.object);
+        let before = event.previous.as_ref().map(|p| self.selects(p));
+        match (event.kind, before, now) {
+            (EventType::Modified, Some(true), true) => {
+                Some((EventType::Modified, event.object.clone()))
+            }
+            (EventType::Modified, Some(false), true) => {
+                Some((EventType::Added, event.object.clone()))
+            }
+            (EventType::Modified, Some(true), false) => {
+                Some((EventType::Deleted, event.object.clone()))
+            }
+            (EventType::Modified, _, _) => None,
+            (kind, _, true) => Some((kind, event.object.clone())),
+            _ => None,
+        }
+    }
+}
+
+fn line(value: &Value) -> Bytes {
+    let mut bytes = serde_json::to_vec(value).unwrap_or_default();
+    bytes.push(b'\n');
+    Bytes::from(bytes)
+}
+
+/// Serves one watch request.
+pub async fn serve(
+    state: Arc<State>,
+    resource: ResourceType,
+    namespace: Option<String>,
+    query: &BTreeMap<String, String>,
+) -> Result<Response, ApiError> {
+    let filters = Filters {
+        resource: resource.clone(),
+        namespace,
+        labels: LabelSelector::parse(
+            query
+                .get("labelSelector")
+                .map(String::as_str)
+                .unwrap_or_default(),
+        )
+        .map_err(ApiError::bad_request)?,
+        fields: FieldSelector::parse(
+            query
+                .get("fieldSelector")
+                .map(String::as_str)
+                .unwrap_or_default(),
+        )
+        .map_err(ApiError::bad_request)?,
+    };
+    let bookmarks = query
+        .get("allowWatchBookmarks")
+        .is_some_and(|b| b == "true");
+    let timeout = query
+        .get("timeoutSeconds")
+        .and_then(|t| t.parse::<u64>().ok())
+        .map(Duration::from_secs)
+        .unwrap_or(DEFAULT_TIMEOUT);
+    let from = query
+        .get("resourceVersion")
+        .filter(|rv| !rv.is_empty() && *rv != "0")
+        .map(|rv| rv.parse::<u64>());
+
+    // Subscribe before reading the backlog so nothing falls between the two.
+    let mut live = state.store.subscribe();
+    let (tx, rx) = mpsc::channel::<Bytes>(256);
+    let mut backlog: Vec<(EventType, Value, u64)> = Vec::new();
+    let mut last_rv;
+    match from {
+        Some(Err(_)) => return Err(ApiError::bad_request("resourceVersion must be a number")),
+        Some(Ok(rv)) => match state.store.events_since(rv) {
+            Ok(events) => {
+                last_rv = rv;
+                for event in events {
+                    if let Some((kind, object)) = filters.view(&event) {
+                        backlog.push((kind, object, event.rv));
+                    }
+                }
+            }
+            Err(oldest) => {
+                let status = ApiError::expired(rv, oldest).body;
+                let body = Body::from(line(&json!({"type": "ERROR", "object": status})));
+                return Ok(stream_response(body));
+            }
+        },
+        None => {
+            let (objects, rv) = state.store.list(&resource, filters.namespace.as_deref());
+            last_rv = rv;
+            for object in objects.into_iter().filter(|o| filters.selects(o)) {
+                let object_rv = crate::store::resource_version(&object).unwrap_or_default();
+                backlog.push((EventType::Added, object, object_rv));
+            }
+        }
+    }
+    let floor = last_rv;
+    let drop_watches = state.store.drop_watches.clone();
+    let api_version = resource.api_version();
+    tokio::spawn(async move {
+        let deadline = tokio::time::Instant::now() + timeout;
+        let bookmark_at = deadline
+            .checked_sub(Duration::from_secs(2))
+            .filter(|_| bookmarks && timeout > Duration::from_secs(2));
+        let mut bookmark_interval = tokio::time::interval(Duration::from_secs(60));
+        bookmark_interval.tick().await;
+        let dropped = drop_watches.notified();
+        tokio::pin!(dropped);
+        let send = |kind: &str, object: Value| line(&json!({"type": kind, "object": object}));
+        for (kind, object, rv) in backlog {
+            let Ok(object) = convert(&state, object, &api_version).await else {
+                return;
+            };
+            last_rv = last_rv.max(rv);
+            if tx.send(send(kind.as_str(), object)).await.is_err() {
+                return;
+            }
+        }
+        let mut bookmark_sent = false;
+        loop {
+            let bookmark_sleep = async {
+                match bookmark_at {
+                    Some(at) if !bookmark_sent => tokio::time::sleep_until(at).await,
+                    _ => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                () = &mut dropped => return,
+                () = tokio::time::sleep_until(deadline) => return,
+                () = bookmark_sleep => {
+                    bookmark_sent = true;
+                    if tx.send(send("BOOKMARK", bookmark(&resource, last_rv))).await.is_err() { return; }
+                }
+                _ = bookmark_interval.tick(), if bookmarks => {
+                    if tx.send(send("BOOKMARK", bookmark(&resource, last_rv))).await.is_err() { return; }
+                }
+                received = live.recv() => match received {
+                    Ok(event) => {
+                        if event.rv <= floor { continue; }
+                        if let Some((kind, object)) = filters.view(&event) {
+                            let Ok(object) = convert(&state, object, &api_version).await else { return };
+                            last_rv = event.rv;
+                            if tx.send(send(kind.as_str(), object)).await.is_err() { return; }
+                        } else if filters.same_resource(&event) {
+                            last_rv = event.rv;
+                        }
+                    }
+                    // Fell behind the broadcast: end the watch; the client relists.
+                    Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => return,
+                    Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
+                },
+                () = tx.closed() => return,
+            }
+        }
+    });
+    let stream = futures::stream::unfold(rx, |mut rx| async move {
+        rx.recv()
+            .await
+            .map(|bytes| (Ok::<_, std::io::Error>(bytes), rx))
+    });
+    Ok(stream_response(Body::from_stream(stream)))
+}
+
+fn stream_response(body: Body) -> Response {
+    let mut response = Response::new(body);
+    *response.status_mut() = StatusCode::OK;
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    response
+}
+
+/// A BOOKMARK's object: an empty object of the watched kind with only the resourceVersion.
+fn bookmark(resource: &ResourceType, rv: u64) -> Value {
+    json!({
+        "kind": resource.kind,
+        "apiVersion": resource.api_version(),
+        "metadata": {"resourceVersion": rv.to_string(), "creationTimestamp": null},
+    })
+}
+
+/// Whether an object is in a namespace (helper for callers).
+pub fn in_namespace(object: &Value, namespace: &str) -> bool {
+    meta_str(object, "namespace") == Some(namespace)
+}

@@ -1,0 +1,241 @@
+//! The harness against an unmodified `kube::Client`: CRUD, status split, generation,
+//! conflicts, selectors, garbage collection, and a kube-runtime watcher.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::time::Duration;
+
+use apiserver_harness::ApiServer;
+use futures::StreamExt;
+use k8s_openapi::api::batch::v1::Job;
+use k8s_openapi::api::core::v1::{Namespace, Pod, Service};
+use kube::api::{DeleteParams, ListParams, Patch, PatchParams, PostParams};
+use kube::core::{DynamicObject, GroupVersionKind};
+use kube::discovery::ApiResource;
+use kube::runtime::{WatchStreamExt, watcher};
+use kube::{Api, ResourceExt};
+use serde_json::json;
+
+fn locusttests(client: &kube::Client, ns: &str) -> Api<DynamicObject> {
+    let ar = ApiResource::from_gvk_with_plural(
+        &GroupVersionKind::gvk("locust.io", "v2", "LocustTest"),
+        "locusttests",
+    );
+    Api::namespaced_with(client.clone(), ns, &ar)
+}
+
+async fn server() -> (ApiServer, kube::Client) {
+    let server = ApiServer::start().await.unwrap();
+    let crd: serde_json::Value = serde_saphyr::from_str(
+        &std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../deploy/crd.yaml"
+        ))
+        .unwrap(),
+    )
+    .unwrap();
+    server.install_crd(&crd).await;
+    let client = server.client().unwrap();
+    let namespaces: Api<Namespace> = Api::all(client.clone());
+    namespaces
+        .create(
+            &PostParams::default(),
+            &serde_json::from_value(json!({"metadata": {"name": "t"}})).unwrap(),
+        )
+        .await
+        .unwrap();
+    (server, client)
+}
+
+fn test_object(name: &str) -> DynamicObject {
+    serde_json::from_value(json!({
+        "apiVersion": "locust.io/v2", "kind": "LocustTest",
+        "metadata": {"name": name},
+        "spec": {"image": "locustio/locust:2.43.3", "master": {"command": "-f t.py"}, "worker": {"command": "-f t.py", "replicas": 2}}
+    }))
+    .unwrap()
+}
+
+#[tokio::test]
+async fn custom_resource_crud_generation_and_status_split() {
+    let (_server, client) = server().await;
+    let api = locusttests(&client, "t");
+    let created = api
+        .create(&PostParams::default(), &test_object("t1"))
+        .await
+        .unwrap();
+    assert_eq!(created.metadata.generation, Some(1));
+    assert_eq!(
+        created.data["spec"]["imagePullPolicy"], "IfNotPresent",
+        "schema default applied"
+    );
+    assert!(created.data.get("status").is_none());
+
+    let err = api
+        .create(&PostParams::default(), &test_object("t1"))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, kube::Error::Api(ref s) if s.code == 409 && s.reason == "AlreadyExists"),
+        "{err:?}"
+    );
+
+    let labelled = api
+        .patch(
+            "t1",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"metadata": {"labels": {"a": "b"}}})),
+        )
+        .await
+        .unwrap();
+    assert_eq!(labelled.metadata.generation, Some(1));
+    let bumped = api
+        .patch(
+            "t1",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"spec": {"worker": {"replicas": 3}}})),
+        )
+        .await
+        .unwrap();
+    assert_eq!(bumped.metadata.generation, Some(2));
+
+    let status = api
+        .patch_status(
+            "t1",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"status": {"phase": "Running"}, "spec": {"image": "x"}})),
+        )
+        .await
+        .unwrap();
+    assert_eq!(status.data["status"]["phase"], "Running");
+    assert_eq!(
+        status.data["spec"]["image"], "locustio/locust:2.43.3",
+        "spec ignored on /status"
+    );
+    assert_eq!(status.metadata.generation, Some(2));
+
+    let mut stale = created.clone();
+    stale.data["spec"]["worker"]["replicas"] = json!(5);
+    let err = api
+        .replace("t1", &PostParams::default(), &stale)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, kube::Error::Api(ref s) if s.code == 409 && s.reason == "Conflict"),
+        "{err:?}"
+    );
+
+    let invalid = api
+        .patch(
+            "t1",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"spec": {"worker": {"replicas": 0}}})),
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(invalid, kube::Error::Api(ref s) if s.code == 422),
+        "{invalid:?}"
+    );
+}
+
+#[tokio::test]
+async fn jobs_get_defaults_selectors_work_and_owners_collect_dependents() {
+    let (_server, client) = server().await;
+    let tests = locusttests(&client, "t");
+    let owner = tests
+        .create(&PostParams::default(), &test_object("t1"))
+        .await
+        .unwrap();
+    let jobs: Api<Job> = Api::namespaced(client.clone(), "t");
+    let job: Job = serde_json::from_value(json!({
+        "metadata": {"name": "t1-worker", "labels": {"performance-test-name": "t1"},
+            "ownerReferences": [{"apiVersion": "locust.io/v2", "kind": "LocustTest", "name": "t1", "uid": owner.uid().unwrap(), "controller": true, "blockOwnerDeletion": true}]},
+        "spec": {"parallelism": 2, "backoffLimit": 0, "template": {"metadata": {"labels": {"performance-test-name": "t1"}},
+            "spec": {"restartPolicy": "Never", "containers": [{"name": "t1-worker", "image": "locustio/locust:2.43.3"}]}}}
+    }))
+    .unwrap();
+    let created = jobs.create(&PostParams::default(), &job).await.unwrap();
+    assert!(created.spec.as_ref().unwrap().selector.is_some());
+    let pods = apiserver_harness::sim::create_job_pods(&client, "t", "t1-worker", 2)
+        .await
+        .unwrap();
+    assert_eq!(pods.len(), 2);
+    let listed = Api::<Pod>::namespaced(client.clone(), "t")
+        .list(&ListParams::default().labels("performance-test-name in (t1,t2)"))
+        .await
+        .unwrap();
+    assert_eq!(listed.items.len(), 2);
+    let none = jobs
+        .list(&ListParams::default().labels("performance-test-name=nope"))
+        .await
+        .unwrap();
+    assert!(none.items.is_empty());
+
+    tests
+        .delete("t1", &DeleteParams::foreground())
+        .await
+        .unwrap();
+    for _ in 0..100 {
+        if jobs
+            .list(&ListParams::default())
+            .await
+            .unwrap()
+            .items
+            .is_empty()
+            && tests.get_opt("t1").await.unwrap().is_none()
+            && Api::<Pod>::namespaced(client.clone(), "t")
+                .list(&ListParams::default())
+                .await
+                .unwrap()
+                .items
+                .is_empty()
+        {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("owner and dependents were not garbage-collected");
+}
+
+#[tokio::test]
+async fn a_kube_runtime_watcher_sees_changes_and_survives_dropped_watches() {
+    let (server, client) = server().await;
+    let services: Api<Service> = Api::namespaced(client.clone(), "t");
+    let stream = watcher(services.clone(), watcher::Config::default().labels("app=x"))
+        .default_backoff()
+        .applied_objects();
+    let mut stream = Box::pin(stream);
+    let service = |name: &str| -> Service {
+        serde_json::from_value(json!({"metadata": {"name": name, "labels": {"app": "x"}}, "spec": {"ports": [{"port": 80}]}})).unwrap()
+    };
+    services
+        .create(&PostParams::default(), &service("a"))
+        .await
+        .unwrap();
+    let first = tokio::time::timeout(Duration::from_secs(5), stream.next())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    assert_eq!(first.name_any(), "a");
+    assert_eq!(
+        first.spec.unwrap().ports.unwrap()[0].protocol.as_deref(),
+        Some("TCP")
+    );
+    server.drop_watches();
+    server.compact();
+    services
+        .create(&PostParams::default(), &service("b"))
+        .await
+        .unwrap();
+    let mut seen = Vec::new();
+    while !seen.contains(&"b".to_owned()) {
+        let next = tokio::time::timeout(Duration::from_secs(10), stream.next())
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap();
+        seen.push(next.name_any());
+    }
+}
