@@ -24,6 +24,8 @@ use crate::validation::validate;
 
 /// `apiVersion` of the admission reviews served.
 pub const ADMISSION_API_VERSION: &str = "admission.k8s.io/v1";
+/// Most warnings returned in one admission response.
+pub const MAX_WARNINGS: usize = 20;
 /// `apiVersion` of the conversion reviews served.
 pub const CONVERSION_API_VERSION: &str = "apiextensions.k8s.io/v1";
 
@@ -53,6 +55,8 @@ pub enum Decision {
     ConversionFailed,
     /// The request itself was unusable (HTTP 4xx).
     BadRequest,
+    /// The client went away before the answer.
+    Cancelled,
 }
 
 impl Decision {
@@ -66,6 +70,7 @@ impl Decision {
             Decision::Converted => "converted",
             Decision::ConversionFailed => "conversion_failed",
             Decision::BadRequest => "bad_request",
+            Decision::Cancelled => "cancelled",
         }
     }
 }
@@ -299,7 +304,7 @@ fn validating(request: &AdmissionRequest<DynamicObject>) -> AdmissionResponse {
         }
     }
     let report = validate(&test);
-    let warnings: Vec<String> = report.warnings.iter().map(ToString::to_string).collect();
+    let warnings = capped(report.warnings.iter().map(ToString::to_string).collect());
     let mut response = if report.is_valid() {
         AdmissionResponse::from(request)
     } else {
@@ -320,6 +325,17 @@ fn validating(request: &AdmissionRequest<DynamicObject>) -> AdmissionResponse {
         response.warnings = Some(warnings);
     }
     response
+}
+
+/// At most [`MAX_WARNINGS`] warnings (the API server and kubectl truncate anyway), the last
+/// one saying how many were left out.
+fn capped(mut warnings: Vec<String>) -> Vec<String> {
+    if warnings.len() > MAX_WARNINGS {
+        let left_out = warnings.len() - (MAX_WARNINGS - 1);
+        warnings.truncate(MAX_WARNINGS - 1);
+        warnings.push(format!("... and {left_out} more warnings"));
+    }
+    warnings
 }
 
 fn mutating(request: &AdmissionRequest<DynamicObject>) -> AdmissionResponse {

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::Router;
-use axum::body::Bytes;
+use axum::body::Body;
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -20,7 +20,7 @@ use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
 use tokio_util::sync::CancellationToken;
 
-use super::admission::{Admission, Reply, admit, convert};
+use super::admission::{Admission, Decision, Reply, admit, convert};
 use super::tls::{ReloadingCert, server_config};
 use crate::metrics::{Metrics, WebhookCodeLabels, WebhookDecisionLabels, WebhookLabels};
 
@@ -39,6 +39,8 @@ pub const MAX_BODY_BYTES: usize = 8 * 1024 * 1024;
 /// Time allowed to answer one review: well under the API server's webhook timeout (the
 /// configurations use a few seconds; the API server's maximum is 30).
 pub const HANDLER_TIMEOUT: Duration = Duration::from_secs(2);
+/// Time allowed for a request's body (and, on HTTP/1.1, its headers) to arrive.
+pub const BODY_TIMEOUT: Duration = Duration::from_secs(10);
 /// Time allowed for a TLS handshake.
 pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// Time in-flight requests get to finish on shutdown.
@@ -59,7 +61,7 @@ struct AppState {
 pub fn router(metrics: Arc<Metrics>) -> Router {
     let route = |path: &'static str, hook: Hook| {
         post(
-            move |state: State<AppState>, headers: HeaderMap, body: Bytes| {
+            move |state: State<AppState>, headers: HeaderMap, body: Body| {
                 handle(state, headers, body, path, hook)
             },
         )
@@ -78,7 +80,8 @@ pub fn router(metrics: Arc<Metrics>) -> Router {
                 ),
             )
         })
-        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        // The size limit is enforced in `handle` so that rejected requests are counted too.
+        .layer(DefaultBodyLimit::disable())
         .with_state(AppState { metrics })
 }
 
@@ -91,76 +94,122 @@ fn text(status: StatusCode, message: String) -> Response {
         .into_response()
 }
 
+/// Counts one request in the metrics, even when the handler is dropped midway (the client
+/// cancelled: the API server does so when its own caller gives up), which is recorded with
+/// code `499` (client closed request).
+struct Observed<'a> {
+    metrics: &'a Metrics,
+    path: &'static str,
+    started: Instant,
+    outcome: Option<(u16, Decision)>,
+}
+
+impl<'a> Observed<'a> {
+    fn start(metrics: &'a Metrics, path: &'static str) -> Self {
+        metrics
+            .webhook_in_flight
+            .get_or_create(&WebhookLabels {
+                webhook: path.to_owned(),
+            })
+            .inc();
+        Self {
+            metrics,
+            path,
+            started: Instant::now(),
+            outcome: None,
+        }
+    }
+}
+
+impl Drop for Observed<'_> {
+    fn drop(&mut self) {
+        let labels = WebhookLabels {
+            webhook: self.path.to_owned(),
+        };
+        let (code, decision) = self.outcome.unwrap_or((499, Decision::Cancelled));
+        self.metrics.webhook_in_flight.get_or_create(&labels).dec();
+        self.metrics
+            .webhook_latency
+            .get_or_create(&labels)
+            .observe(self.started.elapsed().as_secs_f64());
+        self.metrics
+            .webhook_requests
+            .get_or_create(&WebhookCodeLabels {
+                webhook: self.path.to_owned(),
+                code: code.to_string(),
+            })
+            .inc();
+        self.metrics
+            .webhook_decisions
+            .get_or_create(&WebhookDecisionLabels {
+                webhook: self.path.to_owned(),
+                decision: decision.as_str().to_owned(),
+            })
+            .inc();
+    }
+}
+
+fn failure(status: u16, message: String) -> Reply {
+    Reply {
+        status,
+        body: message.into_bytes(),
+        decision: Decision::BadRequest,
+    }
+}
+
 async fn handle(
     State(state): State<AppState>,
     headers: HeaderMap,
-    body: Bytes,
+    body: Body,
     path: &'static str,
     hook: Hook,
 ) -> Response {
-    let metrics = &state.metrics;
-    let labels = WebhookLabels {
-        webhook: path.to_owned(),
-    };
-    metrics.webhook_in_flight.get_or_create(&labels).inc();
-    let started = Instant::now();
-
+    let mut observed = Observed::start(&state.metrics, path);
     let reply = if !is_json(&headers) {
-        Reply {
-            status: 415,
-            body: format!(
+        failure(
+            415,
+            format!(
                 "unsupported content type {:?}: send application/json",
                 headers
                     .get(header::CONTENT_TYPE)
                     .and_then(|v| v.to_str().ok())
                     .unwrap_or("")
-            )
-            .into_bytes(),
-            decision: super::admission::Decision::BadRequest,
-        }
+            ),
+        )
     } else {
-        let work = tokio::task::spawn_blocking(move || match hook {
-            Hook::Admission(webhook) => admit(webhook, &body),
-            Hook::Convert => convert(&body),
-        });
-        match tokio::time::timeout(HANDLER_TIMEOUT, work).await {
-            Ok(Ok(reply)) => reply,
-            Ok(Err(join_error)) => Reply {
-                status: 500,
-                body: format!("the webhook failed: {join_error}").into_bytes(),
-                decision: super::admission::Decision::BadRequest,
-            },
-            Err(_) => Reply {
-                status: 503,
-                body: format!("the webhook did not answer within {HANDLER_TIMEOUT:?}").into_bytes(),
-                decision: super::admission::Decision::BadRequest,
-            },
+        match tokio::time::timeout(BODY_TIMEOUT, axum::body::to_bytes(body, MAX_BODY_BYTES)).await {
+            Err(_) => failure(
+                408,
+                format!("the request body did not arrive within {BODY_TIMEOUT:?}"),
+            ),
+            Ok(Err(error)) if is_length_limit(&error) => failure(
+                413,
+                format!("the request body is larger than {MAX_BODY_BYTES} bytes"),
+            ),
+            Ok(Err(error)) => failure(400, format!("cannot read the request body: {error}")),
+            Ok(Ok(body)) => {
+                let work = tokio::task::spawn_blocking(move || match hook {
+                    Hook::Admission(webhook) => admit(webhook, &body),
+                    Hook::Convert => convert(&body),
+                });
+                match tokio::time::timeout(HANDLER_TIMEOUT, work).await {
+                    Ok(Ok(reply)) => reply,
+                    Ok(Err(join_error)) => {
+                        failure(500, format!("the webhook failed: {join_error}"))
+                    }
+                    Err(_) => failure(
+                        503,
+                        format!("the webhook did not answer within {HANDLER_TIMEOUT:?}"),
+                    ),
+                }
+            }
         }
     };
-
-    metrics.webhook_in_flight.get_or_create(&labels).dec();
-    metrics
-        .webhook_latency
-        .get_or_create(&labels)
-        .observe(started.elapsed().as_secs_f64());
-    metrics
-        .webhook_requests
-        .get_or_create(&WebhookCodeLabels {
-            webhook: path.to_owned(),
-            code: reply.status.to_string(),
-        })
-        .inc();
-    metrics
-        .webhook_decisions
-        .get_or_create(&WebhookDecisionLabels {
-            webhook: path.to_owned(),
-            decision: reply.decision.as_str().to_owned(),
-        })
-        .inc();
+    observed.outcome = Some((reply.status, reply.decision));
+    drop(observed);
     if reply.status >= 400 {
         tracing::warn!(webhook = path, status = reply.status, message = %String::from_utf8_lossy(&reply.body), "bad webhook request");
     }
-
     let status = StatusCode::from_u16(reply.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let content_type = if reply.status == 200 {
         "application/json"
@@ -172,6 +221,18 @@ async fn handle(
         .headers_mut()
         .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
     response
+}
+
+/// Whether reading the body failed on the size limit.
+fn is_length_limit(error: &axum::Error) -> bool {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(error);
+    while let Some(current) = source {
+        if current.is::<http_body_util::LengthLimitError>() {
+            return true;
+        }
+        source = current.source();
+    }
+    false
 }
 
 fn is_json(headers: &HeaderMap) -> bool {
@@ -192,7 +253,11 @@ pub async fn serve_tls(
 ) -> Result<(), rustls::Error> {
     let acceptor = TlsAcceptor::from(Arc::new(server_config(cert)?));
     let graceful = GracefulShutdown::new();
-    let builder = auto::Builder::new(TokioExecutor::new());
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(hyper_util::rt::TokioTimer::new())
+        .header_read_timeout(BODY_TIMEOUT);
     loop {
         let (stream, peer) = tokio::select! {
             () = shutdown.cancelled() => break,
