@@ -339,9 +339,6 @@ async fn a_v1_test_is_stored_as_v2_and_readable_as_v1() {
 /// storage codec defaults after decoding, before converting to the requested version). A v1
 /// test's conversion writes no `testFiles.srcMountPath`/`libMountPath`; its v2 view has them.
 #[tokio::test]
-#[ignore = "HARNESS BUG: tests/harness/src/api.rs stores the converted object and serves reads \
-            without applying the storage version's schema defaults (real API servers default \
-            on every read from storage); run with --include-ignored against a real API server"]
 async fn a_v1_test_read_as_v2_has_the_storage_version_defaults() {
     let env = Env::start().await;
     within(async {

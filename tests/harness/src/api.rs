@@ -2,7 +2,7 @@
 //! (status split, generation, optimistic concurrency, admission and conversion of custom
 //! resources, patches, deletes with propagation, list and watch).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 
@@ -13,7 +13,10 @@ use serde_json::{Value, json};
 use tokio::sync::RwLock;
 
 use crate::faults::Faults;
-use crate::patch::{PatchKind, apply, json_patch, merge_patch, record_update, strategic_merge};
+use crate::patch::{
+    PatchKind, apply, conflict_message, json_patch, leaf_paths, merge_patch, record_update,
+    record_update_with, strategic_merge,
+};
 use crate::resources::{self, ResourceType};
 use crate::selectors::{FieldSelector, LabelSelector, labels};
 use crate::status::{ApiError, delete_success};
@@ -140,7 +143,7 @@ fn query(uri: &Uri) -> BTreeMap<String, String> {
 }
 
 fn json_response(status: u16, body: &Value, warnings: &[String]) -> Response {
-    let mut response = Response::new(Body::from(serde_json::to_vec(body).unwrap_or_default()));
+    let mut response = Response::new(Body::from(crate::encoding::to_vec(body)));
     *response.status_mut() =
         StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     response.headers_mut().insert(
@@ -254,14 +257,50 @@ fn discovery(group: &str, version: &str) -> Result<Response, ApiError> {
             None,
         ));
     }
+    let mut served = served;
+    served.sort_by_key(|r| r.plural);
     let mut list = Vec::new();
     for r in &served {
+        // Custom resources list their verbs in the apiextensions server's order.
+        let verbs = if r.custom {
+            json!([
+                "delete",
+                "deletecollection",
+                "get",
+                "list",
+                "patch",
+                "create",
+                "update",
+                "watch"
+            ])
+        } else if r.plural == "namespaces" {
+            json!([
+                "create", "delete", "get", "list", "patch", "update", "watch"
+            ])
+        } else {
+            json!([
+                "create",
+                "delete",
+                "deletecollection",
+                "get",
+                "list",
+                "patch",
+                "update",
+                "watch"
+            ])
+        };
         let mut entry = json!({
             "name": r.plural, "singularName": r.singular, "namespaced": r.namespaced, "kind": r.kind,
-            "verbs": ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"]
+            "verbs": verbs
         });
-        if !r.short_names.is_empty() {
-            entry["shortNames"] = json!(r.short_names);
+        if !r.discovery_short_names().is_empty() {
+            entry["shortNames"] = json!(r.discovery_short_names());
+        }
+        if !r.categories().is_empty() {
+            entry["categories"] = json!(r.categories());
+        }
+        if let Some(hash) = r.storage_version_hash() {
+            entry["storageVersionHash"] = json!(hash);
         }
         list.push(entry);
         if r.status {
@@ -371,9 +410,10 @@ impl Request<'_> {
         }
     }
 
-    /// Converts a stored object to the version of this request (custom resources only).
+    /// A stored object as this request reads it: defaulted with the storage version's schema,
+    /// then converted to the request's version (custom resources only).
     async fn to_request_version(&self, object: Value) -> Result<Value, ApiError> {
-        convert(self.state, object, &self.resource.api_version()).await
+        from_storage(self.state, object, &self.resource.api_version()).await
     }
 
     async fn get(&self, name: &str) -> Result<Response, ApiError> {
@@ -593,7 +633,7 @@ impl Request<'_> {
             }
         }
         let stored = convert(self.state, object, &self.resource.storage_api_version()).await?;
-        Ok((stored, warnings))
+        Ok((storage_defaults(self.state, stored).await, warnings))
     }
 
     async fn create(&self) -> Result<Response, ApiError> {
@@ -611,14 +651,7 @@ impl Request<'_> {
         {
             match metadata.get("generateName").and_then(Value::as_str) {
                 Some(prefix) if !prefix.is_empty() => {
-                    let suffix: String = uuid::Uuid::new_v4()
-                        .simple()
-                        .to_string()
-                        .chars()
-                        .filter(char::is_ascii_lowercase)
-                        .chain("bcdfg".chars())
-                        .take(5)
-                        .collect();
+                    let suffix = crate::defaults::random_suffix();
                     metadata.insert("name".into(), json!(format!("{prefix}{suffix}")));
                 }
                 _ => {
@@ -652,8 +685,11 @@ impl Request<'_> {
         let (mut object, warnings) = self.admit("CREATE", object, None).await?;
         metadata_mut(&mut object).insert("uid".into(), json!(uuid::Uuid::new_v4().to_string()));
         if !self.resource.custom {
-            crate::defaults::apply(&self.resource, &mut object, || self.state.service_ip());
+            crate::defaults::creation_request(&self.resource, &mut object);
+            crate::defaults::defaults(&self.resource, &mut object);
         }
+        // Scheme defaults count as the creator's fields; what the strategy, the allocators and
+        // admission add afterwards does not.
         let manager = self.field_manager();
         record_update(
             None,
@@ -662,6 +698,11 @@ impl Request<'_> {
             &self.resource.api_version(),
             None,
         );
+        if !self.resource.custom {
+            crate::defaults::prepare_create(&self.resource, &mut object, || {
+                self.state.service_ip()
+            });
+        }
         if self.dry_run() {
             let response = self.to_request_version(object).await?;
             return Ok(json_response(201, &response, &warnings));
@@ -711,30 +752,65 @@ impl Request<'_> {
         }
     }
 
-    /// Stores `next` (in the request version) over `current` (storage version).
+    /// Stores `next` (in the request version) over `current` (storage version). `applied`: the
+    /// managedFields a server-side apply computed (otherwise the write is recorded as an Update
+    /// by the request's field manager).
     async fn write(
         &self,
         current: &Value,
         next: Value,
         expected_rv: u64,
+        applied: Option<Value>,
     ) -> Result<(Value, Vec<String>), ApiError> {
         let name = meta_str(current, "name").unwrap_or_default().to_owned();
         let current_request = self.to_request_version(current.clone()).await?;
-        let next = self.split(&current_request, next);
+        // The field manager counts a label sent to /status as the writer's, although the
+        // status strategy drops it (the API server does the same).
+        let reset = if self.is_status() {
+            let sent = leaf_paths(
+                &json!({"apiVersion": next.get("apiVersion"), "kind": next.get("kind"), "metadata": {
+                "labels": next.pointer("/metadata/labels"), "annotations": next.pointer("/metadata/annotations")}}),
+            );
+            sent.into_iter()
+                .filter(|p| {
+                    let pointer = format!(
+                        "/{}",
+                        p.iter()
+                            .map(|k| k.replace('~', "~0").replace('/', "~1"))
+                            .collect::<Vec<_>>()
+                            .join("/")
+                    );
+                    current_request.pointer(&pointer) != next.pointer(&pointer)
+                })
+                .collect()
+        } else {
+            BTreeSet::new()
+        };
+        let mut next = self.split(&current_request, next);
+        if !self.resource.custom && !self.is_status() {
+            crate::defaults::defaults(&self.resource, &mut next);
+            crate::defaults::prepare_update(&self.resource, &mut next, &current_request);
+        }
         let (mut stored, warnings) = if self.is_status() {
             let stored = convert(self.state, next, &self.resource.storage_api_version()).await?;
-            (stored, Vec::new())
+            (storage_defaults(self.state, stored).await, Vec::new())
         } else {
             self.admit("UPDATE", next, Some(current)).await?
         };
         let subresource = self.is_status().then_some("status");
-        record_update(
-            Some(current),
-            &mut stored,
-            &self.field_manager(),
-            &self.resource.api_version(),
-            subresource,
-        );
+        match applied {
+            Some(managed) => {
+                metadata_mut(&mut stored).insert("managedFields".into(), managed);
+            }
+            None => record_update_with(
+                Some(current),
+                &mut stored,
+                &reset,
+                &self.field_manager(),
+                &self.resource.api_version(),
+                subresource,
+            ),
+        }
         let spec_changed = !self.is_status()
             && without(current, &["metadata", "status"])
                 != without(&stored, &["metadata", "status"]);
@@ -746,18 +822,27 @@ impl Request<'_> {
                 .pointer("/metadata/finalizers")
                 .and_then(Value::as_array)
                 .is_none_or(Vec::is_empty);
-        let updated = self.state.store.update(
-            &self.resource,
-            &self.key_of(&name),
-            expected_rv,
-            stored,
-            spec_changed,
-        )?;
         if finalizers_done {
-            let removed = self
-                .state
-                .store
-                .remove(&self.resource, &self.key_of(&name))?;
+            // The last finalizer of an object marked for deletion went: the object goes with
+            // this state (a DELETED event, no MODIFIED).
+            let mut last = stored;
+            for field in [
+                "uid",
+                "creationTimestamp",
+                "generation",
+                "deletionTimestamp",
+                "deletionGracePeriodSeconds",
+            ] {
+                if let Some(value) = current.get("metadata").and_then(|m| m.get(field)) {
+                    metadata_mut(&mut last).insert(field.into(), value.clone());
+                }
+            }
+            let removed = self.state.store.remove_as(
+                &self.resource,
+                &self.key_of(&name),
+                Some(expected_rv),
+                Some(last),
+            )?;
             crate::gc::collect(
                 self.state.clone(),
                 self.resource.clone(),
@@ -766,6 +851,14 @@ impl Request<'_> {
             );
             return Ok((removed, warnings));
         }
+        let updated = self.state.store.update(
+            &self.resource,
+            &self.key_of(&name),
+            expected_rv,
+            stored,
+            spec_changed,
+        )?;
+        crate::gc::after_write(self.state, &self.resource, &updated);
         Ok((updated, warnings))
     }
 
@@ -785,7 +878,7 @@ impl Request<'_> {
         let expected = match resource_version(&object) {
             Some(rv) => rv,
             None if self.resource.custom => {
-                return Err(ApiError::invalid(
+                return Err(ApiError::invalid_resource(
                     &self.resource,
                     name,
                     &[(
@@ -796,7 +889,7 @@ impl Request<'_> {
             }
             None => resource_version(&current).unwrap_or_default(),
         };
-        let (stored, warnings) = self.write(&current, object, expected).await?;
+        let (stored, warnings) = self.write(&current, object, expected, None).await?;
         Ok(json_response(
             200,
             &self.to_request_version(stored).await?,
@@ -851,15 +944,9 @@ impl Request<'_> {
                     apply(Some(&base), &patch, &manager, force, &self.resource.api_version(), subresource).map_err(|conflicts| {
                         let causes: Vec<Value> = conflicts
                             .iter()
-                            .map(|(owner, field)| json!({"reason": "FieldManagerConflict", "message": format!("conflict with \"{owner}\""), "field": field}))
+                            .map(|c| json!({"reason": "FieldManagerConflict", "message": format!("conflict with {}", c.manager_description()), "field": c.field}))
                             .collect();
-                        let summary: Vec<String> = conflicts.iter().map(|(owner, field)| format!("conflict with \"{owner}\": {field}")).collect();
-                        ApiError::new(
-                            409,
-                            "Conflict",
-                            format!("Apply failed with {} conflict{}: {}", conflicts.len(), if conflicts.len() == 1 { "" } else { "s" }, summary.join(", ")),
-                            Some(json!({"causes": causes})),
-                        )
+                        ApiError::new(409, "Conflict", conflict_message(&conflicts), Some(json!({"causes": causes})))
                     })?
                 }
             };
@@ -872,7 +959,10 @@ impl Request<'_> {
                 _ => rv,
             };
             metadata_mut(&mut next).insert("resourceVersion".into(), json!(rv.to_string()));
-            match self.write(&current, next, expected).await {
+            let applied = (kind == PatchKind::Apply)
+                .then(|| next.pointer("/metadata/managedFields").cloned())
+                .flatten();
+            match self.write(&current, next, expected, applied).await {
                 Err(error)
                     if error.code == 409
                         && error.body["reason"] == "Conflict"
@@ -1014,6 +1104,9 @@ impl Request<'_> {
                 &self.to_request_version(object).await?,
                 &warnings,
             )),
+            crate::gc::Deleted::Removed(object) if self.resource.returns_deleted_object() => Ok(
+                json_response(200, &self.to_request_version(object).await?, &warnings),
+            ),
             crate::gc::Deleted::Removed(object) => {
                 let uid = meta_str(&object, "uid").unwrap_or_default();
                 Ok(json_response(
@@ -1074,6 +1167,40 @@ fn admission_request(
         "dryRun": dry_run,
         "options": {"kind": if operation == "CREATE" { "CreateOptions" } else { "UpdateOptions" }, "apiVersion": "meta.k8s.io/v1"}
     })
+}
+
+/// Reads a stored custom resource the way the API server's storage codec does: the storage
+/// version's schema defaults are applied on every decode from storage, then the object is
+/// converted to `api_version`. Built-in objects are returned as they are.
+pub async fn from_storage(
+    state: &Arc<State>,
+    object: Value,
+    api_version: &str,
+) -> Result<Value, ApiError> {
+    let object = storage_defaults(state, object).await;
+    convert(state, object, api_version).await
+}
+
+/// A custom resource in its storage version with that version's schema defaults. Applied on
+/// reads (as the API server's storage codec does) and on writes (so that a stored object and
+/// its reads compare equal, as the API server's decoded objects do).
+async fn storage_defaults(state: &Arc<State>, object: Value) -> Value {
+    let version = object
+        .get("apiVersion")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned();
+    let schema = state.schemas.read().await.get(&version).cloned();
+    match schema {
+        Some(schema) => {
+            let mut defaulted = kube::core::cel::apply_defaults(&schema, &object);
+            if let Value::Object(map) = &mut defaulted {
+                map.retain(|_, v| !v.is_null());
+            }
+            defaulted
+        }
+        None => object,
+    }
 }
 
 /// Converts a custom resource to `api_version` through the conversion webhook (no-op when it

@@ -60,15 +60,58 @@ fn pod_spec_defaults(spec: &mut Value) {
     }
 }
 
-/// Fills the server-side defaults of a new built-in object (which already has its uid).
+/// Fills the server-side defaults of a new built-in object (which already has its uid):
+/// [`creation_request`], [`defaults`], then [`prepare_create`].
 pub fn apply(resource: &ResourceType, object: &mut Value, service_ip: impl FnOnce() -> String) {
+    creation_request(resource, object);
+    defaults(resource, object);
+    prepare_create(resource, object, service_ip);
+}
+
+/// What the creating controller puts into its create request besides what the client sent:
+/// the Job controller creates its pods with its tracking finalizer (so, like the rest of the
+/// request, the finalizer is the creator's field in managedFields). Creates only.
+pub fn creation_request(resource: &ResourceType, object: &mut Value) {
+    if (resource.group, resource.kind) != ("", "Pod") || job_of(object).is_none() {
+        return;
+    }
+    let metadata = crate::store::metadata_mut(object);
+    let finalizers = metadata.entry("finalizers").or_insert_with(|| json!([]));
+    if let Value::Array(list) = finalizers
+        && !list.iter().any(|f| f == JOB_TRACKING_FINALIZER)
+    {
+        list.push(json!(JOB_TRACKING_FINALIZER));
+    }
+}
+
+/// The finalizer the Job controller puts on the pods it creates (it removes it once it has
+/// accounted for the pod).
+pub const JOB_TRACKING_FINALIZER: &str = "batch.kubernetes.io/job-tracking";
+
+/// Whether an object is controlled by a batch/v1 Job (a Job's pod).
+pub fn job_of(object: &Value) -> Option<(String, String)> {
+    object
+        .pointer("/metadata/ownerReferences")
+        .and_then(Value::as_array)?
+        .iter()
+        .find(|r| {
+            r.get("controller").and_then(Value::as_bool) == Some(true)
+                && r.get("kind").and_then(Value::as_str) == Some("Job")
+                && r.get("apiVersion").and_then(Value::as_str) == Some("batch/v1")
+        })
+        .and_then(|r| {
+            Some((
+                r.get("name")?.as_str()?.to_owned(),
+                r.get("uid")?.as_str()?.to_owned(),
+            ))
+        })
+}
+
+/// Scheme defaulting: what the API server fills into every create and update of a built-in
+/// object. These fields are recorded in managedFields under the writing manager.
+pub fn defaults(resource: &ResourceType, object: &mut Value) {
     let name = object
         .pointer("/metadata/name")
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-        .to_owned();
-    let uid = object
-        .pointer("/metadata/uid")
         .and_then(Value::as_str)
         .unwrap_or_default()
         .to_owned();
@@ -78,8 +121,6 @@ pub fn apply(resource: &ResourceType, object: &mut Value, service_ip: impl FnOnc
             if let Some(labels) = object.pointer_mut("/metadata/labels") {
                 labels["kubernetes.io/metadata.name"] = json!(name);
             }
-            set_default(object, "/spec/finalizers", json!(["kubernetes"]));
-            object["status"] = json!({"phase": "Active"});
         }
         ("batch", "Job") => {
             set_default(object, "/spec/parallelism", json!(1));
@@ -92,6 +133,55 @@ pub fn apply(resource: &ResourceType, object: &mut Value, service_ip: impl FnOnc
                 "/spec/podReplacementPolicy",
                 json!("TerminatingOrFailed"),
             );
+            if let Some(spec) = object.pointer_mut("/spec/template/spec") {
+                pod_spec_defaults(spec);
+            }
+        }
+        ("", "Service") => {
+            set_default(object, "/spec/type", json!("ClusterIP"));
+            set_default(object, "/spec/sessionAffinity", json!("None"));
+            set_default(object, "/spec/internalTrafficPolicy", json!("Cluster"));
+            if let Some(Value::Array(ports)) = object.pointer_mut("/spec/ports") {
+                for port in ports {
+                    set_default(port, "/protocol", json!("TCP"));
+                    let number = port.get("port").cloned().unwrap_or(Value::Null);
+                    set_default(port, "/targetPort", number);
+                }
+            }
+        }
+        ("", "Pod") => {
+            if let Some(spec) = object.get_mut("spec") {
+                pod_spec_defaults(spec);
+                set_default(spec, "/enableServiceLinks", json!(true));
+            }
+        }
+        _ => {}
+    }
+}
+
+/// What the create strategy, the allocators and the admission plugins add to a new built-in
+/// object. Unlike [`defaults`], these fields are not recorded in managedFields.
+pub fn prepare_create(
+    resource: &ResourceType,
+    object: &mut Value,
+    service_ip: impl FnOnce() -> String,
+) {
+    let name = object
+        .pointer("/metadata/name")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned();
+    let uid = object
+        .pointer("/metadata/uid")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned();
+    match (resource.group, resource.kind) {
+        ("", "Namespace") => {
+            set_default(object, "/spec/finalizers", json!(["kubernetes"]));
+            object["status"] = json!({"phase": "Active"});
+        }
+        ("batch", "Job") => {
             set_default(
                 object,
                 "/spec/selector",
@@ -113,16 +203,10 @@ pub fn apply(resource: &ResourceType, object: &mut Value, service_ip: impl FnOnc
                         labels[key] = json!(value);
                     }
                 }
-                if let Some(spec) = template.get_mut("spec") {
-                    pod_spec_defaults(spec);
-                }
             }
             object["status"] = json!({});
         }
         ("", "Service") => {
-            set_default(object, "/spec/type", json!("ClusterIP"));
-            set_default(object, "/spec/sessionAffinity", json!("None"));
-            set_default(object, "/spec/internalTrafficPolicy", json!("Cluster"));
             set_default(object, "/spec/ipFamilies", json!(["IPv4"]));
             set_default(object, "/spec/ipFamilyPolicy", json!("SingleStack"));
             if object.pointer("/spec/clusterIP").is_none() {
@@ -130,21 +214,11 @@ pub fn apply(resource: &ResourceType, object: &mut Value, service_ip: impl FnOnc
                 object["spec"]["clusterIP"] = json!(ip);
                 object["spec"]["clusterIPs"] = json!([ip]);
             }
-            if let Some(Value::Array(ports)) = object.pointer_mut("/spec/ports") {
-                for port in ports {
-                    set_default(port, "/protocol", json!("TCP"));
-                    let number = port.get("port").cloned().unwrap_or(Value::Null);
-                    set_default(port, "/targetPort", number);
-                }
-            }
             object["status"] = json!({"loadBalancer": {}});
         }
         ("", "Pod") => {
             if let Some(spec) = object.get_mut("spec") {
-                pod_spec_defaults(spec);
-                set_default(spec, "/serviceAccountName", json!("default"));
-                set_default(spec, "/enableServiceLinks", json!(true));
-                set_default(spec, "/priority", json!(0));
+                pod_admission(spec);
             }
             let has_resources = object
                 .pointer("/spec/containers")
@@ -159,6 +233,111 @@ pub fn apply(resource: &ResourceType, object: &mut Value, service_ip: impl FnOnc
         }
         _ => {}
     }
+}
+
+/// What the update strategy keeps of the stored object when an update leaves it out (a
+/// Service's allocated cluster IPs).
+pub fn prepare_update(resource: &ResourceType, object: &mut Value, current: &Value) {
+    if (resource.group, resource.kind) == ("", "Service") {
+        for field in ["clusterIP", "clusterIPs", "ipFamilies", "ipFamilyPolicy"] {
+            if object.pointer(&format!("/spec/{field}")).is_none()
+                && let Some(value) = current.pointer(&format!("/spec/{field}"))
+                && object.get("spec").is_some_and(Value::is_object)
+            {
+                object["spec"][field] = value.clone();
+            }
+        }
+    }
+}
+
+/// Five characters from the alphabet the API server uses for generated names and suffixes.
+pub fn random_suffix() -> String {
+    const ALPHABET: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
+    uuid::Uuid::new_v4()
+        .as_bytes()
+        .iter()
+        .take(5)
+        .map(|b| char::from(ALPHABET[usize::from(*b) % ALPHABET.len()]))
+        .collect()
+}
+
+const SERVICE_ACCOUNT_MOUNT: &str = "/var/run/secrets/kubernetes.io/serviceaccount";
+
+/// The pod admission plugins: ServiceAccount (service account, token volume and mounts),
+/// DefaultTolerationSeconds, Priority.
+fn pod_admission(spec: &mut Value) {
+    set_default(spec, "/serviceAccountName", json!("default"));
+    let account = spec
+        .get("serviceAccountName")
+        .cloned()
+        .unwrap_or(json!("default"));
+    spec["serviceAccount"] = account;
+    let automount = spec.get("automountServiceAccountToken") != Some(&json!(false));
+    let mounted = ["containers", "initContainers"].iter().any(|list| {
+        spec.get(*list)
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .any(|c| {
+                c.get("volumeMounts")
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+                    .any(|m| {
+                        m.get("mountPath").and_then(Value::as_str) == Some(SERVICE_ACCOUNT_MOUNT)
+                    })
+            })
+    });
+    if automount && !mounted {
+        let volume = format!("kube-api-access-{}", random_suffix());
+        if !spec.get("volumes").is_some_and(Value::is_array) {
+            spec["volumes"] = json!([]);
+        }
+        if let Some(Value::Array(volumes)) = spec.get_mut("volumes") {
+            volumes.push(json!({
+                "name": volume,
+                "projected": {
+                    "sources": [
+                        {"serviceAccountToken": {"expirationSeconds": 3607, "path": "token"}},
+                        {"configMap": {"name": "kube-root-ca.crt", "items": [{"key": "ca.crt", "path": "ca.crt"}]}},
+                        {"downwardAPI": {"items": [{"path": "namespace", "fieldRef": {"apiVersion": "v1", "fieldPath": "metadata.namespace"}}]}}
+                    ],
+                    "defaultMode": 420
+                }
+            }));
+        }
+        for list in ["initContainers", "containers"] {
+            if let Some(Value::Array(containers)) = spec.get_mut(list) {
+                for container in containers {
+                    if !container.get("volumeMounts").is_some_and(Value::is_array) {
+                        container["volumeMounts"] = json!([]);
+                    }
+                    if let Some(Value::Array(mounts)) = container.get_mut("volumeMounts") {
+                        mounts.push(json!({"name": volume, "readOnly": true, "mountPath": SERVICE_ACCOUNT_MOUNT}));
+                    }
+                }
+            }
+        }
+    }
+    if !spec.get("tolerations").is_some_and(Value::is_array) {
+        spec["tolerations"] = json!([]);
+    }
+    if let Some(Value::Array(tolerations)) = spec.get_mut("tolerations") {
+        for key in [
+            "node.kubernetes.io/not-ready",
+            "node.kubernetes.io/unreachable",
+        ] {
+            let present = tolerations.iter().any(|t| {
+                t.get("key").and_then(Value::as_str) == Some(key)
+                    && t.get("effect").and_then(Value::as_str) == Some("NoExecute")
+            });
+            if !present {
+                tolerations.push(json!({"key": key, "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": 300}));
+            }
+        }
+    }
+    set_default(spec, "/priority", json!(0));
+    set_default(spec, "/preemptionPolicy", json!("PreemptLowerPriority"));
 }
 
 fn dns_label(name: &str) -> bool {

@@ -1,4 +1,8 @@
-//! Deletion with finalizers and propagation, and the garbage collector of owner references.
+//! Deletion (finalizers, graceful deletion, propagation policies) and what the control plane
+//! does after it: the garbage collector of owner references, the namespace controller (a
+//! deleted namespace is emptied, then removed), and the Job controller's pod finalizer
+//! (`batch.kubernetes.io/job-tracking`, taken off a Job's pods when they or their Job are
+//! deleted, or when they finish), without which deleted Job pods would never go away.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -6,15 +10,25 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use crate::api::{Propagation, State, key};
+use crate::defaults::{JOB_TRACKING_FINALIZER, job_of};
 use crate::resources::{self, ResourceType};
 use crate::status::ApiError;
 use crate::store::{Key, meta_str, metadata_mut, resource_version};
+
+/// The finalizer of a foreground deletion.
+pub const FOREGROUND_FINALIZER: &str = "foregroundDeletion";
+/// The finalizer of an orphaning deletion.
+pub const ORPHAN_FINALIZER: &str = "orphan";
+
+/// How long the simulated controllers take to react (the real ones take milliseconds; the
+/// intermediate states stay observable).
+const REACTION: Duration = Duration::from_millis(20);
 
 /// What a DELETE did.
 pub enum Deleted {
     /// Marked (finalizers pending): the object is returned.
     Marked(Value),
-    /// Removed at once.
+    /// Removed at once: the object as it was last (for graceful deletion: as marked).
     Removed(Value),
 }
 
@@ -31,7 +45,14 @@ fn finalizers(object: &Value) -> Vec<String> {
         .unwrap_or_default()
 }
 
-/// Deletes an object with a propagation policy.
+fn is_kind(resource: &ResourceType, group: &str, kind: &str) -> bool {
+    resource.group == group && resource.kind == kind
+}
+
+/// Deletes an object with a propagation policy, the way the API server's registry does:
+/// `Foreground` and `Orphan` always add their finalizer (the garbage collector then does the
+/// work and removes it), an object with finalizers is only marked, pods are deleted gracefully
+/// (marked first, grace period 0 since nothing runs them), and namespaces turn `Terminating`.
 pub fn delete(
     state: Arc<State>,
     resource: &ResourceType,
@@ -42,16 +63,16 @@ pub fn delete(
         .store
         .get(key)
         .ok_or_else(|| ApiError::not_found(resource, &key.3))?;
+    if is_kind(resource, "", "Namespace") {
+        return delete_namespace(state, resource, key);
+    }
     let extra: &[&str] = match propagation {
-        Propagation::Foreground => &["foregroundDeletion"],
-        Propagation::Orphan => &["orphan"],
+        Propagation::Foreground => &[FOREGROUND_FINALIZER],
+        Propagation::Orphan => &[ORPHAN_FINALIZER],
         Propagation::Background => &[],
     };
-    let has_dependents = !state
-        .store
-        .dependents(meta_str(&current, "uid").unwrap_or_default())
-        .is_empty();
-    if finalizers(&current).is_empty() && (extra.is_empty() || !has_dependents) {
+    let graceful = resource.graceful_delete();
+    if finalizers(&current).is_empty() && extra.is_empty() && !graceful {
         let removed = state.store.remove(resource, key)?;
         collect(
             state,
@@ -62,12 +83,70 @@ pub fn delete(
         return Ok(Deleted::Removed(removed));
     }
     let marked = state.store.mark_deleted(resource, key, extra)?;
+    if graceful && finalizers(&marked).is_empty() {
+        let removed = state.store.remove(resource, key)?;
+        collect(state, resource.clone(), removed, Propagation::Background);
+        return Ok(Deleted::Removed(marked));
+    }
     collect(state, resource.clone(), marked.clone(), propagation);
     Ok(Deleted::Marked(marked))
 }
 
-/// Processes the dependents of `owner` in the background: deletes them (background,
-/// foreground) or orphans them, then releases the owner's own finalizer.
+/// A namespace turns `Terminating`; the namespace controller deletes everything in it, then
+/// the namespace itself.
+fn delete_namespace(
+    state: Arc<State>,
+    resource: &ResourceType,
+    key: &Key,
+) -> Result<Deleted, ApiError> {
+    let marked = state
+        .store
+        .mark_deleted_with(resource, key, &[], None, |namespace| {
+            namespace["status"]["phase"] = json!("Terminating");
+        })?;
+    let resource = resource.clone();
+    let key = key.clone();
+    let name = key.3.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(REACTION).await;
+        for _ in 0..3000 {
+            let contents = state.store.keys_in_namespace(&name);
+            if contents.is_empty() {
+                break;
+            }
+            for content in contents {
+                if let Some(content_resource) = resource_of(&content) {
+                    let _ = delete(
+                        state.clone(),
+                        &content_resource,
+                        &content,
+                        Propagation::Background,
+                    );
+                }
+            }
+            tokio::time::sleep(REACTION).await;
+        }
+        let _ = state.store.remove(&resource, &key);
+    });
+    Ok(Deleted::Marked(marked))
+}
+
+/// Whether deleting `object` in the foreground has to wait for dependents: it has some, or it
+/// is a Service with a selector (which owns the EndpointSlice the control plane keeps for it).
+fn blocks(state: &State, resource: &ResourceType, object: &Value) -> bool {
+    let uid = meta_str(object, "uid").unwrap_or_default();
+    let endpoint_slice = is_kind(resource, "", "Service")
+        && object
+            .pointer("/spec/selector")
+            .and_then(Value::as_object)
+            .is_some_and(|s| !s.is_empty());
+    endpoint_slice || !state.store.dependents(uid).is_empty()
+}
+
+/// What the control plane does after a deletion step of `owner` (marked, or removed):
+/// the Job controller lets go of the pods of a deleted Job and of deleted pods; the garbage
+/// collector deletes (background, foreground) or orphans the dependents, then removes the
+/// owner's own propagation finalizer.
 pub fn collect(state: Arc<State>, resource: ResourceType, owner: Value, propagation: Propagation) {
     let Some(uid) = meta_str(&owner, "uid").map(str::to_owned) else {
         return;
@@ -78,9 +157,24 @@ pub fn collect(state: Arc<State>, resource: ResourceType, owner: Value, propagat
         meta_str(&owner, "name").unwrap_or_default(),
     );
     tokio::spawn(async move {
-        // The real garbage collector reacts within milliseconds; mimic a short delay so
-        // clients can observe the intermediate state.
-        tokio::time::sleep(Duration::from_millis(20)).await;
+        tokio::time::sleep(REACTION).await;
+        if is_kind(&resource, "batch", "Job") {
+            for (dep_key, dependent) in state.store.dependents(&uid) {
+                if let Some(pods) = resource_of(&dep_key)
+                    && is_kind(&pods, "", "Pod")
+                    && job_of(&dependent).is_some_and(|(_, job_uid)| job_uid == uid)
+                {
+                    release(&state, &pods, &dep_key, JOB_TRACKING_FINALIZER);
+                }
+            }
+        }
+        if is_kind(&resource, "", "Pod") && job_of(&owner).is_some() {
+            release(&state, &resource, &owner_key, JOB_TRACKING_FINALIZER);
+        }
+        let still_there = state
+            .store
+            .get(&owner_key)
+            .is_some_and(|o| meta_str(&o, "uid") == Some(uid.as_str()));
         let dependents = state.store.dependents(&uid);
         match propagation {
             Propagation::Orphan => {
@@ -104,8 +198,10 @@ pub fn collect(state: Arc<State>, resource: ResourceType, owner: Value, propagat
                     let rv = resource_version(&dependent).unwrap_or_default();
                     let _ = state.store.update(&dep_resource, &dep_key, rv, next, false);
                 }
-                release(&state, &resource, &owner_key, "orphan");
+                release(&state, &resource, &owner_key, ORPHAN_FINALIZER);
             }
+            // Dependents go once the owner is gone (not while other finalizers hold it).
+            Propagation::Background if still_there => {}
             Propagation::Background => {
                 for (dep_key, _) in dependents {
                     if let Some(dep_resource) = resource_of(&dep_key) {
@@ -119,14 +215,14 @@ pub fn collect(state: Arc<State>, resource: ResourceType, owner: Value, propagat
                 }
             }
             Propagation::Foreground => {
-                for (dep_key, _) in &dependents {
+                for (dep_key, dependent) in &dependents {
                     if let Some(dep_resource) = resource_of(dep_key) {
-                        let _ = delete(
-                            state.clone(),
-                            &dep_resource,
-                            dep_key,
-                            Propagation::Foreground,
-                        );
+                        let policy = if blocks(&state, &dep_resource, dependent) {
+                            Propagation::Foreground
+                        } else {
+                            Propagation::Background
+                        };
+                        let _ = delete(state.clone(), &dep_resource, dep_key, policy);
                     }
                 }
                 // Wait (bounded) until every dependent is gone, then let the owner go.
@@ -136,31 +232,76 @@ pub fn collect(state: Arc<State>, resource: ResourceType, owner: Value, propagat
                     }
                     tokio::time::sleep(Duration::from_millis(10)).await;
                 }
-                release(&state, &resource, &owner_key, "foregroundDeletion");
+                release(&state, &resource, &owner_key, FOREGROUND_FINALIZER);
             }
         }
     });
 }
 
-/// Removes `finalizer` from an object marked for deletion; removes the object when no
-/// finalizer is left.
+/// A pod of a Job reached a final phase: the Job controller accounts for it and takes its
+/// tracking finalizer off.
+pub fn after_write(state: &Arc<State>, resource: &ResourceType, object: &Value) {
+    let finished = matches!(
+        object.pointer("/status/phase").and_then(Value::as_str),
+        Some("Succeeded" | "Failed")
+    );
+    if !is_kind(resource, "", "Pod")
+        || !finished
+        || !finalizers(object)
+            .iter()
+            .any(|f| f == JOB_TRACKING_FINALIZER)
+    {
+        return;
+    }
+    let state = state.clone();
+    let resource = resource.clone();
+    let pod_key = key(
+        &resource,
+        meta_str(object, "namespace").unwrap_or_default(),
+        meta_str(object, "name").unwrap_or_default(),
+    );
+    tokio::spawn(async move {
+        tokio::time::sleep(REACTION).await;
+        release(&state, &resource, &pod_key, JOB_TRACKING_FINALIZER);
+    });
+}
+
+/// Removes `finalizer` from an object. When it was the last one of an object marked for
+/// deletion, the object goes (the garbage collector's own `foregroundDeletion` stays in the
+/// last state, as the API server shows it).
 fn release(state: &Arc<State>, resource: &ResourceType, key: &Key, finalizer: &str) {
     for _ in 0..8 {
         let Some(current) = state.store.get(key) else {
             return;
         };
-        let mut next = current.clone();
-        let remaining: Vec<String> = finalizers(&current)
-            .into_iter()
-            .filter(|f| f != finalizer)
-            .collect();
-        if remaining.is_empty() {
-            let _ = state.store.remove(resource, key);
+        let all = finalizers(&current);
+        if !all.iter().any(|f| f == finalizer) {
             return;
         }
-        metadata_mut(&mut next).insert("finalizers".into(), json!(remaining));
+        let remaining: Vec<String> = all.into_iter().filter(|f| f != finalizer).collect();
+        let mut next = current.clone();
+        if remaining.is_empty() {
+            metadata_mut(&mut next).remove("finalizers");
+        } else {
+            metadata_mut(&mut next).insert("finalizers".into(), json!(remaining));
+        }
         let rv = resource_version(&current).unwrap_or_default();
-        if state.store.update(resource, key, rv, next, false).is_ok() {
+        if remaining.is_empty() && meta_str(&current, "deletionTimestamp").is_some() {
+            let last = if finalizer == FOREGROUND_FINALIZER {
+                current
+            } else {
+                next
+            };
+            if let Ok(removed) = state.store.remove_as(resource, key, Some(rv), Some(last)) {
+                collect(
+                    state.clone(),
+                    resource.clone(),
+                    removed,
+                    Propagation::Background,
+                );
+                return;
+            }
+        } else if state.store.update(resource, key, rv, next, false).is_ok() {
             return;
         }
     }

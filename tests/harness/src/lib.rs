@@ -14,6 +14,7 @@
 
 pub mod api;
 pub mod defaults;
+pub mod encoding;
 pub mod faults;
 pub mod gc;
 pub mod patch;

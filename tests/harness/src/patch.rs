@@ -132,44 +132,71 @@ fn strip_nulls(value: &Value) -> Value {
     }
 }
 
-// ---- server-side apply -------------------------------------------------------------------
+// ---- managed fields and server-side apply ------------------------------------------------
 
-/// Leaf paths of an object (maps descended; lists and scalars are leaves), excluding
-/// apiVersion/kind and server-managed metadata.
-pub fn leaf_paths(value: &Value) -> BTreeSet<Vec<String>> {
+/// A field path: map keys from the root (`["spec", "template", "spec", "containers"]`).
+pub type FieldPath = Vec<String>;
+
+/// Whether an object is of a built-in type (custom resources own every map key separately).
+fn is_builtin(object: &Value) -> bool {
+    let api_version = object
+        .get("apiVersion")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    let kind = object
+        .get("kind")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    crate::resources::by_kind(api_version, kind).is_none_or(|r| !r.custom)
+}
+
+/// Maps of built-in types that are owned as a whole (`+mapType=atomic` / `+structType=atomic`):
+/// a Service's or Job's `spec.selector`, and node selectors.
+fn atomic_map(path: &[String]) -> bool {
+    let names: Vec<&str> = path.iter().map(String::as_str).collect();
+    names == ["spec", "selector"] || names.last() == Some(&"nodeSelector")
+}
+
+/// Leaf paths of an object, the granularity at which fields are owned: maps are descended;
+/// lists, scalars, empty maps and atomic maps are leaves; `null` is no field at all.
+/// apiVersion/kind and server-managed metadata are excluded.
+pub fn leaf_paths(value: &Value) -> BTreeSet<FieldPath> {
+    let builtin = is_builtin(value);
     let mut out = BTreeSet::new();
-    collect(value, &mut Vec::new(), &mut out);
+    collect(value, &mut Vec::new(), &mut out, builtin);
     out.retain(|path| {
         let first = path.first().map(String::as_str);
         let second = path.get(1).map(String::as_str);
         let type_meta = matches!(first, Some("apiVersion" | "kind"));
         let server_meta = first == Some("metadata")
-            && matches!(
-                second,
-                Some(
-                    "name"
-                        | "namespace"
-                        | "uid"
-                        | "resourceVersion"
-                        | "generation"
-                        | "creationTimestamp"
-                        | "managedFields"
-                        | "deletionTimestamp"
-                        | "deletionGracePeriodSeconds"
-                )
-            );
+            && (path.len() == 1
+                || matches!(
+                    second,
+                    Some(
+                        "name"
+                            | "namespace"
+                            | "uid"
+                            | "resourceVersion"
+                            | "generation"
+                            | "creationTimestamp"
+                            | "managedFields"
+                            | "deletionTimestamp"
+                            | "deletionGracePeriodSeconds"
+                            | "selfLink"
+                    )
+                ));
         !type_meta && !server_meta
     });
     out
 }
 
-fn collect(value: &Value, prefix: &mut Vec<String>, out: &mut BTreeSet<Vec<String>>) {
+fn collect(value: &Value, prefix: &mut FieldPath, out: &mut BTreeSet<FieldPath>, builtin: bool) {
     match value {
-        // An empty map owns nothing below it (and is created on demand).
-        Value::Object(map) => {
+        Value::Null => {}
+        Value::Object(map) if !(map.is_empty() || builtin && atomic_map(prefix)) => {
             for (key, child) in map {
                 prefix.push(key.clone());
-                collect(child, prefix, out);
+                collect(child, prefix, out, builtin);
                 prefix.pop();
             }
         }
@@ -216,7 +243,7 @@ fn remove_path(value: &mut Value, path: &[String]) {
 }
 
 /// A managedFields `fieldsV1` tree of leaf paths.
-pub fn fields_v1(paths: &BTreeSet<Vec<String>>) -> Value {
+pub fn fields_v1(paths: &BTreeSet<FieldPath>) -> Value {
     let mut tree = json!({});
     for path in paths {
         let mut current = &mut tree;
@@ -231,7 +258,7 @@ pub fn fields_v1(paths: &BTreeSet<Vec<String>>) -> Value {
     tree
 }
 
-fn paths_of(tree: &Value, prefix: &mut Vec<String>, out: &mut BTreeSet<Vec<String>>) {
+fn paths_of(tree: &Value, prefix: &mut FieldPath, out: &mut BTreeSet<FieldPath>) {
     let Some(map) = tree.as_object() else { return };
     let children: Vec<_> = map.iter().filter(|(k, _)| k.starts_with("f:")).collect();
     if children.is_empty() {
@@ -248,7 +275,7 @@ fn paths_of(tree: &Value, prefix: &mut Vec<String>, out: &mut BTreeSet<Vec<Strin
 }
 
 /// The leaf paths a managedFields entry owns.
-fn owned(entry: &Value) -> BTreeSet<Vec<String>> {
+fn owned(entry: &Value) -> BTreeSet<FieldPath> {
     let mut out = BTreeSet::new();
     if let Some(tree) = entry.get("fieldsV1") {
         paths_of(tree, &mut Vec::new(), &mut out);
@@ -256,12 +283,158 @@ fn owned(entry: &Value) -> BTreeSet<Vec<String>> {
     out
 }
 
-/// A field conflict of server-side apply: `(other manager, path)`.
-pub type Conflict = (String, String);
+fn entry_str<'a>(entry: &'a Value, field: &str) -> Option<&'a str> {
+    entry.get(field).and_then(Value::as_str)
+}
 
-/// Server-side apply of `config` by `manager` onto `live` (absent for a create). Fails with
-/// the conflicts when, without `force`, a field owned by another manager would change.
-/// Returns the new object with its managedFields updated.
+/// Orders managedFields entries the way the API server does: by operation (`Apply` before
+/// `Update`), then time, manager, apiVersion and subresource.
+fn sort_entries(entries: &mut [Value]) {
+    entries.sort_by(|a, b| {
+        let key = |e: &Value| {
+            (
+                entry_str(e, "operation").unwrap_or_default().to_owned(),
+                entry_str(e, "time").unwrap_or_default().to_owned(),
+                entry_str(e, "manager").unwrap_or_default().to_owned(),
+                entry_str(e, "apiVersion").unwrap_or_default().to_owned(),
+                entry_str(e, "subresource").unwrap_or_default().to_owned(),
+            )
+        };
+        key(a).cmp(&key(b))
+    });
+}
+
+/// A field conflict of server-side apply.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Conflict {
+    /// The manager that owns the field.
+    pub manager: String,
+    /// The apiVersion of that manager's entry.
+    pub api_version: String,
+    /// The operation of that manager's entry (`Apply`, `Update`).
+    pub operation: String,
+    /// The subresource of that manager's entry.
+    pub subresource: Option<String>,
+    /// The time of that manager's entry.
+    pub time: Option<String>,
+    /// The field, as `.spec.parallelism`.
+    pub field: String,
+}
+
+impl Conflict {
+    /// The manager as the API server names it in conflict messages:
+    /// `"curl" using batch/v1`, `"op" with subresource "status" using v1 at <time>`.
+    pub fn manager_description(&self) -> String {
+        let mut text = format!("{:?}", self.manager);
+        if let Some(subresource) = &self.subresource {
+            text.push_str(&format!(" with subresource {subresource:?}"));
+        }
+        text.push_str(&format!(" using {}", self.api_version));
+        if self.operation == "Apply"
+            && let Some(time) = &self.time
+        {
+            text.push_str(&format!(" at {time}"));
+        }
+        text
+    }
+}
+
+/// The message of a 409 for apply conflicts, as the API server words it.
+pub fn conflict_message(conflicts: &[Conflict]) -> String {
+    if let [conflict] = conflicts {
+        return format!(
+            "Apply failed with 1 conflict: conflict with {}: {}",
+            conflict.manager_description(),
+            conflict.field
+        );
+    }
+    let mut by_manager: std::collections::BTreeMap<String, Vec<&str>> =
+        std::collections::BTreeMap::new();
+    for conflict in conflicts {
+        by_manager
+            .entry(conflict.manager_description())
+            .or_default()
+            .push(&conflict.field);
+    }
+    let mut lines = Vec::new();
+    for (manager, fields) in by_manager {
+        lines.push(format!("conflicts with {manager}:"));
+        lines.extend(fields.iter().map(|f| format!("- {f}")));
+    }
+    format!(
+        "Apply failed with {} conflicts: {}",
+        conflicts.len(),
+        lines.join("\n")
+    )
+}
+
+/// Whether `desired` (from an apply configuration) leaves `current` as it is. Keyed lists
+/// (containers by name, ports by port, ...) are compared item by item: an applied item matches
+/// when every field it sets has the live value, so fields others set (or defaults) do not count.
+fn applied_matches(field: &str, current: Option<&Value>, desired: &Value) -> bool {
+    let Some(current) = current else {
+        return false;
+    };
+    match (current, desired) {
+        (Value::Array(live), Value::Array(applied)) => match merge_key(field, applied) {
+            Some(key) if applied.iter().all(Value::is_object) => applied.iter().all(|item| {
+                live.iter()
+                    .find(|l| item.get(key).is_some() && l.get(key) == item.get(key))
+                    .is_some_and(|l| subset(l, item))
+            }),
+            _ => live == applied,
+        },
+        (current, desired) => current == desired,
+    }
+}
+
+/// Whether every field of `desired` has the same value in `live`.
+fn subset(live: &Value, desired: &Value) -> bool {
+    match (live, desired) {
+        (Value::Object(l), Value::Object(d)) => d
+            .iter()
+            .all(|(k, v)| applied_matches(k, l.get(k), v) || (v.is_null() && l.get(k).is_none())),
+        (l, d) => l == d,
+    }
+}
+
+/// Merges an applied value into the live one: keyed lists item by item, maps key by key,
+/// anything else replaced.
+fn merge_applied(field: &str, live: &mut Value, desired: &Value) {
+    match (live, desired) {
+        (Value::Array(live), Value::Array(applied)) => match merge_key(field, applied) {
+            Some(key) if applied.iter().all(Value::is_object) => {
+                for item in applied {
+                    match live
+                        .iter_mut()
+                        .find(|l| item.get(key).is_some() && l.get(key) == item.get(key))
+                    {
+                        Some(existing) => merge_applied("", existing, item),
+                        None => live.push(item.clone()),
+                    }
+                }
+            }
+            _ => *live = applied.clone(),
+        },
+        (Value::Object(live), Value::Object(applied)) => {
+            for (k, v) in applied {
+                match live.get_mut(k) {
+                    Some(existing) => merge_applied(k, existing, v),
+                    None => {
+                        live.insert(k.clone(), v.clone());
+                    }
+                }
+            }
+        }
+        (live, desired) => *live = desired.clone(),
+    }
+}
+
+/// Server-side apply of `config` by `manager` onto `live` (absent for a create). Without
+/// `force`, changing a field another manager owns is a conflict; with `force` the field moves
+/// to the applier. Fields applied with their live value become shared. Fields this manager
+/// applied before and no longer applies, that nobody else owns, are removed. Returns the new
+/// object with its managedFields (an `Apply` entry for the manager).
 pub fn apply(
     live: Option<&Value>,
     config: &Value,
@@ -277,36 +450,47 @@ pub fn apply(
         .cloned()
         .unwrap_or_default();
     let config_paths = leaf_paths(config);
+    let changed: BTreeSet<FieldPath> = config_paths
+        .iter()
+        .filter(|path| {
+            let field = path.last().map(String::as_str).unwrap_or_default();
+            get_path(config, path)
+                .is_some_and(|desired| !applied_matches(field, get_path(&object, path), desired))
+        })
+        .cloned()
+        .collect();
     let mut conflicts = Vec::new();
     for entry in &entries {
-        let other = entry
-            .get("manager")
-            .and_then(Value::as_str)
-            .unwrap_or_default();
+        let other = entry_str(entry, "manager").unwrap_or_default();
         if other == manager {
             continue;
         }
-        for path in owned(entry).intersection(&config_paths) {
-            if get_path(&object, path) != get_path(config, path) {
-                conflicts.push((other.to_owned(), format!(".{}", path.join("."))));
-            }
+        for path in owned(entry).intersection(&changed) {
+            conflicts.push(Conflict {
+                manager: other.to_owned(),
+                api_version: entry_str(entry, "apiVersion")
+                    .unwrap_or_default()
+                    .to_owned(),
+                operation: entry_str(entry, "operation").unwrap_or_default().to_owned(),
+                subresource: entry_str(entry, "subresource").map(str::to_owned),
+                time: entry_str(entry, "time").map(str::to_owned),
+                field: format!(".{}", path.join(".")),
+            });
         }
     }
     if !conflicts.is_empty() && !force {
         return Err(conflicts);
     }
-    // Fields this manager applied before and no longer applies, that nobody else owns, go.
-    let previous: BTreeSet<Vec<String>> = entries
+    let mine = |e: &Value| {
+        entry_str(e, "manager") == Some(manager)
+            && entry_str(e, "operation") == Some("Apply")
+            && entry_str(e, "subresource") == subresource
+    };
+    let previous: BTreeSet<FieldPath> =
+        entries.iter().filter(|e| mine(e)).flat_map(owned).collect();
+    let others: BTreeSet<FieldPath> = entries
         .iter()
-        .filter(|e| {
-            e.get("manager").and_then(Value::as_str) == Some(manager)
-                && e.get("operation").and_then(Value::as_str) == Some("Apply")
-        })
-        .flat_map(owned)
-        .collect();
-    let others: BTreeSet<Vec<String>> = entries
-        .iter()
-        .filter(|e| e.get("manager").and_then(Value::as_str) != Some(manager))
+        .filter(|e| !mine(e))
         .flat_map(owned)
         .collect();
     for path in previous.difference(&config_paths) {
@@ -314,24 +498,26 @@ pub fn apply(
             remove_path(&mut object, path);
         }
     }
-    for path in &config_paths {
-        if let Some(value) = get_path(config, path) {
-            set_path(&mut object, path, value.clone());
+    for path in &changed {
+        let Some(desired) = get_path(config, path) else {
+            continue;
+        };
+        let field = path.last().map(String::as_str).unwrap_or_default();
+        match get_path(&object, path).cloned() {
+            Some(mut current) => {
+                merge_applied(field, &mut current, desired);
+                set_path(&mut object, path, current);
+            }
+            None => set_path(&mut object, path, desired.clone()),
         }
     }
-    // Ownership: the applier owns its config paths; forced fields leave their old owners.
+    // Changed fields leave their other owners (they were forced); unchanged ones are shared.
     let mut new_entries: Vec<Value> = Vec::new();
     for entry in entries {
-        let other = entry
-            .get("manager")
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_owned();
-        if other == manager && entry.get("operation").and_then(Value::as_str) == Some("Apply") {
+        if mine(&entry) {
             continue;
         }
-        let remaining: BTreeSet<Vec<String>> =
-            owned(&entry).difference(&config_paths).cloned().collect();
+        let remaining: BTreeSet<FieldPath> = owned(&entry).difference(&changed).cloned().collect();
         if remaining.is_empty() {
             continue;
         }
@@ -346,6 +532,7 @@ pub fn apply(
         &config_paths,
         subresource,
     ));
+    sort_entries(&mut new_entries);
     crate::store::metadata_mut(&mut object)
         .insert("managedFields".into(), Value::Array(new_entries));
     Ok(object)
@@ -356,7 +543,7 @@ pub fn managed_entry(
     manager: &str,
     operation: &str,
     api_version: &str,
-    paths: &BTreeSet<Vec<String>>,
+    paths: &BTreeSet<FieldPath>,
     subresource: Option<&str>,
 ) -> Value {
     let mut entry = json!({
@@ -382,33 +569,56 @@ pub fn record_update(
     api_version: &str,
     subresource: Option<&str>,
 ) {
+    record_update_with(
+        old,
+        new,
+        &BTreeSet::new(),
+        manager,
+        api_version,
+        subresource,
+    );
+}
+
+/// [`record_update`], plus `reset`: paths the request set that the server then reset (a label
+/// sent to `/status`). Like the API server, the manager is recorded as owning them anyway.
+/// Fields that were removed leave every owner; fields that changed leave their other owners.
+pub fn record_update_with(
+    old: Option<&Value>,
+    new: &mut Value,
+    reset: &BTreeSet<FieldPath>,
+    manager: &str,
+    api_version: &str,
+    subresource: Option<&str>,
+) {
     let new_paths = leaf_paths(new);
-    let changed: BTreeSet<Vec<String>> = new_paths
+    let old_paths = old.map(leaf_paths).unwrap_or_default();
+    let mut changed: BTreeSet<FieldPath> = new_paths
         .iter()
         .filter(|p| old.is_none_or(|old| get_path(old, p) != get_path(new, p)))
         .cloned()
         .collect();
+    changed.extend(reset.iter().cloned());
+    let removed: BTreeSet<FieldPath> = old_paths.difference(&new_paths).cloned().collect();
     let mut entries: Vec<Value> = old
         .and_then(|o| o.pointer("/metadata/managedFields"))
         .and_then(Value::as_array)
         .cloned()
         .unwrap_or_default();
-    if changed.is_empty() {
+    if changed.is_empty() && removed.is_empty() {
         crate::store::metadata_mut(new).insert("managedFields".into(), Value::Array(entries));
         return;
     }
-    // Others lose the fields that changed; fields that no longer exist are dropped too.
     for entry in &mut entries {
-        let remaining: BTreeSet<Vec<String>> = owned(entry)
+        let remaining: BTreeSet<FieldPath> = owned(entry)
             .into_iter()
-            .filter(|p| !changed.contains(p) && new_paths.contains(p))
+            .filter(|p| !changed.contains(p) && !removed.contains(p))
             .collect();
         entry["fieldsV1"] = fields_v1(&remaining);
     }
     let mine = entries.iter().position(|e| {
-        e.get("manager").and_then(Value::as_str) == Some(manager)
-            && e.get("operation").and_then(Value::as_str) == Some("Update")
-            && e.get("subresource").and_then(Value::as_str) == subresource
+        entry_str(e, "manager") == Some(manager)
+            && entry_str(e, "operation") == Some("Update")
+            && entry_str(e, "subresource") == subresource
     });
     let mut paths = changed;
     if let Some(index) = mine {
@@ -419,13 +629,16 @@ pub fn record_update(
         e.get("fieldsV1")
             .is_some_and(|f| f.as_object().is_some_and(|m| !m.is_empty()))
     });
-    entries.push(managed_entry(
-        manager,
-        "Update",
-        api_version,
-        &paths,
-        subresource,
-    ));
+    if !paths.is_empty() {
+        entries.push(managed_entry(
+            manager,
+            "Update",
+            api_version,
+            &paths,
+            subresource,
+        ));
+    }
+    sort_entries(&mut entries);
     crate::store::metadata_mut(new).insert("managedFields".into(), Value::Array(entries));
 }
 
@@ -445,28 +658,101 @@ mod tests {
         assert!(out["metadata"].get("annotations").is_none());
     }
 
+    fn conflict(field: &str) -> Conflict {
+        Conflict {
+            manager: "curl".into(),
+            api_version: "batch/v1".into(),
+            operation: "Update".into(),
+            subresource: None,
+            time: Some(crate::store::now()),
+            field: field.into(),
+        }
+    }
+
     #[test]
     fn apply_conflicts_unless_forced_and_moves_ownership() {
-        let mut live = json!({"spec": {"parallelism": 2, "x": 1}});
+        let mut live = json!({"apiVersion": "batch/v1", "kind": "Job", "spec": {"parallelism": 2, "x": 1, "backoffLimit": 0}});
         record_update(None, &mut live, "curl", "batch/v1", None);
-        let config = json!({"spec": {"parallelism": 3}});
+        let config = json!({"apiVersion": "batch/v1", "kind": "Job", "spec": {"parallelism": 3, "backoffLimit": 0}});
         let conflicts = apply(Some(&live), &config, "op", false, "batch/v1", None).unwrap_err();
+        let mut expected = conflict(".spec.parallelism");
+        expected.time = conflicts.first().and_then(|c| c.time.clone());
+        assert_eq!(conflicts, vec![expected]);
         assert_eq!(
-            conflicts,
-            vec![("curl".to_owned(), ".spec.parallelism".to_owned())]
+            conflict_message(&conflicts),
+            "Apply failed with 1 conflict: conflict with \"curl\" using batch/v1: .spec.parallelism"
         );
         let forced = apply(Some(&live), &config, "op", true, "batch/v1", None).unwrap();
-        assert_eq!(forced["spec"], json!({"parallelism": 3, "x": 1}));
+        assert_eq!(
+            forced["spec"],
+            json!({"parallelism": 3, "x": 1, "backoffLimit": 0})
+        );
+        let entries = forced["metadata"]["managedFields"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        assert_eq!(entries[0]["operation"], "Apply", "Apply entries sort first");
+        // backoffLimit was applied with its live value: shared; parallelism moved.
+        assert!(
+            entries[1]["fieldsV1"]["f:spec"]
+                .get("f:backoffLimit")
+                .is_some()
+        );
+        assert!(
+            entries[1]["fieldsV1"]["f:spec"]
+                .get("f:parallelism")
+                .is_none()
+        );
         // Re-applying without the field removes it (the applier owned it alone).
         let dropped = apply(
             Some(&forced),
-            &json!({"spec": {}}),
+            &json!({"apiVersion": "batch/v1", "kind": "Job", "spec": {"backoffLimit": 0}}),
             "op",
             false,
             "batch/v1",
             None,
         )
         .unwrap();
-        assert_eq!(dropped["spec"], json!({"x": 1}));
+        assert_eq!(dropped["spec"], json!({"x": 1, "backoffLimit": 0}));
+    }
+
+    #[test]
+    fn applied_containers_merge_by_name_and_keep_defaults() {
+        let mut live = json!({"apiVersion": "batch/v1", "kind": "Job", "spec": {"template": {"spec": {"containers": [{"name": "c", "image": "a", "imagePullPolicy": "IfNotPresent"}]}}}});
+        record_update(None, &mut live, "curl", "batch/v1", None);
+        let same = json!({"apiVersion": "batch/v1", "kind": "Job", "spec": {"template": {"spec": {"containers": [{"name": "c", "image": "a"}]}}}});
+        let applied = apply(Some(&live), &same, "op", false, "batch/v1", None).unwrap();
+        assert_eq!(
+            applied["spec"], live["spec"],
+            "nothing changes, no conflict"
+        );
+        let changed = json!({"apiVersion": "batch/v1", "kind": "Job", "spec": {"template": {"spec": {"containers": [{"name": "c", "image": "b"}]}}}});
+        let forced = apply(Some(&live), &changed, "op", true, "batch/v1", None).unwrap();
+        assert_eq!(
+            forced["spec"]["template"]["spec"]["containers"],
+            json!([{"name": "c", "image": "b", "imagePullPolicy": "IfNotPresent"}])
+        );
+    }
+
+    #[test]
+    fn updates_own_empty_maps_not_nulls_and_forget_removed_fields() {
+        let mut created = json!({"apiVersion": "batch/v1", "kind": "Job", "metadata": {"labels": {"a": "1"}}, "spec": {"selector": {"matchLabels": {"x": "y"}}, "template": {"metadata": {"creationTimestamp": null}, "spec": {"securityContext": {}}}}});
+        record_update(None, &mut created, "curl", "batch/v1", None);
+        let owned_paths = owned(&created["metadata"]["managedFields"][0]);
+        let has = |p: &[&str]| {
+            owned_paths.contains(&p.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>())
+        };
+        assert!(has(&["spec", "template", "spec", "securityContext"]));
+        assert!(has(&["spec", "selector"]), "atomic");
+        assert!(!has(&["spec", "template", "metadata", "creationTimestamp"]));
+        let mut next = created.clone();
+        next["metadata"]["labels"] = json!({"b": "2"});
+        record_update(Some(&created), &mut next, "other", "batch/v1", None);
+        let curl = next["metadata"]["managedFields"]
+            .as_array()
+            .and_then(|e| e.iter().find(|e| e["manager"] == "curl"))
+            .cloned()
+            .unwrap_or_default();
+        assert!(curl["fieldsV1"]["f:metadata"].get("f:labels").is_none());
     }
 }

@@ -53,6 +53,66 @@ impl ResourceType {
     pub fn group_resource(&self) -> (&'static str, &'static str) {
         (self.group, self.plural)
     }
+
+    /// Short names in discovery (`kubectl get po`).
+    pub fn discovery_short_names(&self) -> &'static [&'static str] {
+        if !self.short_names.is_empty() {
+            return self.short_names;
+        }
+        match (self.group, self.plural) {
+            ("", "namespaces") => &["ns"],
+            ("", "pods") => &["po"],
+            ("", "services") => &["svc"],
+            ("", "events") | ("events.k8s.io", "events") => &["ev"],
+            ("", "configmaps") => &["cm"],
+            ("batch", "cronjobs") => &["cj"],
+            ("apiextensions.k8s.io", "customresourcedefinitions") => &["crd", "crds"],
+            _ => &[],
+        }
+    }
+
+    /// Discovery categories (`kubectl get all`).
+    pub fn categories(&self) -> &'static [&'static str] {
+        match (self.group, self.plural) {
+            ("", "pods" | "services") | ("batch", "jobs" | "cronjobs") => &["all"],
+            ("apiextensions.k8s.io", "customresourcedefinitions") => &["api-extensions"],
+            _ => &[],
+        }
+    }
+
+    /// Discovery's `storageVersionHash`: base64 of the first 8 bytes of the SHA-256 of
+    /// `<group>/<storage version>/<kind>` (precomputed).
+    pub fn storage_version_hash(&self) -> Option<&'static str> {
+        let hash = match (self.group, self.kind) {
+            ("", "Namespace") => "Q3oi5N2YM8M=",
+            ("", "Pod") => "xPOwRZ+Yhw8=",
+            ("", "Service") => "0/CO1lhkEBI=",
+            ("", "Event") => "r2yiGXH7wu8=",
+            ("", "ConfigMap") => "qFsyl6wFWjQ=",
+            ("", "Secret") => "S6u1pOWzb84=",
+            ("batch", "Job") => "mudhfqk/qZY=",
+            ("batch", "CronJob") => "sd5LIXh4Fjs=",
+            ("events.k8s.io", "Event") => "x51sC10/5OA=",
+            ("coordination.k8s.io", "Lease") => "gqkMMb/YqFM=",
+            ("apiextensions.k8s.io", "CustomResourceDefinition") => "M5uH+AlWATY=",
+            ("locust.io", "LocustTest") => "C/qTNsmYOqk=",
+            _ => return None,
+        };
+        Some(hash)
+    }
+
+    /// DELETE answers with the object even when it is removed at once (pods and services),
+    /// instead of a `Status`.
+    pub fn returns_deleted_object(&self) -> bool {
+        matches!((self.group, self.plural), ("", "pods" | "services"))
+    }
+
+    /// Deleted gracefully: a DELETE first sets `deletionTimestamp` (a MODIFIED event), and the
+    /// object goes once the grace period (0 for unscheduled pods) is over and no finalizer is
+    /// left.
+    pub fn graceful_delete(&self) -> bool {
+        (self.group, self.plural) == ("", "pods")
+    }
 }
 
 /// `group/version`, or `version` for core.
@@ -120,6 +180,9 @@ pub fn all() -> Vec<ResourceType> {
         ),
         builtin("", "v1", "Secret", "secrets", "secret", true, false, false),
         builtin("batch", "v1", "Job", "jobs", "job", true, true, true),
+        builtin(
+            "batch", "v1", "CronJob", "cronjobs", "cronjob", true, true, true,
+        ),
         builtin(
             "events.k8s.io",
             "v1",

@@ -12,8 +12,23 @@ fn now() -> String {
     crate::store::now()
 }
 
+/// The field manager of the Job controller's writes (as on a real cluster).
+pub const JOB_CONTROLLER: &str = "kube-controller-manager";
+/// The field manager of the kubelet's pod status writes.
+pub const KUBELET: &str = "kubelet";
+
+fn as_manager(manager: &str) -> PatchParams {
+    PatchParams {
+        field_manager: Some(manager.to_owned()),
+        ..PatchParams::default()
+    }
+}
+
 /// Creates `count` pods for a Job the way the Job controller does: `generateName`
-/// `<job>-`, the template's labels plus the job labels, an owner reference to the Job.
+/// `<job>-`, the template's labels plus the job labels, an owner reference to the Job, field
+/// manager [`JOB_CONTROLLER`]. (The harness also gives them the Job controller's
+/// `batch.kubernetes.io/job-tracking` finalizer, and takes it off when they or their Job are
+/// deleted or they finish; a real API server without controllers does neither.)
 pub async fn create_job_pods(
     client: &Client,
     namespace: &str,
@@ -63,7 +78,11 @@ pub async fn create_job_pods(
             "spec": template.spec,
         }))
         .map_err(kube::Error::SerdeError)?;
-        created.push(pods.create(&PostParams::default(), &pod).await?);
+        let params = PostParams {
+            field_manager: Some(JOB_CONTROLLER.to_owned()),
+            ..PostParams::default()
+        };
+        created.push(pods.create(&params, &pod).await?);
     }
     Ok(created)
 }
@@ -77,7 +96,7 @@ async fn patch_pod_status(
     let pods: Api<Pod> = Api::namespaced(client.clone(), namespace);
     pods.patch_status(
         pod,
-        &PatchParams::default(),
+        &as_manager(KUBELET),
         &Patch::Merge(json!({"status": status})),
     )
     .await
@@ -221,7 +240,8 @@ pub async fn set_pod_evicted(
 }
 
 /// Writes Job status counters (`active`, `ready`, `succeeded`, `failed`) the way the Job
-/// controller does (zero counts of active/succeeded/failed omitted; `ready` always present).
+/// controller does (zero counts of active/succeeded/failed omitted; `ready` always present;
+/// `startTime` set by the first write only).
 pub async fn set_job_counts(
     client: &Client,
     namespace: &str,
@@ -233,12 +253,20 @@ pub async fn set_job_counts(
 ) -> Result<Job, kube::Error> {
     let count = |n: i32| if n == 0 { Value::Null } else { json!(n) };
     let jobs: Api<Job> = Api::namespaced(client.clone(), namespace);
-    let status = json!({"status": {
-        "startTime": now(),
+    let mut status = json!({"status": {
         "active": count(active), "ready": ready, "succeeded": count(succeeded), "failed": count(failed),
         "terminating": 0, "uncountedTerminatedPods": {}
     }});
-    jobs.patch_status(job, &PatchParams::default(), &Patch::Merge(status))
+    let started = jobs
+        .get_status(job)
+        .await?
+        .status
+        .and_then(|s| s.start_time)
+        .is_some();
+    if !started {
+        status["status"]["startTime"] = json!(now());
+    }
+    jobs.patch_status(job, &as_manager(JOB_CONTROLLER), &Patch::Merge(status))
         .await
 }
 
@@ -257,7 +285,7 @@ pub async fn complete_job(
             {"type": "Complete", "status": "True", "reason": "CompletionsReached", "message": "Reached expected number of succeeded pods", "lastProbeTime": now(), "lastTransitionTime": now()}
         ]
     }});
-    jobs.patch_status(job, &PatchParams::default(), &Patch::Merge(status))
+    jobs.patch_status(job, &as_manager(JOB_CONTROLLER), &Patch::Merge(status))
         .await
 }
 
@@ -271,6 +299,6 @@ pub async fn fail_job(client: &Client, namespace: &str, job: &str) -> Result<Job
             {"type": "Failed", "status": "True", "reason": "BackoffLimitExceeded", "message": "Job has reached the specified backoff limit", "lastProbeTime": now(), "lastTransitionTime": now()}
         ]
     }});
-    jobs.patch_status(job, &PatchParams::default(), &Patch::Merge(status))
+    jobs.patch_status(job, &as_manager(JOB_CONTROLLER), &Patch::Merge(status))
         .await
 }

@@ -77,24 +77,59 @@ impl ApiError {
         )
     }
 
-    /// 422 `Invalid` with causes `(field, message)`.
+    /// 422 `Invalid` with causes `(field, message)`, for a failed validation of the object:
+    /// `Job.batch "x" is invalid: ...` (`Service "x"` for the core group), with `details.kind`
+    /// the Kind.
     pub fn invalid(resource: &ResourceType, name: &str, causes: &[(String, String)]) -> Self {
+        let qualified = if resource.group.is_empty() {
+            resource.kind.to_owned()
+        } else {
+            format!("{}.{}", resource.kind, resource.group)
+        };
+        let mut details = json!({"name": name, "kind": resource.kind});
+        if !resource.group.is_empty() {
+            details["group"] = json!(resource.group);
+        }
+        Self::invalid_with(&qualified, details, name, causes)
+    }
+
+    /// 422 `Invalid` raised by the storage layer about the request rather than the object (a
+    /// custom resource PUT without resourceVersion): `locusttests.locust.io "x" is invalid:
+    /// ...`, with `details.kind` the resource.
+    pub fn invalid_resource(
+        resource: &ResourceType,
+        name: &str,
+        causes: &[(String, String)],
+    ) -> Self {
+        Self::invalid_with(
+            &resource.qualified(),
+            Self::details(resource, name),
+            name,
+            causes,
+        )
+    }
+
+    fn invalid_with(
+        qualified: &str,
+        mut details: Value,
+        name: &str,
+        causes: &[(String, String)],
+    ) -> Self {
         let summary: Vec<String> = causes.iter().map(|(f, m)| format!("{f}: {m}")).collect();
-        let mut details = Self::details(resource, name);
         details["causes"] = Value::Array(
             causes
                 .iter()
                 .map(|(field, message)| json!({"reason": "FieldValueInvalid", "message": message, "field": field}))
                 .collect(),
         );
+        let summary = match summary.as_slice() {
+            [one] => one.clone(),
+            many => format!("[{}]", many.join(", ")),
+        };
         Self::new(
             422,
             "Invalid",
-            format!(
-                "{} \"{name}\" is invalid: {}",
-                resource.kind,
-                summary.join(", ")
-            ),
+            format!("{qualified} \"{name}\" is invalid: {summary}"),
             Some(details),
         )
     }

@@ -327,6 +327,20 @@ impl Store {
         key: &Key,
         finalizers: &[&str],
     ) -> Result<Value, ApiError> {
+        self.mark_deleted_with(resource, key, finalizers, Some(0), |_| {})
+    }
+
+    /// [`Store::mark_deleted`] with the grace period to record (`None`: none, as for
+    /// namespaces) and a change of the object's own that comes with the mark (a namespace's
+    /// `Terminating` phase).
+    pub fn mark_deleted_with(
+        &self,
+        resource: &ResourceType,
+        key: &Key,
+        finalizers: &[&str],
+        grace: Option<i64>,
+        mutate: impl FnOnce(&mut Value),
+    ) -> Result<Value, ApiError> {
         let mut inner = self.lock();
         let Some(mut object) = inner.objects.get(key).cloned() else {
             return Err(ApiError::not_found(resource, &key.3));
@@ -336,15 +350,22 @@ impl Store {
         let first_mark = !metadata.contains_key("deletionTimestamp");
         if first_mark {
             metadata.insert("deletionTimestamp".into(), json!(now()));
-            metadata.insert("deletionGracePeriodSeconds".into(), json!(0));
+            if let Some(grace) = grace {
+                metadata.insert("deletionGracePeriodSeconds".into(), json!(grace));
+            }
         }
-        let list = metadata.entry("finalizers").or_insert_with(|| json!([]));
-        if let Value::Array(list) = list {
-            for finalizer in finalizers {
-                if !list.iter().any(|f| f == finalizer) {
-                    list.push(json!(finalizer));
+        if !finalizers.is_empty() {
+            let list = metadata.entry("finalizers").or_insert_with(|| json!([]));
+            if let Value::Array(list) = list {
+                for finalizer in finalizers {
+                    if !list.iter().any(|f| f == finalizer) {
+                        list.push(json!(finalizer));
+                    }
                 }
             }
+        }
+        if first_mark {
+            mutate(&mut object);
         }
         if object == before {
             return Ok(object);
@@ -375,12 +396,41 @@ impl Store {
         Ok(object)
     }
 
+    /// The keys of every object in a namespace.
+    pub fn keys_in_namespace(&self, namespace: &str) -> Vec<Key> {
+        self.lock()
+            .objects
+            .keys()
+            .filter(|(_, _, ns, _)| ns == namespace)
+            .cloned()
+            .collect()
+    }
+
     /// Removes an object now. The DELETED event carries a new resourceVersion.
     pub fn remove(&self, resource: &ResourceType, key: &Key) -> Result<Value, ApiError> {
+        self.remove_as(resource, key, None, None)
+    }
+
+    /// Removes an object now, if its resourceVersion is still `expected_rv` (when given). The
+    /// DELETED event carries `last` as the object's last state (an update that removed the last
+    /// finalizer of an object marked for deletion is not stored: the object goes with that
+    /// state), or the stored object, with a new resourceVersion.
+    pub fn remove_as(
+        &self,
+        resource: &ResourceType,
+        key: &Key,
+        expected_rv: Option<u64>,
+        last: Option<Value>,
+    ) -> Result<Value, ApiError> {
         let mut inner = self.lock();
-        let Some(mut object) = inner.objects.remove(key) else {
+        let Some(current) = inner.objects.get(key).cloned() else {
             return Err(ApiError::not_found(resource, &key.3));
         };
+        if expected_rv.is_some_and(|rv| resource_version(&current) != Some(rv)) {
+            return Err(ApiError::conflict(resource, &key.3));
+        }
+        inner.objects.remove(key);
+        let mut object = last.unwrap_or(current);
         inner.rv += 1;
         let rv = inner.rv;
         metadata_mut(&mut object).insert("resourceVersion".into(), json!(rv.to_string()));

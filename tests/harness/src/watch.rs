@@ -13,7 +13,7 @@ use axum::response::Response;
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
 
-use crate::api::{State, convert};
+use crate::api::{State, from_storage};
 use crate::resources::ResourceType;
 use crate::selectors::{FieldSelector, LabelSelector, labels};
 use crate::status::ApiError;
@@ -68,9 +68,7 @@ impl Filters {
 }
 
 fn line(value: &Value) -> Bytes {
-    let mut bytes = serde_json::to_vec(value).unwrap_or_default();
-    bytes.push(b'\n');
-    Bytes::from(bytes)
+    Bytes::from(crate::encoding::to_line(value))
 }
 
 /// Serves one watch request.
@@ -129,8 +127,9 @@ pub async fn serve(
             }
             Err(oldest) => {
                 let status = ApiError::expired(rv, oldest).body;
-                let body = Body::from(line(&json!({"type": "ERROR", "object": status})));
-                return Ok(stream_response(body));
+                let event = line(&json!({"type": "ERROR", "object": status}));
+                let stream = futures::stream::once(async move { Ok::<_, std::io::Error>(event) });
+                return Ok(stream_response(Body::from_stream(stream)));
             }
         },
         None => {
@@ -156,7 +155,7 @@ pub async fn serve(
         tokio::pin!(dropped);
         let send = |kind: &str, object: Value| line(&json!({"type": kind, "object": object}));
         for (kind, object, rv) in backlog {
-            let Ok(object) = convert(&state, object, &api_version).await else {
+            let Ok(object) = from_storage(&state, object, &api_version).await else {
                 return;
             };
             last_rv = last_rv.max(rv);
@@ -186,7 +185,7 @@ pub async fn serve(
                     Ok(event) => {
                         if event.rv <= floor { continue; }
                         if let Some((kind, object)) = filters.view(&event) {
-                            let Ok(object) = convert(&state, object, &api_version).await else { return };
+                            let Ok(object) = from_storage(&state, object, &api_version).await else { return };
                             last_rv = event.rv;
                             if tx.send(send(kind.as_str(), object)).await.is_err() { return; }
                         } else if filters.same_resource(&event) {
@@ -219,13 +218,47 @@ fn stream_response(body: Body) -> Response {
     response
 }
 
-/// A BOOKMARK's object: an empty object of the watched kind with only the resourceVersion.
+/// A BOOKMARK's object: the zero value of the watched kind, as the API server encodes it,
+/// with only `metadata.resourceVersion` set (custom resources: just apiVersion, kind and the
+/// resourceVersion).
 fn bookmark(resource: &ResourceType, rv: u64) -> Value {
-    json!({
+    let rv = rv.to_string();
+    if resource.custom {
+        return json!({"apiVersion": resource.api_version(), "kind": resource.kind, "metadata": {"resourceVersion": rv}});
+    }
+    let mut object = json!({
         "kind": resource.kind,
         "apiVersion": resource.api_version(),
-        "metadata": {"resourceVersion": rv.to_string(), "creationTimestamp": null},
-    })
+        "metadata": {"resourceVersion": rv, "creationTimestamp": null},
+    });
+    let zero = match (resource.group, resource.kind) {
+        ("batch", "Job") => json!({
+            "spec": {"template": {"metadata": {"creationTimestamp": null}, "spec": {"containers": null}}},
+            "status": {}
+        }),
+        ("batch", "CronJob") => json!({
+            "spec": {"schedule": "", "jobTemplate": {"metadata": {"creationTimestamp": null}, "spec": {"template": {"metadata": {"creationTimestamp": null}, "spec": {"containers": null}}}}},
+            "status": {}
+        }),
+        ("", "Pod") => json!({"spec": {"containers": null}, "status": {}}),
+        ("", "Service") => json!({"spec": {}, "status": {"loadBalancer": {}}}),
+        ("", "Namespace") => json!({"spec": {}, "status": {}}),
+        ("", "Event") => json!({
+            "involvedObject": {}, "reason": "", "message": "", "source": {},
+            "firstTimestamp": null, "lastTimestamp": null, "count": 0, "type": "",
+            "eventTime": null, "reportingComponent": "", "reportingInstance": ""
+        }),
+        ("events.k8s.io", "Event") => json!({
+            "eventTime": null, "reportingController": "", "reportingInstance": "",
+            "action": "", "reason": "", "regarding": {}, "note": "", "type": ""
+        }),
+        ("coordination.k8s.io", "Lease") => json!({"spec": {}}),
+        _ => json!({}),
+    };
+    if let (Value::Object(object), Value::Object(zero)) = (&mut object, zero) {
+        object.extend(zero);
+    }
+    object
 }
 
 /// Whether an object is in a namespace (helper for callers).

@@ -239,3 +239,56 @@ async fn a_kube_runtime_watcher_sees_changes_and_survives_dropped_watches() {
         seen.push(next.name_any());
     }
 }
+
+#[tokio::test]
+async fn job_pods_lose_their_tracking_finalizer_with_the_job_and_do_not_get_it_back() {
+    let (_server, client) = server().await;
+    let jobs: Api<Job> = Api::namespaced(client.clone(), "t");
+    let job: Job = serde_json::from_value(json!({
+        "metadata": {"name": "j"},
+        "spec": {"template": {"spec": {"restartPolicy": "Never", "containers": [{"name": "c", "image": "busybox:1"}]}}}
+    }))
+    .unwrap();
+    jobs.create(&PostParams::default(), &job).await.unwrap();
+    let pods = apiserver_harness::sim::create_job_pods(&client, "t", "j", 1)
+        .await
+        .unwrap();
+    let pod_name = pods[0].name_any();
+    assert_eq!(
+        pods[0].metadata.finalizers,
+        Some(vec!["batch.kubernetes.io/job-tracking".to_owned()])
+    );
+    // Orphaning delete: the pod stays, without its owner reference and the Job's finalizer.
+    jobs.delete("j", &DeleteParams::orphan()).await.unwrap();
+    let pods_api = Api::<Pod>::namespaced(client.clone(), "t");
+    let mut freed = None;
+    for _ in 0..100 {
+        let pod = pods_api.get(&pod_name).await.unwrap();
+        if pod.metadata.finalizers.is_none() && pod.metadata.owner_references.is_none() {
+            freed = Some(pod);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(freed.is_some(), "the orphaned pod was released");
+    let patched = pods_api
+        .patch(
+            &pod_name,
+            &PatchParams::default(),
+            &Patch::Merge(json!({"metadata": {"labels": {"x": "y"}}})),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        patched.metadata.finalizers, None,
+        "updates add no finalizer"
+    );
+    // A pod without finalizers is deleted gracefully: the answer is the pod, marked.
+    let deleted = pods_api
+        .delete(&pod_name, &DeleteParams::default())
+        .await
+        .unwrap();
+    let marked = deleted.left().expect("pods are returned on delete");
+    assert!(marked.metadata.deletion_timestamp.is_some());
+    assert!(pods_api.get_opt(&pod_name).await.unwrap().is_none());
+}
