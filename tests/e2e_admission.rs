@@ -157,17 +157,7 @@ async fn an_invalid_test_is_rejected_naming_every_field() {
             .await,
         );
         assert_denied(&status, &INVALID_FIELDS);
-        assert!(
-            api.get_opt("broken").await.unwrap().is_none(),
-            "nothing stored"
-        );
-        assert!(
-            api.list(&ListParams::default())
-                .await
-                .unwrap()
-                .items
-                .is_empty()
-        );
+        assert_nothing_stored(&api, "broken").await;
     })
     .await;
     env.teardown().await;
@@ -396,17 +386,7 @@ async fn dry_runs_are_admitted_the_same_way_and_store_nothing() {
             json!({"enabled": true, "timeout": 60}),
             "the dry run answers the admitted (defaulted) object"
         );
-        assert!(
-            api.get_opt("dry").await.unwrap().is_none(),
-            "nothing stored"
-        );
-        assert!(
-            api.list(&ListParams::default())
-                .await
-                .unwrap()
-                .items
-                .is_empty()
-        );
+        assert_nothing_stored(&api, "dry").await;
     })
     .await;
     env.teardown().await;
@@ -632,5 +612,21 @@ fn warning_headers_parse_like_kubectl() {
     assert_eq!(
         e2e::parse_warning_header(r#"299 - "one", 299 - "two" "Sat, 01 Jan 2000 00:00:00 GMT""#),
         vec!["one".to_owned(), "two".to_owned()]
+    );
+}
+
+/// Neither the named test nor any other exists in the namespace.
+async fn assert_nothing_stored(api: &kube::Api<DynamicObject>, name: &str) {
+    assert!(
+        api.get_opt(name).await.unwrap().is_none(),
+        "{name}: nothing stored"
+    );
+    assert!(
+        api.list(&ListParams::default())
+            .await
+            .unwrap()
+            .items
+            .is_empty(),
+        "nothing stored"
     );
 }

@@ -294,11 +294,30 @@ impl Store {
         if object == current {
             return Ok(current);
         }
+        Ok(self.commit_modified(
+            &mut inner,
+            key,
+            object,
+            current,
+            resource.generation && bump_generation,
+        ))
+    }
+
+    /// Stores a modified object under a new resourceVersion (bumping its generation when
+    /// asked) and publishes the MODIFIED event.
+    fn commit_modified(
+        &self,
+        inner: &mut Inner,
+        key: &Key,
+        mut object: Value,
+        previous: Value,
+        bump_generation: bool,
+    ) -> Value {
         inner.rv += 1;
         let rv = inner.rv;
         let metadata = metadata_mut(&mut object);
         metadata.insert("resourceVersion".into(), json!(rv.to_string()));
-        if resource.generation && bump_generation {
+        if bump_generation {
             let generation = metadata
                 .get("generation")
                 .and_then(Value::as_i64)
@@ -313,10 +332,10 @@ impl Store {
             namespace: key.2.clone(),
             kind: EventType::Modified,
             object: object.clone(),
-            previous: Some(current.clone()),
+            previous: Some(previous),
         };
-        Self::publish(&mut inner, &self.live, event);
-        Ok(object)
+        Self::publish(inner, &self.live, event);
+        object
     }
 
     /// Marks an object for deletion: deletionTimestamp, grace 0, generation + 1, extra
@@ -370,30 +389,13 @@ impl Store {
         if object == before {
             return Ok(object);
         }
-        inner.rv += 1;
-        let rv = inner.rv;
-        let current = before;
-        let metadata = metadata_mut(&mut object);
-        metadata.insert("resourceVersion".into(), json!(rv.to_string()));
-        if resource.generation && first_mark {
-            let generation = metadata
-                .get("generation")
-                .and_then(Value::as_i64)
-                .unwrap_or(0);
-            metadata.insert("generation".into(), json!(generation + 1));
-        }
-        inner.objects.insert(key.clone(), object.clone());
-        let event = Event {
-            rv,
-            group: key.0.clone(),
-            plural: key.1.clone(),
-            namespace: key.2.clone(),
-            kind: EventType::Modified,
-            object: object.clone(),
-            previous: Some(current.clone()),
-        };
-        Self::publish(&mut inner, &self.live, event);
-        Ok(object)
+        Ok(self.commit_modified(
+            &mut inner,
+            key,
+            object,
+            before,
+            resource.generation && first_mark,
+        ))
     }
 
     /// The keys of every object in a namespace.
