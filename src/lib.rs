@@ -17,6 +17,7 @@ pub mod operator;
 pub mod quantity;
 pub mod render;
 pub mod schema_check;
+pub mod status;
 pub mod telemetry;
 pub mod validation;
 pub mod webhook;

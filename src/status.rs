@@ -1,0 +1,1143 @@
+//! The status of a LocustTest as a pure function of what the controller observed.
+//!
+//! [`compute`] takes the test (its spec, `metadata.generation` and previous `.status`), the
+//! children and pods the controller read ([`Observed`]), the current time and the pod-health
+//! grace period, and returns the new status, the events that describe its transitions, and when
+//! to look again ([`Outcome`]). No I/O, no clock: the same input always gives the same output.
+//! [`invalid_spec`] is the same for a test that failed validation (compat.md Part B 12).
+//!
+//! The vocabulary is the user's monitoring guide (`../shared/seeds/monitor-test-status.md`);
+//! the behaviour is compat.md Part B items 4–7. The rules, in the order they apply:
+//!
+//! **Phase.** A terminal phase (`Succeeded`, `Failed`) never changes again (see "Terminal
+//! phases" below). Otherwise, first match wins:
+//! 1. the master Job has condition `Complete=True` -> `Succeeded`;
+//! 2. the master Job has condition `Failed=True` -> `Failed`;
+//! 3. a pod of the test has a failure whose grace period is over -> `Failed` (from `Pending`
+//!    as well as from `Running`);
+//! 4. the controller is recreating externally deleted children ([`Observed::recreating`]) ->
+//!    `Pending` (the only way back from `Running`);
+//! 5. the master is running — its Job reports a ready pod (`status.ready >= 1`) or a master pod
+//!    is in phase `Running` -> `Running`;
+//! 6. otherwise the previous phase (`Pending` for a new test): `Running` never falls back.
+//!
+//! Rule 5 deliberately does not use the Job's `status.active`: it counts pods that are still
+//! unschedulable or pulling their image, and the user's guide says such a test stays `Pending`
+//! ("Phase stuck in `Pending` — pods not scheduling").
+//!
+//! **Timestamps.** `startTime` is set when the test first enters `Running` and kept after. A
+//! test that reaches a terminal phase through a master-Job condition without ever having been
+//! seen running (the master ran between two reconciles) gets `startTime = completionTime`; a test
+//! that fails on pod health before the master ran keeps no `startTime`. `completionTime` is set on
+//! entering `Succeeded` or `Failed`. Times are written with whole seconds, as the API stores
+//! them, so a status read back compares equal to the one computed.
+//!
+//! **Conditions** (always in the order of [`types::ALL`], conditions of other types written by
+//! someone else kept after them, sorted by type):
+//! - `Ready`: `False`/`ResourcesFailed` once `Failed`; `True`/`ResourcesCreated` ("All resources
+//!   created successfully") when the Service and both Jobs exist; `False`/`ResourcesCreating`
+//!   naming what is missing otherwise; `False`/`InvalidSpec` from [`invalid_spec`].
+//! - `WorkersConnected`, from `connected` = the worker Job's `status.ready` (0 without a Job)
+//!   and `expected` = `worker.replicas`: `False`/`WaitingForWorkers` with `0/M workers connected`;
+//!   `False`/`WorkersMissing` with `N/M workers connected`; `True`/`AllWorkersConnected` with
+//!   `N/M workers connected` once `N >= M`. On entering `Succeeded`/`Failed` the previous
+//!   `connectedWorkers` and `WorkersConnected` are kept: the workers quit together with the
+//!   master, and the record shows the run (`Succeeded 5 5` in the guide's `kubectl get -w`).
+//! - `PodsHealthy`, see [`pod_health`]: `True`/`PodsStarting` while there are no pods yet or a
+//!   pod that is failing or not yet running is within its grace period; `False` with the
+//!   failure type as reason once a failure outlives its grace period; `True`/`PodsHealthy`
+//!   otherwise ("All pods running normally" when every pod runs or has succeeded).
+//! - `TestCompleted`: `False`/`TestInProgress`, `True`/`TestSucceeded`, `True`/`TestFailed`.
+//! - `SpecDrifted`: absent until the test has left `Pending` (or has a `startTime`); then
+//!   `True`/`SpecChangeIgnored` when the defaulted current spec differs from the defaulted
+//!   original one ([`Observed::original_spec`]), `False`/`SpecUnchanged` when they are equal.
+//!   Without an original spec the previous `SpecDrifted` condition is kept as it is.
+//!
+//! Every condition written carries `observedGeneration = metadata.generation`; its
+//! `lastTransitionTime` is the previous one of the same type when the `status` did not change,
+//! and now otherwise (a change of reason or message alone keeps it).
+//!
+//! `expectedWorkers` and the worker count of `WorkersConnected` come from the spec the test runs
+//! with: [`Observed::original_spec`] when given, else the current spec (an edited replica count is
+//! ignored like every other edit).
+//!
+//! **Terminal phases** are frozen: phase, `startTime`, `completionTime`, worker counts and the
+//! `Ready`, `WorkersConnected`, `PodsHealthy` and `TestCompleted` conditions (status, reason,
+//! message, `lastTransitionTime`) stay exactly as they were when the test finished, whatever
+//! the children look like afterwards (pods removed by the Job TTL, a Job that "completes"
+//! late). Two things stay live so the status never claims to describe a spec it has not seen:
+//! `observedGeneration` (top-level and per condition) follows `metadata.generation`, and
+//! `SpecDrifted` follows edits of the spec (when the original spec is known).
+//!
+//! **Events** are emitted on transitions only, so a resync that changes nothing emits nothing:
+//! `TestStarted` (Normal, first entry into `Running`), `PodFailure` (Warning, `PodsHealthy`
+//! becomes `False` or its message changes), `TestSucceeded` (Normal), `TestFailed` (Warning),
+//! `SpecChangeIgnored` (Warning, `SpecDrifted` becomes `True`), `SpecUnchanged` (Normal,
+//! `SpecDrifted` returns to `False`), `InvalidSpec` (Warning, from [`invalid_spec`]). Event
+//! messages are cut to the 1 kB limit of `events.k8s.io/v1` notes.
+
+use std::time::Duration;
+
+use k8s_openapi::api::batch::v1::Job;
+use k8s_openapi::api::core::v1::{ContainerStatus, Pod, Service};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
+use k8s_openapi::jiff::{SignedDuration, Timestamp};
+
+use crate::api::conditions::{STATUS_FALSE, STATUS_TRUE, reasons, types};
+use crate::api::v2::{LocustTest, LocustTestSpec, LocustTestStatus, Phase};
+use crate::defaulting::apply_defaults;
+use crate::names::{LABEL_POD_NAME, LABEL_TEST_NAME, Role, node_name};
+use crate::validation::Report;
+
+/// Largest `note` of an `events.k8s.io/v1` Event, in bytes.
+pub const MAX_EVENT_MESSAGE_BYTES: usize = 1024;
+/// Largest condition message written, in bytes (the `metav1.Condition` convention). Only a
+/// failure naming hundreds of pods comes near it.
+pub const MAX_CONDITION_MESSAGE_BYTES: usize = 32 * 1024;
+
+/// `Ready=True` message (the user's guide, verbatim).
+pub const MESSAGE_RESOURCES_CREATED: &str = "All resources created successfully";
+/// `PodsHealthy=True`/`PodsHealthy` message when every pod runs or has succeeded (the user's
+/// guide, verbatim).
+pub const MESSAGE_PODS_HEALTHY: &str = "All pods running normally";
+/// `PodsHealthy=True`/`PodsHealthy` message when no failure was found but some pod (past its
+/// grace period) is neither running nor succeeded.
+pub const MESSAGE_PODS_NOT_ALL_RUNNING: &str =
+    "No pod failures detected, but not every pod is running";
+/// `PodsHealthy=True`/`PodsStarting` message before any pod exists.
+pub const MESSAGE_WAITING_FOR_PODS: &str = "Waiting for pods to be created";
+/// `TestCompleted=True`/`TestSucceeded` message.
+pub const MESSAGE_TEST_SUCCEEDED: &str = "Test completed successfully (master exited with code 0)";
+/// `TestCompleted=False`/`TestInProgress` message in `Pending`.
+pub const MESSAGE_TEST_NOT_STARTED: &str = "Test has not started yet: the master is not running";
+/// `TestCompleted=False`/`TestInProgress` message in `Running`.
+pub const MESSAGE_TEST_RUNNING: &str = "Test is running";
+/// `SpecDrifted=True` message (the meaning column of the user's guide).
+pub const MESSAGE_SPEC_DRIFTED: &str =
+    "Spec was modified after creation. Changes ignored. Delete and recreate to apply.";
+/// `SpecDrifted=False` message.
+pub const MESSAGE_SPEC_UNCHANGED: &str = "Spec matches the one the test started with";
+/// Message of the `TestStarted` event.
+pub const MESSAGE_TEST_STARTED: &str = "Test started: the master pod is running";
+/// Message of the `TestSucceeded` event.
+pub const MESSAGE_EVENT_SUCCEEDED: &str = "Test completed successfully";
+
+/// Reasons of the events [`compute`] and [`invalid_spec`] return, for
+/// `kubectl get events --field-selector reason=...`.
+pub mod event_reasons {
+    use crate::api::conditions::reasons;
+
+    /// Normal: the test entered `Running` for the first time.
+    pub const TEST_STARTED: &str = "TestStarted";
+    /// Normal: the test entered `Succeeded`.
+    pub const TEST_SUCCEEDED: &str = "TestSucceeded";
+    /// Warning: the test entered `Failed`.
+    pub const TEST_FAILED: &str = "TestFailed";
+    /// Warning: `PodsHealthy` became `False`; the message is the condition's
+    /// (`{FailureType}: {N} pod(s) affected [...]: {detail}`).
+    pub const POD_FAILURE: &str = "PodFailure";
+    /// Warning: the spec was edited after the test started; the edit is ignored.
+    pub const SPEC_CHANGE_IGNORED: &str = reasons::SPEC_CHANGE_IGNORED;
+    /// Normal: the spec matches the original again.
+    pub const SPEC_UNCHANGED: &str = reasons::SPEC_UNCHANGED;
+    /// Warning: the spec failed validation; nothing is created.
+    pub const INVALID_SPEC: &str = reasons::INVALID_SPEC;
+}
+
+/// What the controller read for one test. Build it from the cache; `Default` is "nothing".
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Observed {
+    /// The master Service `<n>-master`, if it exists.
+    pub service: Option<Service>,
+    /// The master Job `<n>-master`, if it exists.
+    pub master_job: Option<Job>,
+    /// The worker Job `<n>-worker`, if it exists.
+    pub worker_job: Option<Job>,
+    /// The test's pods (label `performance-test-name=<name>`). Pods without that label value
+    /// and pods being deleted (`deletionTimestamp` set) are ignored.
+    pub pods: Vec<Pod>,
+    /// The controller is recreating externally deleted children in this reconcile: the test
+    /// goes (back) to `Pending` unless it is terminal or its master Job finished.
+    pub recreating: bool,
+    /// The spec the test started with (its children were built from it), for `SpecDrifted`
+    /// and `expectedWorkers`. `None` when unknown.
+    pub original_spec: Option<LocustTestSpec>,
+}
+
+/// Type of a [`StatusEvent`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum EventType {
+    /// Something expected happened.
+    Normal,
+    /// Something the user should look at.
+    Warning,
+}
+
+impl EventType {
+    /// `Normal` or `Warning`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Normal => "Normal",
+            Self::Warning => "Warning",
+        }
+    }
+}
+
+impl From<EventType> for kube::runtime::events::EventType {
+    fn from(value: EventType) -> Self {
+        match value {
+            EventType::Normal => Self::Normal,
+            EventType::Warning => Self::Warning,
+        }
+    }
+}
+
+/// An event about the test, describing one transition of its status.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StatusEvent {
+    /// Normal or Warning.
+    pub type_: EventType,
+    /// One of [`event_reasons`].
+    pub reason: &'static str,
+    /// What happened, at most [`MAX_EVENT_MESSAGE_BYTES`] bytes.
+    pub message: String,
+}
+
+/// The result of [`compute`] / [`invalid_spec`].
+#[derive(Clone, Debug, PartialEq)]
+pub struct Outcome {
+    /// The new `.status` (write it when it differs from the current one).
+    pub status: LocustTestStatus,
+    /// Transitions to record as events, in a fixed order.
+    pub events: Vec<StatusEvent>,
+    /// Reconcile again after this long even if nothing changes: set while a pod is inside its
+    /// grace period, to the time left until the earliest grace period ends.
+    pub requeue_after: Option<Duration>,
+}
+
+/// A pod failure type: the `PodsHealthy=False` reason. The declaration order is the priority
+/// when pods fail in different ways (the first present wins the condition): the user's table
+/// in its order, then the types compat.md Part B 6 adds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum FailureKind {
+    /// `ErrImagePull`, `ImagePullBackOff`, `InvalidImageName` (and the kubelet's other image
+    /// errors) on any container.
+    ImagePullError,
+    /// `CreateContainerConfigError`: a referenced ConfigMap, Secret or key is missing.
+    ConfigurationError,
+    /// `PodScheduled=False` with reason `Unschedulable`.
+    SchedulingError,
+    /// A container (or a native sidecar) waiting in `CrashLoopBackOff`.
+    CrashLoopBackOff,
+    /// An init container that exited non-zero or crash-loops.
+    InitializationError,
+    /// `CreateContainerError` or `RunContainerError`.
+    ContainerError,
+    /// A container terminated with reason `OOMKilled` (now or in its last state).
+    OomKilled,
+    /// The pod was evicted (`status.reason: Evicted`).
+    Evicted,
+}
+
+impl FailureKind {
+    /// Every failure type, highest priority first.
+    pub const ALL: [FailureKind; 8] = [
+        Self::ImagePullError,
+        Self::ConfigurationError,
+        Self::SchedulingError,
+        Self::CrashLoopBackOff,
+        Self::InitializationError,
+        Self::ContainerError,
+        Self::OomKilled,
+        Self::Evicted,
+    ];
+
+    /// The condition reason (and message prefix), e.g. `ImagePullError`.
+    pub fn reason(self) -> &'static str {
+        match self {
+            Self::ImagePullError => reasons::IMAGE_PULL_ERROR,
+            Self::ConfigurationError => reasons::CONFIGURATION_ERROR,
+            Self::SchedulingError => reasons::SCHEDULING_ERROR,
+            Self::CrashLoopBackOff => reasons::CRASH_LOOP_BACK_OFF,
+            Self::InitializationError => reasons::INITIALIZATION_ERROR,
+            Self::ContainerError => reasons::CONTAINER_ERROR,
+            Self::OomKilled => reasons::OOM_KILLED,
+            Self::Evicted => reasons::EVICTED,
+        }
+    }
+}
+
+impl std::fmt::Display for FailureKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.reason())
+    }
+}
+
+/// The failure of one pod, from [`classify`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PodFailure {
+    /// The pod's name.
+    pub pod: String,
+    /// The failure type (the pod's highest-priority one when it fails in several ways).
+    pub kind: FailureKind,
+    /// The error detail shown after the pod names, e.g. `ErrImagePull`,
+    /// `Secret "api-creds" not found`, `0/3 nodes available: insufficient cpu`.
+    pub detail: String,
+    /// Time left in the pod's grace period: `Some` while the failure is not judged yet,
+    /// `None` once the grace period is over.
+    pub grace_remaining: Option<Duration>,
+}
+
+/// A failure judged after its grace period, as reported in `PodsHealthy`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HealthFailure {
+    /// The highest-priority failure type among the judged pods.
+    pub kind: FailureKind,
+    /// The pods with that failure type, sorted.
+    pub pods: Vec<String>,
+    /// The detail of the first of them.
+    pub detail: String,
+    /// `{FailureType}: {N} pod(s) affected [{pod-names}]: {error-detail}`.
+    pub message: String,
+}
+
+/// The health of a test's pods, from [`pod_health`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PodHealth {
+    /// No pod of the test exists (yet).
+    NoPods,
+    /// Some pod that is failing or not yet running is still within its grace period; health is
+    /// judged again after `recheck_after` (the earliest end of such a grace period).
+    Starting {
+        /// Time until the earliest grace period of such a pod ends.
+        recheck_after: Duration,
+    },
+    /// No failure. `all_running` is false when some pod is neither running nor succeeded
+    /// (without a failure the operator recognises).
+    Healthy {
+        /// Every pod is in phase `Running` or `Succeeded`.
+        all_running: bool,
+    },
+    /// At least one failure outlived its grace period.
+    Failed(HealthFailure),
+}
+
+/// Waiting reasons of an image that cannot be pulled or used (kubelet `images` errors).
+const IMAGE_PULL_REASONS: [&str; 7] = [
+    "ErrImagePull",
+    "ImagePullBackOff",
+    "InvalidImageName",
+    "ErrImageNeverPull",
+    "ImageInspectError",
+    "RegistryUnavailable",
+    "SignatureValidationFailed",
+];
+/// Waiting reason of a missing ConfigMap, Secret or key.
+const CONFIG_ERROR_REASON: &str = "CreateContainerConfigError";
+/// Waiting reasons of a runtime that cannot create or start a container.
+const CONTAINER_ERROR_REASONS: [&str; 2] = ["CreateContainerError", "RunContainerError"];
+/// Waiting reason of a restarting crashing container.
+const CRASH_LOOP_REASON: &str = "CrashLoopBackOff";
+/// Terminated reason of a container killed for exceeding its memory limit.
+const OOM_KILLED_REASON: &str = "OOMKilled";
+/// `status.reason` of an evicted pod.
+const EVICTED_REASON: &str = "Evicted";
+/// Reason of `PodScheduled=False` when no node fits.
+const UNSCHEDULABLE_REASON: &str = "Unschedulable";
+
+/// The kubelet writes a missing object as `secret "x" not found`; the user's guide (and
+/// `kubectl describe`) spell the kind `Secret` / `ConfigMap`.
+const KIND_SPELLINGS: [(&str, &str); 4] = [
+    ("secrets \"", "Secret \""),
+    ("secret \"", "Secret \""),
+    ("configmaps \"", "ConfigMap \""),
+    ("configmap \"", "ConfigMap \""),
+];
+
+/// Classifies one pod: its failure (the highest-priority one if it fails in several ways), or
+/// `None` when it shows none. `grace_remaining` is measured from the pod's own
+/// `creationTimestamp` (a pod without one is past its grace period); a failure is judged once
+/// `now >= creationTimestamp + grace`.
+///
+/// Recognised, in priority order ([`FailureKind`]), with their detail:
+/// - image errors on any container (`ErrImagePull`, `ImagePullBackOff`, `InvalidImageName`,
+///   `ErrImageNeverPull`, `ImageInspectError`, `RegistryUnavailable`,
+///   `SignatureValidationFailed`) -> `ImagePullError`, the waiting reason;
+/// - `CreateContainerConfigError` on any container -> `ConfigurationError`, the waiting
+///   message with the kind capitalised (`secret "x" not found` -> `Secret "x" not found`);
+/// - `PodScheduled=False`/`Unschedulable` -> `SchedulingError`, the condition's message;
+/// - `CrashLoopBackOff` on a container or native sidecar -> `CrashLoopBackOff`, the reason;
+/// - an init container (not a sidecar) in `CrashLoopBackOff` or terminated non-zero ->
+///   `InitializationError`, `init container "<c>" exited with code <n>` or
+///   `init container "<c>": CrashLoopBackOff`;
+/// - `CreateContainerError`, `RunContainerError` -> `ContainerError`, the waiting message;
+/// - a container terminated `OOMKilled` now or in its last state -> `OOMKilled`,
+///   `container "<c>" was OOMKilled`;
+/// - `status.reason: Evicted` -> `Evicted`, the pod's status message.
+///
+/// A main container that exited non-zero for another reason is not a pod-health failure: that
+/// is the test's result (Locust exits 1 when requests failed), reported through the Job.
+pub fn classify(pod: &Pod, now: Timestamp, grace: Duration) -> Option<PodFailure> {
+    let (kind, detail) = failures_of(pod).into_iter().min_by_key(|(kind, _)| *kind)?;
+    Some(PodFailure {
+        pod: pod.metadata.name.clone().unwrap_or_default(),
+        kind,
+        detail,
+        grace_remaining: grace_remaining(pod, now, grace),
+    })
+}
+
+/// Every failure a pod shows, in discovery order.
+fn failures_of(pod: &Pod) -> Vec<(FailureKind, String)> {
+    let mut found = Vec::new();
+    let Some(status) = pod.status.as_ref() else {
+        return found;
+    };
+    if status.reason.as_deref() == Some(EVICTED_REASON) {
+        found.push((
+            FailureKind::Evicted,
+            non_empty(status.message.as_deref())
+                .unwrap_or(EVICTED_REASON)
+                .to_owned(),
+        ));
+    }
+    for condition in status.conditions.iter().flatten() {
+        if condition.type_ == "PodScheduled"
+            && condition.status == STATUS_FALSE
+            && condition.reason.as_deref() == Some(UNSCHEDULABLE_REASON)
+        {
+            found.push((
+                FailureKind::SchedulingError,
+                non_empty(condition.message.as_deref())
+                    .unwrap_or(UNSCHEDULABLE_REASON)
+                    .to_owned(),
+            ));
+        }
+    }
+    let sidecars: Vec<&str> = pod
+        .spec
+        .iter()
+        .flat_map(|spec| spec.init_containers.iter().flatten())
+        .filter(|c| c.restart_policy.as_deref() == Some("Always"))
+        .map(|c| c.name.as_str())
+        .collect();
+    for container in status.init_container_statuses.iter().flatten() {
+        let init = !sidecars.contains(&container.name.as_str());
+        container_failures(container, init, &mut found);
+    }
+    for container in status.container_statuses.iter().flatten() {
+        container_failures(container, false, &mut found);
+    }
+    found
+}
+
+/// The failures one container status shows. `init`: a classic init container (not a sidecar).
+fn container_failures(
+    status: &ContainerStatus,
+    init: bool,
+    found: &mut Vec<(FailureKind, String)>,
+) {
+    let state = status.state.as_ref();
+    if let Some(waiting) = state.and_then(|s| s.waiting.as_ref()) {
+        let reason = waiting.reason.as_deref().unwrap_or_default();
+        let message = non_empty(waiting.message.as_deref());
+        if IMAGE_PULL_REASONS.contains(&reason) {
+            found.push((FailureKind::ImagePullError, reason.to_owned()));
+        } else if reason == CONFIG_ERROR_REASON {
+            let detail = message.map_or_else(|| reason.to_owned(), capitalise_kind);
+            found.push((FailureKind::ConfigurationError, detail));
+        } else if CONTAINER_ERROR_REASONS.contains(&reason) {
+            found.push((
+                FailureKind::ContainerError,
+                message.unwrap_or(reason).to_owned(),
+            ));
+        } else if reason == CRASH_LOOP_REASON {
+            if init {
+                found.push((
+                    FailureKind::InitializationError,
+                    format!("init container \"{}\": {reason}", status.name),
+                ));
+            } else {
+                found.push((FailureKind::CrashLoopBackOff, reason.to_owned()));
+            }
+        }
+    }
+    let terminated = state.and_then(|s| s.terminated.as_ref());
+    let last_terminated = status
+        .last_state
+        .as_ref()
+        .and_then(|s| s.terminated.as_ref());
+    if [terminated, last_terminated]
+        .into_iter()
+        .flatten()
+        .any(|t| t.reason.as_deref() == Some(OOM_KILLED_REASON))
+    {
+        found.push((
+            FailureKind::OomKilled,
+            format!("container \"{}\" was OOMKilled", status.name),
+        ));
+    } else if let Some(term) = terminated.filter(|t| init && t.exit_code != 0) {
+        found.push((
+            FailureKind::InitializationError,
+            format!(
+                "init container \"{}\" exited with code {}",
+                status.name, term.exit_code
+            ),
+        ));
+    }
+}
+
+/// `secret "x" not found` -> `Secret "x" not found` (see [`KIND_SPELLINGS`]).
+fn capitalise_kind(message: &str) -> String {
+    for (kubelet, ours) in KIND_SPELLINGS {
+        if let Some(rest) = message.strip_prefix(kubelet) {
+            return format!("{ours}{rest}");
+        }
+    }
+    message.to_owned()
+}
+
+fn non_empty(text: Option<&str>) -> Option<&str> {
+    text.filter(|t| !t.trim().is_empty())
+}
+
+/// Time left until `creationTimestamp + grace`; `None` when it has passed (or the pod has no
+/// creation time).
+fn grace_remaining(pod: &Pod, now: Timestamp, grace: Duration) -> Option<Duration> {
+    let created = pod.metadata.creation_timestamp.as_ref()?.0;
+    let grace = SignedDuration::try_from(grace).unwrap_or(SignedDuration::MAX);
+    let age = now.duration_since(created);
+    let remaining = grace.checked_sub(age)?;
+    if remaining.is_positive() {
+        Duration::try_from(remaining).ok()
+    } else {
+        None
+    }
+}
+
+/// `{FailureType}: {N} pod(s) affected [{pod-names}]: {error-detail}` (the user's guide).
+/// `pods` are written in the order given.
+pub fn failure_message(kind: FailureKind, pods: &[String], detail: &str) -> String {
+    format!(
+        "{kind}: {} pod(s) affected [{}]: {detail}",
+        pods.len(),
+        pods.join(", ")
+    )
+}
+
+/// The health of the pods of test `test_name` (pods of other tests and pods being deleted are
+/// ignored):
+/// - no pod -> [`PodHealth::NoPods`];
+/// - some failure past its pod's grace period -> [`PodHealth::Failed`] with the
+///   highest-priority failure type among the judged pods ([`FailureKind`] order), the pods with
+///   that type (sorted; pods still in their grace period are not counted), and the detail of the
+///   first of them;
+/// - some pod failing, or not yet `Running`/`Succeeded`, within its grace period ->
+///   [`PodHealth::Starting`], to be re-checked when the earliest such grace period ends;
+/// - otherwise [`PodHealth::Healthy`].
+pub fn pod_health(test_name: &str, pods: &[Pod], now: Timestamp, grace: Duration) -> PodHealth {
+    let mut pods: Vec<&Pod> = pods.iter().filter(|p| belongs_to(p, test_name)).collect();
+    pods.sort_by(|a, b| a.metadata.name.cmp(&b.metadata.name));
+    if pods.is_empty() {
+        return PodHealth::NoPods;
+    }
+    let mut judged: Vec<PodFailure> = Vec::new();
+    let mut recheck_after: Option<Duration> = None;
+    let mut all_running = true;
+    for pod in pods {
+        let settled = matches!(pod_phase(pod), "Running" | "Succeeded");
+        all_running &= settled;
+        match classify(pod, now, grace) {
+            Some(failure) => match failure.grace_remaining {
+                None => judged.push(failure),
+                Some(left) => recheck_after = Some(recheck_after.map_or(left, |r| r.min(left))),
+            },
+            None if !settled => {
+                if let Some(left) = grace_remaining(pod, now, grace) {
+                    recheck_after = Some(recheck_after.map_or(left, |r| r.min(left)));
+                }
+            }
+            None => {}
+        }
+    }
+    if let Some(kind) = judged.iter().map(|f| f.kind).min() {
+        let of_kind: Vec<&PodFailure> = judged.iter().filter(|f| f.kind == kind).collect();
+        let names: Vec<String> = of_kind.iter().map(|f| f.pod.clone()).collect();
+        let detail = of_kind
+            .first()
+            .map(|f| f.detail.clone())
+            .unwrap_or_default();
+        let message = failure_message(kind, &names, &detail);
+        return PodHealth::Failed(HealthFailure {
+            kind,
+            pods: names,
+            detail,
+            message,
+        });
+    }
+    match recheck_after {
+        Some(recheck_after) => PodHealth::Starting { recheck_after },
+        None => PodHealth::Healthy { all_running },
+    }
+}
+
+fn belongs_to(pod: &Pod, test_name: &str) -> bool {
+    pod.metadata.deletion_timestamp.is_none()
+        && pod
+            .metadata
+            .labels
+            .as_ref()
+            .and_then(|labels| labels.get(LABEL_TEST_NAME))
+            .is_some_and(|value| value == test_name)
+}
+
+fn pod_phase(pod: &Pod) -> &str {
+    pod.status
+        .as_ref()
+        .and_then(|s| s.phase.as_deref())
+        .unwrap_or_default()
+}
+
+/// Computes the status of `test` from what the controller observed. See the module
+/// documentation for every rule. `now` is the current time; `grace` the pod-health grace
+/// period (operator setting `--pod-health-grace-period`, default 2 minutes).
+pub fn compute(test: &LocustTest, observed: &Observed, now: Timestamp, grace: Duration) -> Outcome {
+    let previous = test.status.clone().unwrap_or_default();
+    let ctx = Context::new(test, observed, now);
+    if previous.phase.is_some_and(Phase::is_terminal) {
+        return ctx.frozen(previous);
+    }
+    let name = test.metadata.name.as_deref().unwrap_or_default();
+    let master = observed.master_job.as_ref();
+    let health = pod_health(name, &observed.pods, now, grace);
+
+    // The phase, and for Failed its cause.
+    let (phase, cause, from_master_job) = if job_condition(master, "Complete").is_some() {
+        (Phase::Succeeded, None, true)
+    } else if let Some(failed) = job_condition(master, "Failed") {
+        let job = node_name(name, Role::Master);
+        (Phase::Failed, Some(job_failure(&job, failed)), true)
+    } else if let PodHealth::Failed(failure) = &health {
+        (Phase::Failed, Some(failure.message.clone()), false)
+    } else if observed.recreating {
+        (Phase::Pending, None, false)
+    } else if master_running(name, observed) {
+        (Phase::Running, None, false)
+    } else {
+        (previous.phase.unwrap_or(Phase::Pending), None, false)
+    };
+
+    let mut status = LocustTestStatus {
+        phase: Some(phase),
+        observed_generation: test.metadata.generation,
+        expected_workers: Some(ctx.effective_spec().worker.replicas),
+        connected_workers: Some(job_ready(observed.worker_job.as_ref())),
+        start_time: previous.start_time.clone(),
+        completion_time: previous.completion_time.clone(),
+        conditions: None,
+    };
+    if phase == Phase::Running && status.start_time.is_none() {
+        status.start_time = Some(ctx.stamp.clone());
+    }
+    if phase.is_terminal() {
+        status.completion_time = Some(ctx.stamp.clone());
+        if from_master_job && status.start_time.is_none() {
+            status.start_time = Some(ctx.stamp.clone());
+        }
+    }
+
+    let mut conditions = ctx.builder(&previous);
+    // Ready
+    match &cause {
+        Some(cause) => conditions.set(
+            types::READY,
+            false,
+            reasons::RESOURCES_FAILED,
+            format!("Test failed: {cause}"),
+        ),
+        None => {
+            let missing = missing_children(name, observed);
+            if missing.is_empty() {
+                conditions.set(
+                    types::READY,
+                    true,
+                    reasons::RESOURCES_CREATED,
+                    MESSAGE_RESOURCES_CREATED.to_owned(),
+                );
+            } else {
+                let verb = if observed.recreating {
+                    "Recreating externally deleted resources"
+                } else {
+                    "Creating resources"
+                };
+                conditions.set(
+                    types::READY,
+                    false,
+                    reasons::RESOURCES_CREATING,
+                    format!("{verb}: {}", missing.join(", ")),
+                );
+            }
+        }
+    }
+    // WorkersConnected. On entering a terminal phase the counts of the run are kept: the
+    // workers quit together with the master, and the record shows who took part.
+    let keep_workers = phase.is_terminal()
+        && previous.connected_workers.is_some()
+        && find(previous.conditions.as_deref(), types::WORKERS_CONNECTED).is_some();
+    if keep_workers {
+        status.connected_workers = previous.connected_workers;
+        if let Some(kept) = find(previous.conditions.as_deref(), types::WORKERS_CONNECTED) {
+            conditions.out.push(Condition {
+                observed_generation: test.metadata.generation,
+                ..kept.clone()
+            });
+        }
+    } else {
+        let (connected, expected) = (
+            status.connected_workers.unwrap_or_default(),
+            status.expected_workers.unwrap_or_default(),
+        );
+        let (ok, reason) = workers_connected(connected, expected);
+        conditions.set(
+            types::WORKERS_CONNECTED,
+            ok,
+            reason,
+            format!("{connected}/{expected} workers connected"),
+        );
+    }
+    // PodsHealthy
+    let (ok, reason, message) = match &health {
+        PodHealth::NoPods => (
+            true,
+            reasons::PODS_STARTING,
+            MESSAGE_WAITING_FOR_PODS.to_owned(),
+        ),
+        PodHealth::Starting { .. } => (
+            true,
+            reasons::PODS_STARTING,
+            format!(
+                "Pods are starting: failures are reported once a pod is older than the {} grace period",
+                humantime::format_duration(grace)
+            ),
+        ),
+        PodHealth::Healthy { all_running: true } => {
+            (true, reasons::PODS_HEALTHY, MESSAGE_PODS_HEALTHY.to_owned())
+        }
+        PodHealth::Healthy { all_running: false } => (
+            true,
+            reasons::PODS_HEALTHY,
+            MESSAGE_PODS_NOT_ALL_RUNNING.to_owned(),
+        ),
+        PodHealth::Failed(failure) => (false, failure.kind.reason(), failure.message.clone()),
+    };
+    conditions.set(types::PODS_HEALTHY, ok, reason, message);
+    // TestCompleted
+    let (ok, reason, message) = match (phase, &cause) {
+        (Phase::Succeeded, _) => (
+            true,
+            reasons::TEST_SUCCEEDED,
+            MESSAGE_TEST_SUCCEEDED.to_owned(),
+        ),
+        (Phase::Failed, cause) => (
+            true,
+            reasons::TEST_FAILED,
+            format!("Test failed: {}", cause.as_deref().unwrap_or_default()),
+        ),
+        (Phase::Running, _) => (
+            false,
+            reasons::TEST_IN_PROGRESS,
+            MESSAGE_TEST_RUNNING.to_owned(),
+        ),
+        (Phase::Pending, _) => (
+            false,
+            reasons::TEST_IN_PROGRESS,
+            MESSAGE_TEST_NOT_STARTED.to_owned(),
+        ),
+    };
+    conditions.set(types::TEST_COMPLETED, ok, reason, message);
+    // SpecDrifted
+    let started = phase != Phase::Pending || status.start_time.is_some();
+    if started {
+        ctx.spec_drifted(&mut conditions);
+    }
+    status.conditions = Some(conditions.finish());
+
+    // Events, in a fixed order.
+    let mut events = Vec::new();
+    if phase == Phase::Running && previous.start_time.is_none() {
+        events.push(event(
+            EventType::Normal,
+            event_reasons::TEST_STARTED,
+            MESSAGE_TEST_STARTED,
+        ));
+    }
+    pod_failure_event(&previous, &status, &mut events);
+    match phase {
+        Phase::Succeeded => events.push(event(
+            EventType::Normal,
+            event_reasons::TEST_SUCCEEDED,
+            MESSAGE_EVENT_SUCCEEDED,
+        )),
+        Phase::Failed => events.push(event(
+            EventType::Warning,
+            event_reasons::TEST_FAILED,
+            &format!("Test failed: {}", cause.as_deref().unwrap_or_default()),
+        )),
+        Phase::Pending | Phase::Running => {}
+    }
+    spec_drift_events(&previous, &status, &mut events);
+
+    let requeue_after = match (&health, phase.is_terminal()) {
+        (PodHealth::Starting { recheck_after }, false) => Some(*recheck_after),
+        _ => None,
+    };
+    Outcome {
+        status,
+        events,
+        requeue_after,
+    }
+}
+
+/// The status of a test whose spec failed validation (`report` has errors): `Ready=False`
+/// with reason `InvalidSpec` and the message `Invalid spec: <every error>`, and a Warning
+/// `InvalidSpec` event when that condition is new or its message changed. The controller
+/// creates no children for such a test; everything else is computed as by [`compute`] with
+/// nothing observed (a new test is `Pending` with the initial conditions). A terminal test
+/// stays frozen, as in [`compute`].
+pub fn invalid_spec(test: &LocustTest, report: &Report, now: Timestamp) -> Outcome {
+    let nothing = Observed::default();
+    let mut outcome = compute(test, &nothing, now, Duration::ZERO);
+    if outcome.status.phase.is_some_and(Phase::is_terminal) {
+        return outcome;
+    }
+    let previous = test.status.clone().unwrap_or_default();
+    let errors = report.error_message();
+    let message = if errors.is_empty() {
+        "Invalid spec".to_owned()
+    } else {
+        format!("Invalid spec: {errors}")
+    };
+    let ctx = Context::new(test, &nothing, now);
+    let ready = ctx.builder(&previous).condition(
+        types::READY,
+        false,
+        reasons::INVALID_SPEC,
+        message.clone(),
+    );
+    if let Some(slot) = outcome
+        .status
+        .conditions
+        .iter_mut()
+        .flatten()
+        .find(|c| c.type_ == types::READY)
+    {
+        *slot = ready;
+    }
+    let before = find(previous.conditions.as_deref(), types::READY);
+    if !before.is_some_and(|c| c.reason == reasons::INVALID_SPEC && c.message == message) {
+        outcome.events.push(event(
+            EventType::Warning,
+            event_reasons::INVALID_SPEC,
+            &message,
+        ));
+    }
+    outcome.requeue_after = None;
+    outcome
+}
+
+/// What every part of one computation shares.
+struct Context<'a> {
+    test: &'a LocustTest,
+    observed: &'a Observed,
+    /// `now` with whole seconds, as written.
+    stamp: Time,
+}
+
+impl<'a> Context<'a> {
+    fn new(test: &'a LocustTest, observed: &'a Observed, now: Timestamp) -> Self {
+        let stamp = Time(Timestamp::from_second(now.as_second()).unwrap_or(now));
+        Self {
+            test,
+            observed,
+            stamp,
+        }
+    }
+
+    /// The spec the test runs with.
+    fn effective_spec(&self) -> &'a LocustTestSpec {
+        self.observed
+            .original_spec
+            .as_ref()
+            .unwrap_or(&self.test.spec)
+    }
+
+    fn builder(&self, previous: &'a LocustTestStatus) -> ConditionBuilder<'a> {
+        ConditionBuilder {
+            previous: previous.conditions.as_deref().unwrap_or_default(),
+            generation: self.test.metadata.generation,
+            now: self.stamp.clone(),
+            out: Vec::new(),
+        }
+    }
+
+    /// Sets `SpecDrifted` from the original spec, or keeps the previous one without it.
+    fn spec_drifted(&self, conditions: &mut ConditionBuilder<'_>) {
+        match self.observed.original_spec.as_ref() {
+            Some(original) => {
+                let drifted = defaulted(&self.test.spec) != defaulted(original);
+                if drifted {
+                    conditions.set(
+                        types::SPEC_DRIFTED,
+                        true,
+                        reasons::SPEC_CHANGE_IGNORED,
+                        MESSAGE_SPEC_DRIFTED.to_owned(),
+                    );
+                } else {
+                    conditions.set(
+                        types::SPEC_DRIFTED,
+                        false,
+                        reasons::SPEC_UNCHANGED,
+                        MESSAGE_SPEC_UNCHANGED.to_owned(),
+                    );
+                }
+            }
+            None => conditions.keep(types::SPEC_DRIFTED),
+        }
+    }
+
+    /// A terminal test: everything kept but `observedGeneration` and `SpecDrifted`.
+    fn frozen(&self, previous: LocustTestStatus) -> Outcome {
+        let generation = self.test.metadata.generation;
+        let mut status = previous.clone();
+        status.observed_generation = generation;
+        let mut conditions = self.builder(&previous);
+        for type_ in types::ALL {
+            if type_ == types::SPEC_DRIFTED {
+                self.spec_drifted(&mut conditions);
+            } else {
+                conditions.keep(type_);
+            }
+        }
+        let mut list = conditions.finish();
+        for condition in &mut list {
+            condition.observed_generation = generation;
+        }
+        status.conditions = Some(list);
+        let mut events = Vec::new();
+        spec_drift_events(&previous, &status, &mut events);
+        Outcome {
+            status,
+            events,
+            requeue_after: None,
+        }
+    }
+}
+
+/// Builds the condition list: ours in [`types::ALL`] order, then foreign ones.
+struct ConditionBuilder<'a> {
+    previous: &'a [Condition],
+    generation: Option<i64>,
+    now: Time,
+    out: Vec<Condition>,
+}
+
+impl ConditionBuilder<'_> {
+    /// Adds a condition (see [`Self::condition`]).
+    fn set(&mut self, type_: &str, ok: bool, reason: &str, message: String) {
+        let condition = self.condition(type_, ok, reason, message);
+        self.out.push(condition);
+    }
+
+    /// A condition with this generation; its `lastTransitionTime` is the previous one of the
+    /// same type when the status is the same, now otherwise.
+    fn condition(&self, type_: &str, ok: bool, reason: &str, message: String) -> Condition {
+        let status = if ok { STATUS_TRUE } else { STATUS_FALSE };
+        let last_transition_time = find(Some(self.previous), type_)
+            .filter(|c| c.status == status)
+            .map_or_else(|| self.now.clone(), |c| c.last_transition_time.clone());
+        Condition {
+            type_: type_.to_owned(),
+            status: status.to_owned(),
+            reason: reason.to_owned(),
+            message: truncate(message, MAX_CONDITION_MESSAGE_BYTES),
+            last_transition_time,
+            observed_generation: self.generation,
+        }
+    }
+
+    /// Keeps the previous condition of this type as it was, if there is one.
+    fn keep(&mut self, type_: &str) {
+        if let Some(previous) = find(Some(self.previous), type_) {
+            self.out.push(previous.clone());
+        }
+    }
+
+    fn finish(self) -> Vec<Condition> {
+        let mut out = self.out;
+        out.sort_by_key(|c| types::ALL.iter().position(|t| *t == c.type_));
+        let mut foreign: Vec<Condition> = self
+            .previous
+            .iter()
+            .filter(|c| !types::ALL.contains(&c.type_.as_str()))
+            .cloned()
+            .collect();
+        foreign.sort_by(|a, b| a.type_.cmp(&b.type_));
+        out.extend(foreign);
+        out
+    }
+}
+
+fn find<'c>(conditions: Option<&'c [Condition]>, type_: &str) -> Option<&'c Condition> {
+    conditions?.iter().find(|c| c.type_ == type_)
+}
+
+fn defaulted(spec: &LocustTestSpec) -> LocustTestSpec {
+    let mut spec = spec.clone();
+    apply_defaults(&mut spec);
+    spec
+}
+
+/// The Job's condition of this type with status `True`.
+fn job_condition<'j>(
+    job: Option<&'j Job>,
+    type_: &str,
+) -> Option<&'j k8s_openapi::api::batch::v1::JobCondition> {
+    job?.status
+        .as_ref()?
+        .conditions
+        .as_ref()?
+        .iter()
+        .find(|c| c.type_ == type_ && c.status == STATUS_TRUE)
+}
+
+/// `Job <n>-master failed (<reason>): <message>`.
+fn job_failure(job: &str, condition: &k8s_openapi::api::batch::v1::JobCondition) -> String {
+    let mut text = format!("Job {job} failed");
+    if let Some(reason) = non_empty(condition.reason.as_deref()) {
+        text.push_str(&format!(" ({reason})"));
+    }
+    if let Some(message) = non_empty(condition.message.as_deref()) {
+        text.push_str(&format!(": {message}"));
+    }
+    text
+}
+
+fn job_ready(job: Option<&Job>) -> i32 {
+    job.and_then(|j| j.status.as_ref())
+        .and_then(|s| s.ready)
+        .unwrap_or_default()
+}
+
+/// The master Job reports a ready pod, or a master pod is in phase `Running`.
+fn master_running(name: &str, observed: &Observed) -> bool {
+    if job_ready(observed.master_job.as_ref()) >= 1 {
+        return true;
+    }
+    let master = node_name(name, Role::Master);
+    observed.pods.iter().any(|pod| {
+        belongs_to(pod, name)
+            && pod
+                .metadata
+                .labels
+                .as_ref()
+                .and_then(|labels| labels.get(LABEL_POD_NAME))
+                .is_some_and(|value| *value == master)
+            && pod_phase(pod) == "Running"
+    })
+}
+
+/// `Service <n>-master`, `Job <n>-master`, `Job <n>-worker` for each missing child.
+fn missing_children(name: &str, observed: &Observed) -> Vec<String> {
+    let master = node_name(name, Role::Master);
+    let worker = node_name(name, Role::Worker);
+    let mut missing = Vec::new();
+    if observed.service.is_none() {
+        missing.push(format!("Service {master}"));
+    }
+    if observed.master_job.is_none() {
+        missing.push(format!("Job {master}"));
+    }
+    if observed.worker_job.is_none() {
+        missing.push(format!("Job {worker}"));
+    }
+    missing
+}
+
+fn workers_connected(connected: i32, expected: i32) -> (bool, &'static str) {
+    if connected >= expected && expected > 0 {
+        (true, reasons::ALL_WORKERS_CONNECTED)
+    } else if connected > 0 {
+        (false, reasons::WORKERS_MISSING)
+    } else {
+        (false, reasons::WAITING_FOR_WORKERS)
+    }
+}
+
+fn event(type_: EventType, reason: &'static str, message: &str) -> StatusEvent {
+    StatusEvent {
+        type_,
+        reason,
+        message: truncate(message.to_owned(), MAX_EVENT_MESSAGE_BYTES),
+    }
+}
+
+/// `PodFailure` when `PodsHealthy` is `False` and was not, or says something new.
+fn pod_failure_event(
+    previous: &LocustTestStatus,
+    status: &LocustTestStatus,
+    events: &mut Vec<StatusEvent>,
+) {
+    let now = find(status.conditions.as_deref(), types::PODS_HEALTHY);
+    let before = find(previous.conditions.as_deref(), types::PODS_HEALTHY);
+    if let Some(now) = now.filter(|c| c.status == STATUS_FALSE)
+        && !before.is_some_and(|b| b.status == now.status && b.message == now.message)
+    {
+        events.push(event(
+            EventType::Warning,
+            event_reasons::POD_FAILURE,
+            &now.message,
+        ));
+    }
+}
+
+/// `SpecChangeIgnored` when `SpecDrifted` becomes `True`; `SpecUnchanged` when it goes from
+/// `True` back to `False`.
+fn spec_drift_events(
+    previous: &LocustTestStatus,
+    status: &LocustTestStatus,
+    events: &mut Vec<StatusEvent>,
+) {
+    let was = find(previous.conditions.as_deref(), types::SPEC_DRIFTED)
+        .is_some_and(|c| c.status == STATUS_TRUE);
+    let Some(now) = find(status.conditions.as_deref(), types::SPEC_DRIFTED) else {
+        return;
+    };
+    let is = now.status == STATUS_TRUE;
+    if is && !was {
+        events.push(event(
+            EventType::Warning,
+            event_reasons::SPEC_CHANGE_IGNORED,
+            MESSAGE_SPEC_DRIFTED,
+        ));
+    } else if was && !is {
+        events.push(event(
+            EventType::Normal,
+            event_reasons::SPEC_UNCHANGED,
+            "Spec matches the one the test started with again",
+        ));
+    }
+}
+
+/// Cuts `text` to at most `max` bytes on a character boundary, ending in `...` when cut.
+fn truncate(mut text: String, max: usize) -> String {
+    if text.len() <= max {
+        return text;
+    }
+    let mut end = max.saturating_sub(3);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    text.truncate(end);
+    text.push_str("...");
+    text
+}
