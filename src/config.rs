@@ -453,6 +453,24 @@ pub struct ProcessFlags {
     #[arg(long, env = "LEADER_ELECTION_NAMESPACE")]
     pub leader_election_namespace: Option<String>,
 
+    /// How long a Lease is valid after its last renewal: a standby takes over after this long
+    /// when the leader stops without releasing it.
+    #[arg(long, env = "LEADER_ELECT_LEASE_DURATION", default_value = "15s", value_parser = parse_duration)]
+    pub leader_elect_lease_duration: Duration,
+
+    /// The leader stops reconciling when it could not renew the Lease for this long (shorter
+    /// than the lease duration).
+    #[arg(long, env = "LEADER_ELECT_RENEW_DEADLINE", default_value = "10s", value_parser = parse_duration)]
+    pub leader_elect_renew_deadline: Duration,
+
+    /// How often the Lease is renewed, and how often a standby tries to acquire it.
+    #[arg(long, env = "LEADER_ELECT_RETRY_PERIOD", default_value = "2s", value_parser = parse_duration)]
+    pub leader_elect_retry_period: Duration,
+
+    /// LocustTests reconciled at once (per watched namespace).
+    #[arg(long, env = "MAX_CONCURRENT_RECONCILES", default_value_t = 16, value_parser = clap::value_parser!(u16).range(1..))]
+    pub max_concurrent_reconciles: u16,
+
     /// How long after a pod's creation its failures (image pull, crash loop, ...) are ignored
     /// before the test is marked failed, e.g. `2m`, `90s`.
     #[arg(long, env = "POD_HEALTH_GRACE_PERIOD", default_value = "2m", value_parser = parse_duration)]

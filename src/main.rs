@@ -96,19 +96,27 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 }
 
 fn run_operator(flags: ProcessFlags) -> anyhow::Result<()> {
-    let _config = load_config()?;
+    let config = load_config()?;
     tracing::debug!(?flags, "starting");
     runtime()?.block_on(async {
         let shutdown = locust_operator::operator::shutdown_on_signal();
         let metrics = std::sync::Arc::new(locust_operator::metrics::Metrics::new());
+        let state = std::sync::Arc::new(locust_operator::controller::State::default());
+        let readiness = {
+            let state = std::sync::Arc::clone(&state);
+            locust_operator::webhook::server::Readiness::default()
+                .with("controller caches synced", move || state.ready())
+        };
         let servers = locust_operator::webhook::serve(
             &flags.server,
-            metrics,
-            Default::default(),
+            std::sync::Arc::clone(&metrics),
+            readiness,
             shutdown.clone(),
         );
         let operator = async {
-            let result = locust_operator::operator::run(shutdown.clone()).await;
+            let result =
+                locust_operator::operator::run(&flags, config, &metrics, state, shutdown.clone())
+                    .await;
             shutdown.cancel();
             result
         };

@@ -1,15 +1,19 @@
 //! `locust-operator run`: the long-running operator process.
 //!
-//! At this stage it connects with the current kube context (or in-cluster config), checks
-//! that the `locusttests.locust.io` CRD is served, and follows every LocustTest change,
-//! logging each one, until SIGTERM or Ctrl-C, beside the webhook server (started by the
-//! binary). Reconciliation is wired in here when it lands.
+//! Connects with the current kube context (or in-cluster config), checks that the
+//! `locusttests.locust.io` CRD is served, and runs the controller ([`crate::controller`]) until
+//! SIGTERM or Ctrl-C, beside the webhook server (started by the binary). With leader election
+//! (the default) only the replica holding the Lease reconciles; every replica serves webhooks.
 
-use futures::{StreamExt, TryStreamExt};
-use kube::runtime::{WatchStreamExt, watcher};
-use kube::{Api, Client, ResourceExt};
+use std::sync::Arc;
+
+use kube::{Api, Client};
 
 use crate::api::LocustTest;
+use crate::config::{Config, ProcessFlags};
+use crate::controller::{self, ControllerMetrics, Leadership, Settings, State};
+use crate::leader::{self, Timings};
+use crate::metrics::Metrics;
 
 /// Errors that stop the operator.
 #[derive(Debug, thiserror::Error)]
@@ -22,45 +26,70 @@ pub enum RunError {
         "the API server does not serve locust.io/v2 locusttests; install the CRD first: kubectl apply -f deploy/crd.yaml"
     )]
     CrdMissing(#[source] kube::Error),
-    /// The watch failed for good.
-    #[error("watching LocustTests failed")]
-    Watch(#[source] watcher::Error),
+    /// The controller could not start.
+    #[error(transparent)]
+    Controller(#[from] controller::ControllerError),
 }
 
-/// Runs until `shutdown` is cancelled.
-pub async fn run(shutdown: tokio_util::sync::CancellationToken) -> Result<(), RunError> {
-    let client = Client::try_default().await.map_err(RunError::Connect)?;
-    let tests: Api<LocustTest> = Api::all(client);
+/// Runs the controller with `client` until `shutdown` is cancelled.
+pub async fn run_with(
+    client: Client,
+    flags: &ProcessFlags,
+    config: Config,
+    metrics: &Metrics,
+    state: Arc<State>,
+    shutdown: tokio_util::sync::CancellationToken,
+) -> Result<(), RunError> {
+    // With WATCH_NAMESPACE the operator may only have a namespaced Role: look where it watches.
+    let tests: Api<LocustTest> = match flags.watch_namespace.0.first() {
+        Some(namespace) => Api::namespaced(client.clone(), namespace),
+        None => Api::all(client.clone()),
+    };
     tests
         .list(&kube::api::ListParams::default().limit(1))
         .await
         .map_err(RunError::CrdMissing)?;
-    tracing::info!("connected; watching LocustTests in all namespaces");
-
-    let events = watcher(tests, watcher::Config::default())
-        .default_backoff()
-        .touched_objects()
-        .map_err(RunError::Watch)
-        .for_each(|event| async move {
-            match event {
-                Ok(test) => tracing::info!(
-                    namespace = test.namespace().unwrap_or_default(),
-                    name = test.name_any(),
-                    phase = test
-                        .status
-                        .as_ref()
-                        .and_then(|s| s.phase)
-                        .map(|p| p.as_str()),
-                    "LocustTest changed"
-                ),
-                Err(error) => tracing::warn!(%error, "watch error; retrying"),
-            }
-        });
-    tokio::select! {
-        () = events => {}
-        () = shutdown.cancelled() => {}
+    let identity = leader::default_identity();
+    let settings = Settings {
+        config: Arc::new(config),
+        grace: flags.pod_health_grace_period,
+        namespaces: flags.watch_namespace.0.clone(),
+        max_concurrent_reconciles: flags.max_concurrent_reconciles,
+        instance: identity.clone(),
+    };
+    let leadership = flags.leader_elect.then(|| Leadership {
+        namespace: leader::lease_namespace(
+            flags.leader_election_namespace.as_deref(),
+            client.default_namespace(),
+        ),
+        name: flags.leader_election_id.clone(),
+        identity,
+        timings: Timings {
+            lease_duration: flags.leader_elect_lease_duration,
+            renew_deadline: flags.leader_elect_renew_deadline,
+            retry_period: flags.leader_elect_retry_period,
+        },
+    });
+    if settings.namespaces.is_empty() {
+        tracing::info!("connected; watching LocustTests in all namespaces");
+    } else {
+        tracing::info!(namespaces = ?settings.namespaces, "connected; watching LocustTests");
     }
+    let metrics = ControllerMetrics::register(metrics);
+    controller::run(client, settings, leadership, metrics, state, shutdown).await?;
     Ok(())
+}
+
+/// Runs the controller against the current kube context (or in-cluster config).
+pub async fn run(
+    flags: &ProcessFlags,
+    config: Config,
+    metrics: &Metrics,
+    state: Arc<State>,
+    shutdown: tokio_util::sync::CancellationToken,
+) -> Result<(), RunError> {
+    let client = Client::try_default().await.map_err(RunError::Connect)?;
+    run_with(client, flags, config, metrics, state, shutdown).await
 }
 
 /// A token cancelled on SIGTERM (Kubernetes pod termination) or Ctrl-C.

@@ -1,0 +1,305 @@
+//! The controller: a kube-runtime `Controller` per watched scope (all namespaces, or each
+//! namespace of `WATCH_NAMESPACE`) on LocustTests, owning their Jobs and Services and watching
+//! their Pods (mapped back through the `performance-test-name` label).
+//!
+//! - [`plan`]: pure decisions (which spec a test runs with, ownership, recovery).
+//! - [`reconcile`]: one reconcile, the thin layer that talks to the API.
+//! - [`cache`]: label-scoped caches of the children, `managedFields` stripped.
+//! - [`metrics`]: controller-runtime's reconcile metrics and ours.
+//!
+//! LocustTests are watched untyped and decoded per object, so one malformed object in the
+//! cluster gets an `InvalidSpec` status of its own instead of breaking the watch of all others.
+//!
+//! With leader election ([`run`] with a [`Leadership`]), only the replica holding the lease
+//! runs controllers; losing the lease stops them at once, and their caches are dropped.
+
+pub mod cache;
+pub mod metrics;
+pub mod plan;
+pub mod reconcile;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use futures::StreamExt;
+use k8s_openapi::api::batch::v1::Job;
+use k8s_openapi::api::core::v1::{Pod, Service};
+use kube::core::DynamicObject;
+use kube::discovery::ApiResource;
+use kube::runtime::controller::{self, Controller};
+use kube::runtime::events::{Recorder, Reporter};
+use kube::runtime::reflector::{self, ObjectRef};
+use kube::runtime::{WatchStreamExt, watcher};
+use kube::{Api, Client};
+use tokio_util::sync::CancellationToken;
+
+use crate::api::LocustTest;
+use crate::config::Config;
+use crate::leader::{LeaderElector, Timings};
+
+use crate::names::{LABEL_TEST_NAME, OPERATOR_NAME};
+pub use metrics::ControllerMetrics;
+use reconcile::Context;
+
+/// Default of `--max-concurrent-reconciles`.
+pub const DEFAULT_MAX_CONCURRENT_RECONCILES: u16 = 16;
+
+/// How the controller runs.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    /// Operator configuration (locust pod defaults).
+    pub config: Arc<Config>,
+    /// Pod-health grace period.
+    pub grace: Duration,
+    /// Namespaces to watch; empty means all.
+    pub namespaces: Vec<String>,
+    /// Reconciles running at once per scope.
+    pub max_concurrent_reconciles: u16,
+    /// Name of this replica in events (`reportingInstance`).
+    pub instance: String,
+}
+
+/// Leader election settings.
+#[derive(Clone, Debug)]
+pub struct Leadership {
+    /// Lease namespace.
+    pub namespace: String,
+    /// Lease name.
+    pub name: String,
+    /// This replica's identity.
+    pub identity: String,
+    /// Lease timings.
+    pub timings: Timings,
+}
+
+/// What the probes and metrics read of the controller.
+#[derive(Debug, Default)]
+pub struct State {
+    leading: AtomicBool,
+    synced: AtomicBool,
+}
+
+impl State {
+    /// True when this replica runs the controllers (holds the lease, or runs without
+    /// leader election).
+    pub fn is_leading(&self) -> bool {
+        self.leading.load(Ordering::Acquire)
+    }
+
+    /// True when the controllers' caches hold a complete first list.
+    pub fn caches_synced(&self) -> bool {
+        self.synced.load(Ordering::Acquire)
+    }
+
+    /// The readiness check: a standby replica is ready (it serves webhooks); the leader is
+    /// ready once its caches are synced.
+    pub fn ready(&self) -> bool {
+        !self.is_leading() || self.caches_synced()
+    }
+}
+
+/// Errors that stop the controller.
+#[derive(Debug, thiserror::Error)]
+pub enum ControllerError {
+    /// The leader election settings are invalid.
+    #[error("leader election: {0}")]
+    Leader(#[from] crate::leader::LeaderError),
+}
+
+/// Runs the controllers until `shutdown` is cancelled: at once without leader election
+/// (`leadership` `None`), else only while this replica holds the lease.
+pub async fn run(
+    client: Client,
+    settings: Settings,
+    leadership: Option<Leadership>,
+    metrics: ControllerMetrics,
+    state: Arc<State>,
+    shutdown: CancellationToken,
+) -> Result<(), ControllerError> {
+    metrics.set_max_concurrent(settings.max_concurrent_reconciles);
+    let Some(leadership) = leadership else {
+        tracing::info!("leader election disabled; reconciling");
+        state.leading.store(true, Ordering::Release);
+        metrics.set_leader(true);
+        run_controllers(client, &settings, &metrics, &state, shutdown).await;
+        return Ok(());
+    };
+    let elector = LeaderElector::new(
+        client.clone(),
+        &leadership.namespace,
+        &leadership.name,
+        leadership.identity.clone(),
+        leadership.timings,
+    )?;
+    let (sender, mut leader) = tokio::sync::watch::channel(false);
+    let election = tokio::spawn(elector.run(sender, shutdown.clone()));
+    tracing::info!(
+        lease = %format!("{}/{}", leadership.namespace, leadership.name),
+        identity = %leadership.identity,
+        "waiting to become leader"
+    );
+    loop {
+        // Standby: wait for the lease.
+        tokio::select! {
+            () = shutdown.cancelled() => break,
+            changed = leader.wait_for(|leading| *leading) => if changed.is_err() { break },
+        }
+        tracing::info!(identity = %leadership.identity, "became leader; reconciling");
+        state.leading.store(true, Ordering::Release);
+        metrics.set_leader(true);
+        let stop = shutdown.child_token();
+        let controllers =
+            run_controllers(client.clone(), &settings, &metrics, &state, stop.clone());
+        tokio::pin!(controllers);
+        tokio::select! {
+            () = &mut controllers => {}
+            _ = leader.wait_for(|leading| !*leading) => {
+                tracing::warn!(identity = %leadership.identity, "lost the lease; stopped reconciling");
+            }
+        }
+        // Stop at once: dropping the controllers cancels reconciles in flight.
+        stop.cancel();
+        state.leading.store(false, Ordering::Release);
+        state.synced.store(false, Ordering::Release);
+        metrics.set_leader(false);
+        if shutdown.is_cancelled() {
+            break;
+        }
+    }
+    // The elector releases the lease on shutdown.
+    if let Err(error) = election.await {
+        tracing::warn!(%error, "leader election task failed");
+    }
+    Ok(())
+}
+
+/// Runs one controller per scope until `stop` is cancelled.
+async fn run_controllers(
+    client: Client,
+    settings: &Settings,
+    metrics: &ControllerMetrics,
+    state: &Arc<State>,
+    stop: CancellationToken,
+) {
+    let scopes: Vec<Option<String>> = if settings.namespaces.is_empty() {
+        vec![None]
+    } else {
+        settings.namespaces.iter().cloned().map(Some).collect()
+    };
+    let recorder = Recorder::new(
+        client.clone(),
+        Reporter {
+            controller: OPERATOR_NAME.to_owned(),
+            instance: Some(settings.instance.clone()),
+        },
+    );
+    let mut readiness = Vec::new();
+    let mut test_stores = Vec::new();
+    let mut runs = Vec::new();
+    for scope in scopes {
+        let (run, ready, tests) = scope_controller(
+            client.clone(),
+            scope.as_deref(),
+            settings,
+            metrics.clone(),
+            recorder.clone(),
+            stop.clone(),
+        );
+        readiness.push(ready);
+        test_stores.push(tests);
+        runs.push(run);
+    }
+    let _tracked = metrics.phases().track(test_stores);
+    let synced = {
+        let state = Arc::clone(state);
+        async move {
+            futures::future::join_all(readiness).await;
+            state.synced.store(true, Ordering::Release);
+            tracing::info!("caches synced");
+            std::future::pending::<()>().await;
+        }
+    };
+    tokio::select! {
+        _ = futures::future::join_all(runs) => {}
+        () = synced => {}
+        () = stop.cancelled() => {}
+    }
+}
+
+/// The controller of one scope, a future resolving when its caches are synced, and its
+/// LocustTest cache.
+fn scope_controller(
+    client: Client,
+    namespace: Option<&str>,
+    settings: &Settings,
+    metrics: ControllerMetrics,
+    recorder: Recorder,
+    stop: CancellationToken,
+) -> (
+    impl std::future::Future<Output = ()> + Send + 'static,
+    impl std::future::Future<Output = ()> + Send + 'static,
+    reflector::Store<DynamicObject>,
+) {
+    let resource = ApiResource::erase::<LocustTest>(&());
+    let tests_api: Api<DynamicObject> = match namespace {
+        Some(namespace) => Api::namespaced_with(client.clone(), namespace, &resource),
+        None => Api::all_with(client.clone(), &resource),
+    };
+    let tests_writer = reflector::store::Writer::new(resource.clone());
+    let tests_store = tests_writer.as_reader();
+    let tests = watcher(tests_api, watcher::Config::default())
+        .default_backoff()
+        .modify(|test: &mut DynamicObject| test.metadata.managed_fields = None)
+        .reflect(tests_writer)
+        .touched_objects();
+    let (caches, jobs_writer, services_writer, pods_writer) = cache::caches();
+    let jobs = cache::child_stream(cache::scoped_api::<Job>(&client, namespace), jobs_writer);
+    let services = cache::child_stream(
+        cache::scoped_api::<Service>(&client, namespace),
+        services_writer,
+    );
+    let pods = cache::child_stream(cache::scoped_api::<Pod>(&client, namespace), pods_writer);
+
+    let ready = {
+        let caches = caches.clone();
+        let tests_store = tests_store.clone();
+        async move {
+            let _ = caches.wait_ready().await;
+            let _ = tests_store.wait_until_ready().await;
+        }
+    };
+    let context = Arc::new(Context {
+        client,
+        config: Arc::clone(&settings.config),
+        grace: settings.grace,
+        caches,
+        recorder,
+        metrics,
+        resource: resource.clone(),
+    });
+    let config = controller::Config::default().concurrency(settings.max_concurrent_reconciles);
+    let controller = Controller::for_stream_with(tests, tests_store.clone(), resource)
+        .with_config(config)
+        .owns_stream(jobs)
+        .owns_stream(services)
+        .watches_stream(pods, |pod: Pod| {
+            let name = pod.metadata.labels.as_ref()?.get(LABEL_TEST_NAME)?.clone();
+            let namespace = pod.metadata.namespace.clone()?;
+            Some(
+                ObjectRef::new_with(&name, ApiResource::erase::<LocustTest>(&()))
+                    .within(&namespace),
+            )
+        })
+        .graceful_shutdown_on(async move { stop.cancelled().await })
+        .run(reconcile::reconcile, reconcile::error_policy, context)
+        .for_each(|result| async move {
+            if let Err(error) = result {
+                match error {
+                    controller::Error::ReconcilerFailed(..) => {}
+                    other => tracing::debug!(error = %other, "controller"),
+                }
+            }
+        });
+    (controller, ready, tests_store)
+}
