@@ -40,6 +40,8 @@ pub async fn run_with(
     state: Arc<State>,
     shutdown: tokio_util::sync::CancellationToken,
 ) -> Result<(), RunError> {
+    // Registered first, so /metrics shows the controller's series before the API answers.
+    let metrics = ControllerMetrics::register(metrics);
     // With WATCH_NAMESPACE the operator may only have a namespaced Role: look where it watches.
     let tests: Api<LocustTest> = match flags.watch_namespace.0.first() {
         Some(namespace) => Api::namespaced(client.clone(), namespace),
@@ -75,7 +77,6 @@ pub async fn run_with(
     } else {
         tracing::info!(namespaces = ?settings.namespaces, "connected; watching LocustTests");
     }
-    let metrics = ControllerMetrics::register(metrics);
     controller::run(client, settings, leadership, metrics, state, shutdown).await?;
     Ok(())
 }

@@ -133,7 +133,10 @@ pub async fn run(
         leadership.timings,
     )?;
     let (sender, mut leader) = tokio::sync::watch::channel(false);
-    let election = tokio::spawn(elector.run(sender, shutdown.clone()));
+    // Aborted if this future is dropped (a crash: no release); awaited on a clean shutdown.
+    let election = tokio_util::task::AbortOnDropHandle::new(tokio::spawn(
+        elector.run(sender, shutdown.clone()),
+    ));
     tracing::info!(
         lease = %format!("{}/{}", leadership.namespace, leadership.name),
         identity = %leadership.identity,

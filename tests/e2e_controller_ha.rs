@@ -1,0 +1,1230 @@
+//! End to end: the controller with leader election, several replicas on one Lease, in-process
+//! and as the real binary, against an API server (the harness, or a real one through
+//! `LOCUST_E2E_KUBECONFIG`), driven only through the Kubernetes API:
+//!
+//! - one leader at a time; only it reconciles (one `Created` event, children with one owner);
+//!   a standby is ready, the leader once its caches are synced;
+//! - failover on a clean stop (the lease is released: a standby leads within a retry period or
+//!   two) and on a crash (only after the lease duration), the new leader finishing a test in
+//!   progress; a new leader whose child caches list slowly still reconciles the tests it finds;
+//! - dropping the future running the controller ends its leader election (a crashed replica
+//!   does not keep the lease);
+//! - a leader that cannot renew steps down before the lease can expire and writes nothing
+//!   until it holds the lease again (harness fault injection);
+//! - `locust-operator run` itself: probes, metrics, reconciling, a standby replica, SIGTERM;
+//! - reconcile error metrics carry bounded labels (harness fault injection).
+//!
+//! Every wait is bounded; "must not happen" checks watch a window well inside what the
+//! algorithm guarantees. Lease timings are [`operator::fast_timings`] (3 s, 2 s, 250 ms).
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+#[path = "support/e2e.rs"]
+mod e2e;
+#[path = "support/operator.rs"]
+mod operator;
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::Duration;
+
+use apiserver_harness::{Filter, sim};
+use e2e::{Env, poll, random_suffix, request, within};
+use hyper::Method;
+use k8s_openapi::api::batch::v1::Job;
+use k8s_openapi::api::coordination::v1::{Lease, LeaseSpec};
+use k8s_openapi::api::core::v1::Service;
+use k8s_openapi::api::events::v1::Event;
+use kube::api::{ListParams, PostParams};
+use kube::core::DynamicObject;
+use kube::{Api, Resource, ResourceExt};
+use locust_operator::controller::{Leadership, State};
+use operator::{Operator, Options, OwnRuntimeOperator, fast_timings};
+use serde_json::{Value, json};
+use tokio::time::{Instant, sleep};
+
+/// Upper bound of one wait for the operator to act.
+const WAIT: Duration = Duration::from_secs(20);
+/// Pause between two samples of a "must hold for a while" check.
+const SAMPLE: Duration = Duration::from_millis(20);
+
+// ---------------------------------------------------------------------------------------------
+// Helpers
+
+/// Logs of the in-process operators (`RUST_LOG`, default warnings without the client's
+/// per-request errors, which the fault injection makes many of), shown for failed tests.
+fn init_logs() {
+    let _ = tracing_subscriber::fmt()
+        .with_test_writer()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "warn,kube_client::client::builder=off".into()),
+        )
+        .try_init();
+}
+
+/// A Lease name of its own for each test.
+fn lease_name() -> String {
+    format!("locust-operator-{}", random_suffix(6))
+}
+
+/// An identity unique to this test run.
+fn identity(replica: &str) -> String {
+    format!("{replica}_{}", random_suffix(8))
+}
+
+/// [`Options::new`] with leader election on `lease` in the test's namespace.
+fn elected(env: &Env, lease: &str, identity: &str) -> Options {
+    let mut options = Options::new();
+    options.leadership = Some(Leadership {
+        namespace: env.namespace().to_owned(),
+        name: lease.to_owned(),
+        identity: identity.to_owned(),
+        timings: fast_timings(),
+    });
+    options
+}
+
+fn locust_test(name: &str) -> DynamicObject {
+    serde_json::from_value(json!({
+        "apiVersion": "locust.io/v2",
+        "kind": "LocustTest",
+        "metadata": {"name": name},
+        "spec": {
+            "image": "locustio/locust:2.43.3",
+            "master": {"command": "--locustfile /lotest/src/t.py --host https://shop.example.com --users 10 --spawn-rate 2 --run-time 1m"},
+            "worker": {"command": "--locustfile /lotest/src/t.py", "replicas": 1}
+        }
+    }))
+    .unwrap()
+}
+
+/// Creates a LocustTest; returns its uid.
+async fn create_test(env: &Env, name: &str) -> String {
+    let created = request(
+        "create LocustTest",
+        env.locust_tests("v2")
+            .create(&PostParams::default(), &locust_test(name)),
+    )
+    .await
+    .unwrap();
+    created.uid().unwrap()
+}
+
+/// The Service and Jobs of a test.
+struct Children {
+    service: Service,
+    master: Job,
+    worker: Job,
+}
+
+impl Children {
+    fn metas(&self) -> [(&str, &kube::core::ObjectMeta); 3] {
+        [
+            ("Service", self.service.meta()),
+            ("master Job", self.master.meta()),
+            ("worker Job", self.worker.meta()),
+        ]
+    }
+}
+
+async fn children(env: &Env, name: &str) -> Result<Children, String> {
+    let services = env.api::<Service>();
+    let jobs = env.api::<Job>();
+    let master = format!("{name}-master");
+    let worker = format!("{name}-worker");
+    Ok(Children {
+        service: request("get Service", services.get(&master)).await?,
+        master: request("get master Job", jobs.get(&master)).await?,
+        worker: request("get worker Job", jobs.get(&worker)).await?,
+    })
+}
+
+async fn wait_for_children(env: &Env, name: &str) -> Children {
+    poll(&format!("the children of {name}"), WAIT, || {
+        children(env, name)
+    })
+    .await
+}
+
+/// Fails when any child of the test exists.
+async fn assert_no_children(env: &Env, name: &str) {
+    let master = format!("{name}-master");
+    let worker = format!("{name}-worker");
+    let service = request("get Service", env.api::<Service>().get_opt(&master))
+        .await
+        .unwrap();
+    let jobs = env.api::<Job>();
+    let master_job = request("get Job", jobs.get_opt(&master)).await.unwrap();
+    let worker_job = request("get Job", jobs.get_opt(&worker)).await.unwrap();
+    assert!(
+        service.is_none() && master_job.is_none() && worker_job.is_none(),
+        "{name} has children although no replica leads: service {} master {} worker {}",
+        service.is_some(),
+        master_job.is_some(),
+        worker_job.is_some()
+    );
+}
+
+/// Asserts that every child has exactly one owner reference, the test (as controller).
+fn assert_owned_once(children: &Children, test_uid: &str) {
+    for (what, meta) in children.metas() {
+        let owners = meta.owner_references.clone().unwrap_or_default();
+        assert_eq!(owners.len(), 1, "{what} owners: {owners:?}");
+        assert_eq!(owners[0].uid, test_uid, "{what} owner: {owners:?}");
+        assert_eq!(owners[0].kind, "LocustTest", "{what} owner: {owners:?}");
+        assert_eq!(owners[0].controller, Some(true), "{what} owner: {owners:?}");
+    }
+}
+
+fn uids(children: &Children) -> Vec<String> {
+    children
+        .metas()
+        .iter()
+        .map(|(_, meta)| meta.uid.clone().unwrap_or_default())
+        .collect()
+}
+
+async fn status(env: &Env, name: &str) -> Result<Value, String> {
+    let test = request("get LocustTest", env.locust_tests("v2").get(name)).await?;
+    Ok(test.data["status"].clone())
+}
+
+/// Waits until the test's status has `phase` and `Ready=True`.
+async fn wait_for_phase(env: &Env, name: &str, phase: &str) -> Value {
+    poll(&format!("{name} to be {phase}"), WAIT, || async {
+        let status = status(env, name).await?;
+        let ready = status["conditions"]
+            .as_array()
+            .and_then(|c| c.iter().find(|c| c["type"] == "Ready"))
+            .is_some_and(|c| c["status"] == "True");
+        if status["phase"] == phase && ready {
+            Ok(status)
+        } else {
+            Err(status.to_string())
+        }
+    })
+    .await
+}
+
+/// The `Created` events (events.k8s.io) about the test.
+async fn created_events(env: &Env, name: &str) -> Result<Vec<Event>, String> {
+    let events: Api<Event> = env.api();
+    let list = request("list events", events.list(&ListParams::default())).await?;
+    Ok(list
+        .items
+        .into_iter()
+        .filter(|e| {
+            e.reason.as_deref() == Some("Created")
+                && e.regarding.as_ref().and_then(|r| r.name.as_deref()) == Some(name)
+        })
+        .collect())
+}
+
+/// Waits for the `Created` event, lets duplicates (if any) arrive, and asserts there is exactly
+/// one, never repeated (kube's recorder turns a repeat into a series).
+async fn assert_created_once(env: &Env, name: &str) {
+    poll(&format!("the Created event of {name}"), WAIT, || async {
+        let events = created_events(env, name).await?;
+        if events.is_empty() {
+            Err("none yet".to_owned())
+        } else {
+            Ok(())
+        }
+    })
+    .await;
+    sleep(Duration::from_millis(500)).await;
+    let events = created_events(env, name).await.unwrap();
+    assert_eq!(events.len(), 1, "Created events of {name}: {events:#?}");
+    assert!(
+        events[0].series.is_none(),
+        "the Created event of {name} was repeated: {:?}",
+        events[0].series
+    );
+}
+
+/// What kubelet and the Job controller would write for a running test.
+async fn drive_to_running(env: &Env, name: &str) {
+    let (client, ns) = (env.client(), env.namespace());
+    let master = format!("{name}-master");
+    let worker = format!("{name}-worker");
+    let masters = sim::create_job_pods(client, ns, &master, 1).await.unwrap();
+    let workers = sim::create_job_pods(client, ns, &worker, 1).await.unwrap();
+    for pod in masters.iter().chain(&workers) {
+        sim::set_pod_running(client, ns, pod, true).await.unwrap();
+    }
+    sim::set_job_counts(client, ns, &master, 1, 1, 0, 0)
+        .await
+        .unwrap();
+    sim::set_job_counts(client, ns, &worker, 1, 1, 0, 0)
+        .await
+        .unwrap();
+    wait_for_phase(env, name, "Running").await;
+}
+
+/// The value of one series (`name{labels}` exactly as encoded) in a metrics text.
+fn metric(text: &str, series: &str) -> Option<f64> {
+    text.lines().find_map(|line| {
+        line.strip_prefix(series)?
+            .strip_prefix(' ')?
+            .trim()
+            .parse()
+            .ok()
+    })
+}
+
+/// All reconciles counted by `controller_runtime_reconcile_total`, whatever their result.
+fn reconciles(text: &str) -> f64 {
+    ["success", "error", "requeue", "requeue_after"]
+        .iter()
+        .map(|result| {
+            metric(
+                text,
+                &format!(
+                    "controller_runtime_reconcile_total{{controller=\"locusttest\",result=\"{result}\"}}"
+                ),
+            )
+            .unwrap_or_else(|| panic!("no reconcile_total series for {result}:\n{text}"))
+        })
+        .sum()
+}
+
+fn leader_gauge(text: &str) -> f64 {
+    metric(text, "locust_operator_leader")
+        .unwrap_or_else(|| panic!("no locust_operator_leader:\n{text}"))
+}
+
+fn tests_in_phase(text: &str, phase: &str) -> f64 {
+    metric(text, &format!("locust_operator_tests{{phase=\"{phase}\"}}"))
+        .unwrap_or_else(|| panic!("no locust_operator_tests for {phase}:\n{text}"))
+}
+
+async fn lease_spec(env: &Env, name: &str) -> Result<LeaseSpec, String> {
+    let leases: Api<Lease> = env.api();
+    let lease = request("get Lease", leases.get(name)).await?;
+    Ok(lease.spec.unwrap_or_default())
+}
+
+fn holder(spec: &LeaseSpec) -> &str {
+    spec.holder_identity.as_deref().unwrap_or_default()
+}
+
+/// How a separate operator process would connect: a configuration for a client of its own.
+async fn process_config(env: &Env) -> kube::Config {
+    match env.harness() {
+        Some(harness) => {
+            let mut config = kube::Config::new(harness.url().parse().unwrap());
+            config.default_namespace = "default".into();
+            config.read_timeout = None;
+            config
+        }
+        None => {
+            let path = e2e::kubeconfig_path().expect("the real cluster's kubeconfig");
+            let kubeconfig = kube::config::Kubeconfig::read_from(&path).unwrap();
+            kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default())
+                .await
+                .unwrap()
+        }
+    }
+}
+
+/// Waits until exactly one of `states` leads; returns its index.
+async fn wait_for_one_leader(states: &[&State]) -> usize {
+    poll("exactly one replica to lead", WAIT, || async {
+        let leading: Vec<usize> = states
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| s.is_leading())
+            .map(|(i, _)| i)
+            .collect();
+        match leading[..] {
+            [one] => Ok(one),
+            _ => Err(format!("leading: {leading:?}")),
+        }
+    })
+    .await
+}
+
+/// Waits until `state` leads with synced caches, and checks that it is ready then.
+async fn wait_for_synced_leader(state: &State) {
+    poll("the leader's caches to sync", WAIT, || async {
+        if state.is_leading() && state.caches_synced() {
+            Ok(())
+        } else {
+            Err(format!(
+                "leading {} synced {}",
+                state.is_leading(),
+                state.caches_synced()
+            ))
+        }
+    })
+    .await;
+    assert!(state.ready(), "a leader with synced caches is ready");
+}
+
+/// Samples `states` for `window`: only `leader` leads, and every replica stays ready.
+async fn assert_sole_leader_for(states: &[&State], leader: usize, window: Duration) {
+    let end = Instant::now() + window;
+    let mut samples = 0;
+    while Instant::now() < end {
+        for (i, state) in states.iter().enumerate() {
+            assert_eq!(
+                state.is_leading(),
+                i == leader,
+                "replica {i} leading {} after {samples} samples (replica {leader} leads)",
+                state.is_leading()
+            );
+            assert!(
+                state.ready(),
+                "replica {i} not ready after {samples} samples (leading {}, synced {})",
+                state.is_leading(),
+                state.caches_synced()
+            );
+        }
+        samples += 1;
+        sleep(SAMPLE).await;
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// In-process replicas
+
+#[tokio::test]
+async fn two_replicas_elect_one_leader_which_alone_reconciles() {
+    init_logs();
+    let env = Env::start().await;
+    let lease = lease_name();
+    let ids = [identity("replica-a"), identity("replica-b")];
+    let a = Operator::start(
+        env.client().clone(),
+        env.namespace(),
+        elected(&env, &lease, &ids[0]),
+    );
+    let b = Operator::start(
+        env.client().clone(),
+        env.namespace(),
+        elected(&env, &lease, &ids[1]),
+    );
+    within(async {
+        let states = [&*a.state, &*b.state];
+        let ops = [&a, &b];
+        let leader = wait_for_one_leader(&states).await;
+        let standby = 1 - leader;
+        assert!(states[standby].ready(), "a standby is ready");
+        wait_for_synced_leader(states[leader]).await;
+        assert_sole_leader_for(&states, leader, Duration::from_secs(2)).await;
+        assert_eq!(
+            holder(&lease_spec(&env, &lease).await.unwrap()),
+            ids[leader]
+        );
+        assert_eq!(leader_gauge(&ops[leader].metrics_text()), 1.0);
+        assert_eq!(leader_gauge(&ops[standby].metrics_text()), 0.0);
+
+        let uid = create_test(&env, "ha-once").await;
+        let kids = wait_for_children(&env, "ha-once").await;
+        wait_for_phase(&env, "ha-once", "Pending").await;
+        assert_created_once(&env, "ha-once").await;
+        assert_owned_once(&kids, &uid);
+        assert_sole_leader_for(&states, leader, Duration::from_millis(200)).await;
+
+        let leader_text = ops[leader].metrics_text();
+        let standby_text = ops[standby].metrics_text();
+        assert!(reconciles(&leader_text) >= 1.0, "{leader_text}");
+        assert_eq!(
+            reconciles(&standby_text),
+            0.0,
+            "the standby reconciled:\n{standby_text}"
+        );
+        poll("the leader to count the test", WAIT, || async {
+            let text = ops[leader].metrics_text();
+            match tests_in_phase(&text, "Pending") {
+                1.0 => Ok(()),
+                n => Err(n),
+            }
+        })
+        .await;
+        assert_eq!(tests_in_phase(&standby_text, "Pending"), 0.0);
+    })
+    .await;
+    a.stop().await;
+    b.stop().await;
+    env.teardown().await;
+}
+
+#[tokio::test]
+async fn a_clean_stop_hands_over_at_once_and_the_new_leader_finishes_the_test() {
+    init_logs();
+    let env = Env::start().await;
+    let lease = lease_name();
+    let ids = [identity("replica-a"), identity("replica-b")];
+    let a = Operator::start(
+        env.client().clone(),
+        env.namespace(),
+        elected(&env, &lease, &ids[0]),
+    );
+    let b = Operator::start(
+        env.client().clone(),
+        env.namespace(),
+        elected(&env, &lease, &ids[1]),
+    );
+    let lease = &lease;
+    let ids = &ids;
+    let env_ref = &env;
+    within(async move {
+        let env = env_ref;
+        let leader = wait_for_one_leader(&[&a.state, &b.state]).await;
+        let (old, new) = if leader == 0 { (a, b) } else { (b, a) };
+        let (old_id, new_id) = (&ids[leader], &ids[1 - leader]);
+        wait_for_synced_leader(&old.state).await;
+
+        create_test(env, "ha-handover").await;
+        let before = uids(&wait_for_children(env, "ha-handover").await);
+        drive_to_running(env, "ha-handover").await;
+
+        let stopping = Instant::now();
+        old.stop().await;
+        let stopped_in = stopping.elapsed();
+        poll("the standby to lead", WAIT, || async {
+            if new.state.is_leading() {
+                Ok(())
+            } else {
+                Err("standby")
+            }
+        })
+        .await;
+        let handover = stopping.elapsed();
+        println!("clean stop took {stopped_in:?}; the standby led {handover:?} after the stop began");
+        let timings = fast_timings();
+        assert!(
+            handover < timings.lease_duration / 2,
+            "a released lease is taken within a retry period or two ({:?}), not after the lease duration ({:?}): took {handover:?}",
+            timings.retry_period,
+            timings.lease_duration
+        );
+        let spec = lease_spec(env, lease).await.unwrap();
+        assert_eq!(holder(&spec), new_id.as_str(), "{spec:?}");
+        assert_ne!(holder(&spec), old_id.as_str());
+
+        // The new leader picks up the test where the old one left it.
+        let (client, ns) = (env.client(), env.namespace());
+        sim::complete_job(client, ns, "ha-handover-master", 1)
+            .await
+            .unwrap();
+        let status = wait_for_phase(env, "ha-handover", "Succeeded").await;
+        assert!(status["completionTime"].is_string(), "{status}");
+        assert_eq!(
+            uids(&children(env, "ha-handover").await.unwrap()),
+            before,
+            "children were recreated"
+        );
+        assert_created_once(env, "ha-handover").await;
+        new.stop().await;
+    })
+    .await;
+    let spec = lease_spec(&env, lease).await.unwrap();
+    assert_eq!(
+        holder(&spec),
+        "",
+        "the last leader released the lease: {spec:?}"
+    );
+    env.teardown().await;
+}
+
+#[tokio::test]
+async fn a_crashed_leader_is_replaced_only_after_the_lease_duration() {
+    init_logs();
+    let env = Env::start().await;
+    let lease = lease_name();
+    let ids = [identity("replica-a"), identity("replica-b")];
+    let a = OwnRuntimeOperator::start(
+        process_config(&env).await,
+        env.namespace(),
+        elected(&env, &lease, &ids[0]),
+    );
+    let b = OwnRuntimeOperator::start(
+        process_config(&env).await,
+        env.namespace(),
+        elected(&env, &lease, &ids[1]),
+    );
+    let lease = &lease;
+    let ids = &ids;
+    let env_ref = &env;
+    within(async move {
+        let env = env_ref;
+        let leader = wait_for_one_leader(&[a.state(), b.state()]).await;
+        let (old, new) = if leader == 0 { (a, b) } else { (b, a) };
+        wait_for_synced_leader(old.state()).await;
+        create_test(env, "ha-crash").await;
+        wait_for_children(env, "ha-crash").await;
+        drive_to_running(env, "ha-crash").await;
+        let transitions = lease_spec(env, lease).await.unwrap().lease_transitions;
+
+        let crashed = Instant::now();
+        old.crash();
+        // The test finishes while nobody leads: nothing may be written until the standby
+        // takes over.
+        let (client, ns) = (env.client(), env.namespace());
+        sim::complete_job(client, ns, "ha-crash-master", 1)
+            .await
+            .unwrap();
+        let timings = fast_timings();
+        // The last renewal was at most a retry period before the crash.
+        let quiet = timings.lease_duration - timings.retry_period * 2;
+        while crashed.elapsed() < quiet {
+            assert!(
+                !new.state().is_leading(),
+                "the standby led {:?} after the crash, before the lease ({:?}) expired",
+                crashed.elapsed(),
+                timings.lease_duration
+            );
+            assert!(new.state().ready(), "a standby is ready");
+            sleep(SAMPLE).await;
+        }
+        assert_eq!(status(env, "ha-crash").await.unwrap()["phase"], "Running");
+        poll("the standby to take over", WAIT, || async {
+            if new.state().is_leading() {
+                Ok(())
+            } else {
+                Err("standby")
+            }
+        })
+        .await;
+        let takeover = crashed.elapsed();
+        println!("the standby took over {takeover:?} after the crash");
+        assert!(
+            takeover < timings.lease_duration + Duration::from_secs(2),
+            "took {takeover:?}"
+        );
+        let spec = lease_spec(env, lease).await.unwrap();
+        assert_eq!(holder(&spec), ids[1 - leader], "{spec:?}");
+        assert_eq!(
+            spec.lease_transitions,
+            transitions.map(|t| t + 1),
+            "{spec:?}"
+        );
+        wait_for_phase(env, "ha-crash", "Succeeded").await;
+        assert_created_once(env, "ha-crash").await;
+        new.stop().await;
+    })
+    .await;
+    env.teardown().await;
+}
+
+/// A new leader finds tests in progress. Their first reconciles start as soon as the
+/// LocustTest cache is filled and wait there for the child caches; those must still finish
+/// when the child caches fill later (here: the Job list answers 1 s late), or the tests are
+/// never reconciled again by this leader.
+#[tokio::test]
+async fn a_new_leader_reconciles_existing_tests_while_its_child_caches_still_list() {
+    init_logs();
+    let env = Env::start().await;
+    let Some(harness) = env.harness() else {
+        eprintln!("skipped: slow lists need the harness");
+        env.teardown().await;
+        return;
+    };
+    let lease = lease_name();
+    within(async {
+        let uid = create_test(&env, "ha-existing").await;
+        let slow_jobs = Filter {
+            method: Some(Method::GET),
+            path_contains: Some(format!("/namespaces/{}/jobs", env.namespace())),
+        };
+        harness.faults().delay(slow_jobs, Duration::from_secs(1));
+        let op = Operator::start(
+            env.client().clone(),
+            env.namespace(),
+            elected(&env, &lease, &identity("slow")),
+        );
+        poll("the replica to lead", WAIT, || async {
+            if op.state.is_leading() {
+                Ok(())
+            } else {
+                Err("not leading")
+            }
+        })
+        .await;
+        // While the Job list is still on its way, something the operator watches changes
+        // (as pods of running tests do during a failover).
+        sleep(Duration::from_millis(300)).await;
+        let unrelated: Service = serde_json::from_value(json!({
+            "metadata": {"name": "unrelated", "labels": {
+                "managed-by": "locust-k8s-operator",
+                "performance-test-name": "unrelated"
+            }},
+            "spec": {"ports": [{"port": 80}]}
+        }))
+        .unwrap();
+        request(
+            "create Service",
+            env.api::<Service>()
+                .create(&PostParams::default(), &unrelated),
+        )
+        .await
+        .unwrap();
+        wait_for_synced_leader(&op.state).await;
+        harness.faults().clear();
+        let found = poll(
+            "the existing test's children",
+            Duration::from_secs(10),
+            || async {
+                children(&env, "ha-existing").await.map_err(|e| {
+                    let text = op.metrics_text();
+                    format!(
+                        "{e}; active workers {:?}, reconciles {}",
+                        metric(
+                            &text,
+                            "controller_runtime_active_workers{controller=\"locusttest\"}"
+                        ),
+                        reconciles(&text)
+                    )
+                })
+            },
+        )
+        .await;
+        assert_owned_once(&found, &uid);
+        wait_for_phase(&env, "ha-existing", "Pending").await;
+        op.stop().await;
+    })
+    .await;
+    env.teardown().await;
+}
+
+/// `Operator::kill` aborts the task running `controller::run`; the leader election that `run`
+/// started must end with it, or a replica whose controller is gone keeps the lease forever.
+#[tokio::test]
+async fn dropping_the_controller_future_ends_its_leader_election() {
+    init_logs();
+    let env = Env::start().await;
+    let lease = lease_name();
+    let op = Operator::start(
+        env.client().clone(),
+        env.namespace(),
+        elected(&env, &lease, &identity("killed")),
+    );
+    within(async {
+        wait_for_one_leader(&[&op.state]).await;
+        op.kill();
+        // In-flight requests settle.
+        sleep(Duration::from_millis(500)).await;
+        let first = lease_spec(&env, &lease).await.unwrap();
+        sleep(fast_timings().retry_period * 6).await;
+        let second = lease_spec(&env, &lease).await.unwrap();
+        assert_eq!(
+            first.renew_time, second.renew_time,
+            "the lease is still renewed after the future running controller::run was dropped: \
+             the leader-election task it spawned outlives it, so no standby can ever take over"
+        );
+    })
+    .await;
+    env.teardown().await;
+}
+
+#[tokio::test]
+async fn a_leader_that_cannot_renew_stops_reconciling_until_it_holds_the_lease_again() {
+    init_logs();
+    let env = Env::start().await;
+    let Some(harness) = env.harness() else {
+        eprintln!("skipped: lease faults need the harness");
+        env.teardown().await;
+        return;
+    };
+    let lease = lease_name();
+    let op = Operator::start(
+        env.client().clone(),
+        env.namespace(),
+        elected(&env, &lease, &identity("only")),
+    );
+    within(async {
+        wait_for_synced_leader(&op.state).await;
+        create_test(&env, "ha-before").await;
+        wait_for_children(&env, "ha-before").await;
+        wait_for_phase(&env, "ha-before", "Pending").await;
+
+        // Every request on the Lease fails, for longer than the renew deadline.
+        let timings = fast_timings();
+        let faults = harness.faults();
+        let lease_requests = Filter {
+            method: None,
+            path_contains: Some(format!("/leases/{lease}")),
+        };
+        let injected = Instant::now();
+        faults.fail_next(lease_requests, 1_000_000, 500);
+        poll("the leader to step down", WAIT, || async {
+            if op.state.is_leading() {
+                Err("leading")
+            } else {
+                Ok(())
+            }
+        })
+        .await;
+        let stepped_down = injected.elapsed();
+        println!("stepped down {stepped_down:?} after the lease API started failing");
+        assert!(
+            stepped_down < timings.lease_duration,
+            "a leader that cannot renew must stop before the lease ({:?}) can expire for the others; took {stepped_down:?}",
+            timings.lease_duration
+        );
+        assert!(
+            stepped_down + Duration::from_millis(100) >= timings.renew_deadline - timings.retry_period * 2,
+            "stepped down after {stepped_down:?}, well before the renew deadline {:?}",
+            timings.renew_deadline
+        );
+        let text = op.metrics_text();
+        assert_eq!(leader_gauge(&text), 0.0, "{text}");
+        assert_eq!(tests_in_phase(&text, "Pending"), 0.0, "{text}");
+        assert!(op.state.ready(), "a replica that does not lead is ready");
+        let counted = reconciles(&text);
+
+        // Nothing is written while it does not hold the lease.
+        create_test(&env, "ha-during").await;
+        let window = Instant::now();
+        while window.elapsed() < Duration::from_millis(1500) {
+            assert!(!op.state.is_leading(), "led again while the lease API fails");
+            sleep(Duration::from_millis(100)).await;
+        }
+        assert_no_children(&env, "ha-during").await;
+        assert_eq!(status(&env, "ha-during").await.unwrap(), Value::Null);
+        assert_eq!(reconciles(&op.metrics_text()), counted, "reconciled without the lease");
+
+        faults.clear();
+        poll("the replica to lead again", WAIT, || async {
+            if op.state.is_leading() {
+                Ok(())
+            } else {
+                Err("not leading")
+            }
+        })
+        .await;
+        wait_for_children(&env, "ha-during").await;
+        wait_for_phase(&env, "ha-during", "Pending").await;
+        assert_eq!(leader_gauge(&op.metrics_text()), 1.0);
+        assert_created_once(&env, "ha-before").await;
+        assert_created_once(&env, "ha-during").await;
+    })
+    .await;
+    op.stop().await;
+    env.teardown().await;
+}
+
+#[tokio::test]
+async fn reconcile_error_metrics_have_bounded_labels() {
+    init_logs();
+    let env = Env::start().await;
+    let Some(harness) = env.harness() else {
+        eprintln!("skipped: API faults need the harness");
+        env.teardown().await;
+        return;
+    };
+    harness.faults().fail_next(
+        Filter {
+            method: Some(Method::POST),
+            path_contains: Some(format!("/namespaces/{}/jobs", env.namespace())),
+        },
+        2,
+        500,
+    );
+    let op = Operator::start(env.client().clone(), env.namespace(), Options::new());
+    within(async {
+        create_test(&env, "ha-errors").await;
+        wait_for_children(&env, "ha-errors").await;
+        wait_for_phase(&env, "ha-errors", "Pending").await;
+        assert_eq!(harness.faults().injected(), 2);
+        let text = op.metrics_text();
+        let by_kind = metric(
+            &text,
+            "locust_operator_reconcile_errors_by_kind_total{controller=\"locusttest\",kind=\"create_child\"}",
+        );
+        assert!(by_kind.is_some_and(|n| n >= 2.0), "{text}");
+        let errors = metric(
+            &text,
+            "controller_runtime_reconcile_errors_total{controller=\"locusttest\"}",
+        );
+        assert!(errors.is_some_and(|n| n >= 2.0), "{text}");
+        assert_bounded_labels(&text);
+    })
+    .await;
+    op.stop().await;
+    env.teardown().await;
+}
+
+/// Every label value is a short token: no spaces, no error text.
+fn assert_bounded_labels(text: &str) {
+    let label = regex::Regex::new(r#"(\w+)="((?:[^"\\]|\\.)*)""#).unwrap();
+    let token = regex::Regex::new(r"^[A-Za-z0-9_.:+\-/]{1,63}$").unwrap();
+    let kinds = [
+        "create_child",
+        "read_child",
+        "record_spec",
+        "write_status",
+        "conflict",
+        "child_owned_by_other",
+    ];
+    let mut seen = 0;
+    for line in text.lines().filter(|l| !l.starts_with('#')) {
+        let Some((_, labels)) = line.split_once('{') else {
+            continue;
+        };
+        for capture in label.captures_iter(labels) {
+            let (name, value) = (&capture[1], &capture[2]);
+            seen += 1;
+            assert!(
+                token.is_match(value),
+                "label {name}={value:?} is not a bounded token: {line}"
+            );
+            for error_text in ["injected", "Internal", "error:", "failed"] {
+                assert!(!value.contains(error_text), "error text in a label: {line}");
+            }
+            if line.starts_with("locust_operator_reconcile_errors_by_kind") && name == "kind" {
+                assert!(kinds.contains(&value), "unknown kind {value:?}: {line}");
+            }
+        }
+    }
+    assert!(seen > 0, "no labels found:\n{text}");
+}
+
+// ---------------------------------------------------------------------------------------------
+// The real binary
+
+/// `locust-operator run` as a child process, logging JSON to a file.
+struct Binary {
+    name: String,
+    child: Child,
+    log: PathBuf,
+    probes: SocketAddr,
+    metrics: SocketAddr,
+}
+
+impl Binary {
+    /// Starts a replica and waits (bounded) until its servers are bound.
+    async fn start(
+        dir: &Path,
+        kubeconfig: &Path,
+        namespace: &str,
+        lease: &str,
+        name: &str,
+    ) -> Self {
+        let log = dir.join(format!("{name}.log"));
+        let file = std::fs::File::create(&log).unwrap();
+        let mut command = Command::new(env!("CARGO_BIN_EXE_locust-operator"));
+        command
+            .args([
+                "run",
+                "--leader-elect=true",
+                "--leader-election-namespace",
+                namespace,
+                "--leader-election-id",
+                lease,
+                "--watch-namespace",
+                namespace,
+                "--leader-elect-lease-duration=3s",
+                "--leader-elect-renew-deadline=2s",
+                "--leader-elect-retry-period=250ms",
+                "--webhook-bind-address=127.0.0.1:0",
+                "--health-probe-bind-address=127.0.0.1:0",
+                "--metrics-bind-address=127.0.0.1:0",
+                "--pod-health-grace-period=2s",
+            ])
+            .arg("--cert-dir")
+            .arg(dir.join("certs"))
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("KUBECONFIG", kubeconfig)
+            .env("POD_NAME", name)
+            .env("LOG_FORMAT", "json")
+            .env("RUST_LOG", "info")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::from(file));
+        if let Some(home) = std::env::var_os("HOME") {
+            command.env("HOME", home); // exec credential plugins of a real kubeconfig
+        }
+        let child = command.spawn().unwrap();
+        let unbound: SocketAddr = "127.0.0.1:0".parse().unwrap();
+        let mut binary = Self {
+            name: name.to_owned(),
+            child,
+            log,
+            probes: unbound,
+            metrics: unbound,
+        };
+        let started = Instant::now();
+        loop {
+            if let Some((probes, metrics)) = binary.serving() {
+                binary.probes = probes;
+                binary.metrics = metrics;
+                return binary;
+            }
+            if let Some(status) = binary.child.try_wait().unwrap() {
+                panic!("{name} exited with {status}:\n{}", binary.log_text());
+            }
+            assert!(
+                started.elapsed() < WAIT,
+                "{name} did not bind its servers:\n{}",
+                binary.log_text()
+            );
+            sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// The probe and metrics addresses from the `serving` log line.
+    fn serving(&self) -> Option<(SocketAddr, SocketAddr)> {
+        self.log_text()
+            .lines()
+            .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+            .find(|line| line["message"] == "serving")
+            .and_then(|line| {
+                Some((
+                    line["probes"].as_str()?.parse().ok()?,
+                    line["metrics"].as_str()?.parse().ok()?,
+                ))
+            })
+    }
+
+    async fn readyz(&self) -> Result<(u16, String), String> {
+        http_get(self.probes, "/readyz").await
+    }
+
+    async fn metrics_text(&self) -> Result<String, String> {
+        match http_get(self.metrics, "/metrics").await? {
+            (200, body) => Ok(body),
+            (status, body) => Err(format!("{}: /metrics {status}: {body}", self.name)),
+        }
+    }
+
+    /// Waits until the leader gauge is `value`.
+    async fn wait_for_leader_gauge(&self, value: f64) {
+        poll(
+            &format!("{} to report locust_operator_leader {value}", self.name),
+            WAIT,
+            || async {
+                let text = self.metrics_text().await?;
+                match metric(&text, "locust_operator_leader") {
+                    Some(v) if v == value => Ok(()),
+                    other => Err(format!("{other:?}")),
+                }
+            },
+        )
+        .await;
+    }
+
+    async fn wait_ready(&self) {
+        poll(&format!("{} /readyz 200", self.name), WAIT, || async {
+            match self.readyz().await? {
+                (200, _) => Ok(()),
+                (status, body) => Err(format!("{status}: {body}")),
+            }
+        })
+        .await;
+    }
+
+    fn sigterm(&self) {
+        let status = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success(), "kill -TERM {}", self.child.id());
+    }
+
+    /// Waits (at most `limit`) until the process exits.
+    async fn wait_exit(&mut self, limit: Duration) -> ExitStatus {
+        let started = Instant::now();
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            assert!(
+                started.elapsed() < limit,
+                "{} did not exit within {limit:?}:\n{}",
+                self.name,
+                self.log_text()
+            );
+            sleep(Duration::from_millis(20)).await;
+        }
+    }
+}
+
+impl Drop for Binary {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+        if std::thread::panicking() {
+            eprintln!("--- log of {} ---\n{}", self.name, self.log_text());
+        }
+    }
+}
+
+/// A plain-HTTP GET (probes, metrics): status and body, bounded in time.
+async fn http_get(addr: SocketAddr, path: &str) -> Result<(u16, String), String> {
+    let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+        .build_http::<http_body_util::Empty<bytes::Bytes>>();
+    let uri: hyper::Uri = format!("http://{addr}{path}")
+        .parse()
+        .map_err(|e| format!("{e}"))?;
+    let exchange = async {
+        let response = client
+            .get(uri)
+            .await
+            .map_err(|e| format!("GET {path}: {e}"))?;
+        let status = response.status().as_u16();
+        let body = http_body_util::BodyExt::collect(response.into_body())
+            .await
+            .map_err(|e| format!("GET {path}: reading the body: {e}"))?
+            .to_bytes();
+        Ok((status, String::from_utf8_lossy(&body).into_owned()))
+    };
+    tokio::time::timeout(e2e::REQUEST_TIMEOUT, exchange)
+        .await
+        .map_err(|_| format!("GET {path}: no answer in time"))?
+}
+
+/// A kubeconfig for the harness at `url` (plain HTTP, no credentials).
+fn harness_kubeconfig(dir: &Path, url: &str, namespace: &str) -> PathBuf {
+    let path = dir.join("kubeconfig");
+    let config = json!({
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [{"name": "harness", "cluster": {"server": url}}],
+        "users": [{"name": "harness", "user": {}}],
+        "contexts": [{"name": "harness", "context": {"cluster": "harness", "user": "harness", "namespace": namespace}}],
+        "current-context": "harness"
+    });
+    std::fs::write(&path, serde_json::to_string_pretty(&config).unwrap()).unwrap();
+    path
+}
+
+#[tokio::test]
+async fn the_binary_reconciles_serves_probes_and_metrics_and_hands_over_on_sigterm() {
+    init_logs();
+    let env = Env::start().await;
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!(
+        "e2e-ha-binary-{}-{}",
+        std::process::id(),
+        random_suffix(6)
+    ));
+    let certs = dir.join("certs");
+    std::fs::create_dir_all(&certs).unwrap();
+    let leaf = e2e::Ca::new("locust-operator e2e-ha CA").issue("webhook");
+    std::fs::write(certs.join("tls.crt"), &leaf.cert_pem).unwrap();
+    std::fs::write(certs.join("tls.key"), &leaf.key_pem).unwrap();
+    let kubeconfig = match env.harness() {
+        Some(harness) => harness_kubeconfig(&dir, &harness.url(), env.namespace()),
+        None => e2e::kubeconfig_path().expect("the real cluster's kubeconfig"),
+    };
+    let lease = lease_name();
+    let ns = env.namespace().to_owned();
+    within(async {
+        let mut a = Binary::start(&dir, &kubeconfig, &ns, &lease, "replica-a").await;
+        a.wait_for_leader_gauge(1.0).await;
+        a.wait_ready().await;
+        let text = a.metrics_text().await.unwrap();
+        for series in [
+            "controller_runtime_reconcile_total{controller=\"locusttest\",result=\"success\"}",
+            "controller_runtime_reconcile_errors_total{controller=\"locusttest\"}",
+            "controller_runtime_active_workers{controller=\"locusttest\"}",
+            "controller_runtime_max_concurrent_reconciles{controller=\"locusttest\"}",
+            "locust_operator_leader",
+            "locust_operator_tests{phase=\"Pending\"}",
+            "locust_operator_tests{phase=\"Running\"}",
+            "locust_operator_tests{phase=\"Succeeded\"}",
+            "locust_operator_tests{phase=\"Failed\"}",
+        ] {
+            assert!(metric(&text, series).is_some(), "no {series}:\n{text}");
+        }
+        assert_eq!(
+            metric(
+                &text,
+                "controller_runtime_max_concurrent_reconciles{controller=\"locusttest\"}"
+            ),
+            Some(16.0)
+        );
+        assert_bounded_labels(&text);
+        let spec = lease_spec(&env, &lease).await.unwrap();
+        assert!(holder(&spec).starts_with("replica-a_"), "{spec:?}");
+
+        let uid = create_test(&env, "ha-binary").await;
+        let kids = wait_for_children(&env, "ha-binary").await;
+        assert_owned_once(&kids, &uid);
+        wait_for_phase(&env, "ha-binary", "Pending").await;
+        assert_created_once(&env, "ha-binary").await;
+        let text = poll("the binary to count the test", WAIT, || async {
+            let text = a.metrics_text().await?;
+            match tests_in_phase(&text, "Pending") {
+                1.0 => Ok(text),
+                n => Err(format!("{n}")),
+            }
+        })
+        .await;
+        assert!(reconciles(&text) >= 1.0, "{text}");
+        assert!(
+            text.contains("controller_runtime_reconcile_time_seconds_bucket{"),
+            "{text}"
+        );
+        assert_bounded_labels(&text);
+
+        // A second replica on the same lease: a ready standby.
+        let mut b = Binary::start(&dir, &kubeconfig, &ns, &lease, "replica-b").await;
+        // The controller metrics are registered once the API server has been reached.
+        b.wait_for_leader_gauge(0.0).await;
+        b.wait_ready().await;
+        let end = Instant::now() + Duration::from_secs(1);
+        while Instant::now() < end {
+            let text = b.metrics_text().await.unwrap();
+            assert_eq!(leader_gauge(&text), 0.0, "replica-b leads:\n{text}");
+            assert_eq!(tests_in_phase(&text, "Pending"), 0.0, "{text}");
+            assert_eq!(reconciles(&text), 0.0, "the standby reconciled:\n{text}");
+            let (status, body) = b.readyz().await.unwrap();
+            assert_eq!(status, 200, "standby /readyz: {body}");
+            sleep(Duration::from_millis(100)).await;
+        }
+        assert_eq!(leader_gauge(&a.metrics_text().await.unwrap()), 1.0);
+
+        // SIGTERM: the leader exits 0, releasing the lease; the standby takes over at once.
+        let terminated = Instant::now();
+        a.sigterm();
+        let exit = a.wait_exit(Duration::from_secs(5)).await;
+        assert_eq!(exit.code(), Some(0), "replica-a:\n{}", a.log_text());
+        println!("replica-a exited {:?} after SIGTERM", terminated.elapsed());
+        assert!(
+            a.log_text().contains("released the lease"),
+            "{}",
+            a.log_text()
+        );
+        b.wait_for_leader_gauge(1.0).await;
+        let handover = terminated.elapsed();
+        println!("replica-b led {handover:?} after replica-a's SIGTERM");
+        assert!(handover < Duration::from_secs(3), "took {handover:?}");
+        let spec = lease_spec(&env, &lease).await.unwrap();
+        assert!(holder(&spec).starts_with("replica-b_"), "{spec:?}");
+        b.wait_ready().await;
+        poll("replica-b to count the test", WAIT, || async {
+            let text = b.metrics_text().await?;
+            match tests_in_phase(&text, "Pending") {
+                1.0 => Ok(()),
+                n => Err(format!("{n}")),
+            }
+        })
+        .await;
+
+        b.sigterm();
+        let exit = b.wait_exit(Duration::from_secs(5)).await;
+        assert_eq!(exit.code(), Some(0), "replica-b:\n{}", b.log_text());
+        let spec = lease_spec(&env, &lease).await.unwrap();
+        assert_eq!(holder(&spec), "", "the lease is released: {spec:?}");
+        assert_created_once(&env, "ha-binary").await;
+        assert_eq!(
+            uids(&children(&env, "ha-binary").await.unwrap()),
+            uids(&kids)
+        );
+    })
+    .await;
+    env.teardown().await;
+    let _ = std::fs::remove_dir_all(&dir);
+}
