@@ -1,0 +1,1296 @@
+//! The controller at scale, on the in-memory API server of `tests/harness` (CRD installed, no
+//! webhooks): `BENCH_TESTS` valid LocustTests (default 1000, the spec of
+//! `examples/minimal-v2.yaml`) created at once in one namespace, 32 creates in flight.
+//!
+//! 1. **In-process operator** (`controller::run` exactly as `locust-operator run` wires it,
+//!    scoped to the bench namespace, on its own tokio runtime), with its own `kube::Client`
+//!    whose tower stack counts every request it sends (method, resource, answer code):
+//!    - *burst*: time from the first create until every test has its Service, both Jobs and
+//!      `Ready=True` (seen by the driver's watches), per test p50/p99 (create sent -> last of
+//!      the four seen), and the operator's requests per test;
+//!    - *pods* (only with `BENCH_WORKER_PODS=W`, default 0): 1 master + W worker pods per test,
+//!      Running and ready, and the Jobs' counts, written as kubelet and the Job controller
+//!      would (`apiserver_harness::sim`); time until every test is `Running` with
+//!      `WorkersConnected=True`, and the operator's requests per test;
+//!    - *restart resync*: the operator is stopped and a new one (new client, empty caches)
+//!      lists and reconciles everything; then *label resync*: a label is added to every test,
+//!      so each is reconciled again. Neither may write anything: a write there makes the
+//!      bench exit with status 1.
+//! 2. **The real binary** (`locust-operator run --leader-elect=false --watch-namespace ...`,
+//!    a separate process talking plain HTTP to a fresh harness through a kubeconfig): the same
+//!    burst (and pods), its peak RSS (`VmHWM` of `/proc/<pid>/status`) and CPU time, then a
+//!    restart: a second process resyncs everything, its peak RSS, and a check that the
+//!    harness's resourceVersion did not move (no write). `BENCH_PROCESS=0` skips this part.
+//!
+//! ```text
+//! cargo bench --bench controller
+//! BENCH_TESTS=100 BENCH_PROCESS=0 cargo bench --bench controller    # quick
+//! BENCH_WORKER_PODS=2 cargo bench --bench controller                # with pods
+//! ```
+//!
+//! Environment: `BENCH_TESTS` (1000), `BENCH_INFLIGHT` (creates in flight, 32),
+//! `BENCH_WORKER_PODS` (0), `BENCH_PROCESS` (1), `BENCH_TIMEOUT` (seconds per wait, 900).
+//! See `BENCHMARKS.md`.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::collections::{BTreeMap, HashMap};
+use std::future::Future;
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::pin::Pin;
+use std::process::{Child, Command, ExitCode, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::task::Poll;
+use std::time::{Duration, Instant};
+
+use apiserver_harness::{ApiServer, sim};
+use futures::StreamExt;
+use hyper::{Method, Request, Response, Uri};
+use k8s_openapi::api::batch::v1::Job;
+use k8s_openapi::api::core::v1::{Namespace, Service};
+use kube::api::{Patch, PatchParams, PostParams};
+use kube::core::{DynamicObject, GroupVersionKind};
+use kube::discovery::ApiResource;
+use kube::runtime::{WatchStreamExt, watcher};
+use kube::{Api, Client, ResourceExt};
+use locust_operator::config::Config;
+use locust_operator::controller::{self, ControllerMetrics, Settings, State};
+use locust_operator::metrics::Metrics;
+use locust_operator::names::LABEL_TEST_NAME;
+use locust_operator::webhook::tls::{CERT_FILE, KEY_FILE};
+use serde_json::{Value, json};
+use tokio::runtime::Runtime;
+use tokio_util::sync::CancellationToken;
+
+const NAMESPACE: &str = "bench";
+/// Nothing may happen for this long before a phase counts as settled.
+const QUIET: Duration = Duration::from_secs(2);
+/// How often the driver looks at its watches, the metrics and the counters.
+const POLL: Duration = Duration::from_millis(100);
+
+// ---------------------------------------------------------------------------------------------
+// Settings
+
+fn env_usize(name: &str, default: usize) -> usize {
+    match std::env::var(name) {
+        Ok(v) => v
+            .parse()
+            .unwrap_or_else(|_| panic!("{name}={v:?} is not a number")),
+        Err(_) => default,
+    }
+}
+
+struct Bench {
+    tests: usize,
+    inflight: usize,
+    worker_pods: usize,
+    process: bool,
+    timeout: Duration,
+}
+
+impl Bench {
+    fn from_env() -> Self {
+        Self {
+            tests: env_usize("BENCH_TESTS", 1000).max(1),
+            inflight: env_usize("BENCH_INFLIGHT", 32).max(1),
+            worker_pods: env_usize("BENCH_WORKER_PODS", 0),
+            process: env_usize("BENCH_PROCESS", 1) != 0,
+            timeout: Duration::from_secs(env_usize("BENCH_TIMEOUT", 900) as u64),
+        }
+    }
+
+    fn names(&self) -> Vec<String> {
+        (0..self.tests).map(|i| format!("bench-{i:05}")).collect()
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Counting the operator's requests: a layer on its client's tower stack
+
+/// Requests by (verb, resource), each by answer code (0: no answer).
+type Counts = BTreeMap<(String, String), BTreeMap<u16, u64>>;
+
+#[derive(Default)]
+struct Requests {
+    started: AtomicU64,
+    answered: AtomicU64,
+    counts: Mutex<Counts>,
+}
+
+impl Requests {
+    fn record(&self, kind: (String, String), status: u16) {
+        let mut counts = self.counts.lock().unwrap();
+        *counts.entry(kind).or_default().entry(status).or_default() += 1;
+        self.answered.fetch_add(1, Ordering::SeqCst);
+    }
+
+    fn snapshot(&self) -> Counts {
+        self.counts.lock().unwrap().clone()
+    }
+
+    /// Sent and answered so far (a watch counts as answered once its headers arrived).
+    fn activity(&self) -> (u64, u64) {
+        (
+            self.started.load(Ordering::SeqCst),
+            self.answered.load(Ordering::SeqCst),
+        )
+    }
+}
+
+fn delta(after: &Counts, before: &Counts) -> Counts {
+    let mut out = Counts::new();
+    for (kind, codes) in after {
+        for (code, n) in codes {
+            let was = before.get(kind).and_then(|c| c.get(code)).copied();
+            let d = n - was.unwrap_or(0);
+            if d > 0 {
+                out.entry(kind.clone()).or_default().insert(*code, d);
+            }
+        }
+    }
+    out
+}
+
+fn is_write(verb: &str) -> bool {
+    matches!(verb, "POST" | "PUT" | "PATCH" | "DELETE")
+}
+
+fn total(counts: &Counts, writes: bool) -> u64 {
+    counts
+        .iter()
+        .filter(|((verb, _), _)| is_write(verb) == writes)
+        .flat_map(|(_, codes)| codes.values())
+        .sum()
+}
+
+/// `(verb, resource)`: verb GET (one object), LIST, WATCH, POST, PUT, PATCH, DELETE; resource
+/// the plural with its subresource (`locusttests/status`); `discovery` for the rest.
+fn classify(method: &Method, uri: &Uri) -> (String, String) {
+    let segments: Vec<&str> = uri.path().split('/').filter(|s| !s.is_empty()).collect();
+    let rest: &[&str] = match segments.as_slice() {
+        ["api", _, rest @ ..] | ["apis", _, _, rest @ ..] => rest,
+        _ => &[],
+    };
+    let rest = match rest {
+        ["namespaces", _, inner @ ..] if !inner.is_empty() => inner,
+        other => other,
+    };
+    let (resource, named) = match rest {
+        [] => ("discovery".to_owned(), false),
+        [plural] => ((*plural).to_owned(), false),
+        [plural, _] => ((*plural).to_owned(), true),
+        [plural, _, sub, ..] => (format!("{plural}/{sub}"), true),
+    };
+    let watch = uri
+        .query()
+        .is_some_and(|q| q.split('&').any(|p| p == "watch=true" || p == "watch=1"));
+    let verb = match *method {
+        Method::GET if named => "GET",
+        Method::GET if watch => "WATCH",
+        Method::GET => "LIST",
+        ref other => other.as_str(),
+    };
+    (verb.to_owned(), resource)
+}
+
+#[derive(Clone)]
+struct CountLayer(Arc<Requests>);
+
+impl<S> tower::Layer<S> for CountLayer {
+    type Service = Counting<S>;
+    fn layer(&self, inner: S) -> Counting<S> {
+        Counting {
+            inner,
+            requests: Arc::clone(&self.0),
+        }
+    }
+}
+
+#[derive(Clone)]
+struct Counting<S> {
+    inner: S,
+    requests: Arc<Requests>,
+}
+
+type Boxed<T, E> = Pin<Box<dyn Future<Output = Result<T, E>> + Send>>;
+
+impl<S, B> tower::Service<Request<kube::client::Body>> for Counting<S>
+where
+    S: tower::Service<Request<kube::client::Body>, Response = Response<B>>,
+    S::Future: Send + 'static,
+    S::Error: Send + 'static,
+    B: Send + 'static,
+{
+    type Response = Response<B>;
+    type Error = S::Error;
+    type Future = Boxed<Response<B>, S::Error>;
+
+    fn poll_ready(&mut self, cx: &mut std::task::Context<'_>) -> Poll<Result<(), S::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request<kube::client::Body>) -> Self::Future {
+        let kind = classify(request.method(), request.uri());
+        self.requests.started.fetch_add(1, Ordering::SeqCst);
+        let requests = Arc::clone(&self.requests);
+        let answer = self.inner.call(request);
+        Box::pin(async move {
+            let answer = answer.await;
+            requests.record(kind, answer.as_ref().map_or(0, |r| r.status().as_u16()));
+            answer
+        })
+    }
+}
+
+/// A client of `url` (the harness, plain HTTP) that counts its requests into `requests`.
+/// Call inside the runtime that is to drive it.
+fn counting_client(url: &str, requests: &Arc<Requests>) -> Client {
+    let mut config = kube::Config::new(url.parse().unwrap());
+    config.default_namespace = "default".into();
+    config.read_timeout = None;
+    kube::client::ClientBuilder::try_from(config)
+        .unwrap()
+        .with_layer(&CountLayer(Arc::clone(requests)))
+        .build()
+}
+
+fn print_counts(title: &str, counts: &Counts, tests: usize) {
+    let (writes, reads) = (total(counts, true), total(counts, false));
+    let per = |n: u64| n as f64 / tests as f64;
+    println!(
+        "  {title}: {writes} writes ({:.2}/test), {reads} reads ({:.2}/test)",
+        per(writes),
+        per(reads)
+    );
+    let mut rows: Vec<_> = counts.iter().collect();
+    rows.sort_by_key(|((verb, resource), _)| (!is_write(verb), resource.clone(), verb.clone()));
+    for ((verb, resource), codes) in rows {
+        let n: u64 = codes.values().sum();
+        let codes = codes
+            .iter()
+            .map(|(code, n)| format!("{code}×{n}"))
+            .collect::<Vec<_>>()
+            .join(" ");
+        println!(
+            "    {:<32} {n:>7}  {:>6.2}/test  [{codes}]",
+            format!("{verb} {resource}"),
+            per(n)
+        );
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Process measurements
+
+/// A `kB` field (`VmHWM`, `VmRSS`) of `/proc/<pid>/status`, in MiB.
+fn vm_mib(pid: &str, field: &str) -> f64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix(field)?.strip_prefix(':'))
+        .and_then(|rest| {
+            rest.trim()
+                .trim_end_matches("kB")
+                .trim()
+                .parse::<f64>()
+                .ok()
+        })
+        .map_or(f64::NAN, |kb| kb / 1024.0)
+}
+
+/// User + system CPU seconds of process `pid` (clock ticks of 10 ms).
+fn process_cpu(pid: &str) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let Some(close) = stat.rfind(')') else {
+        return f64::NAN;
+    };
+    let fields: Vec<&str> = stat[close + 2..].split(' ').collect();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|f| f.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    (ticks(11) + ticks(12)) as f64 / 100.0
+}
+
+/// CPU seconds of this process's threads by name prefix (`harness`, `operator`, `driver`).
+fn thread_cpu() -> HashMap<String, f64> {
+    let mut out = HashMap::new();
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
+        return out;
+    };
+    for task in tasks.flatten() {
+        let Ok(stat) = std::fs::read_to_string(task.path().join("stat")) else {
+            continue;
+        };
+        let (Some(open), Some(close)) = (stat.find('('), stat.rfind(')')) else {
+            continue;
+        };
+        let name = stat[open + 1..close].to_owned();
+        let fields: Vec<&str> = stat[close + 2..].split(' ').collect();
+        let ticks = |i: usize| {
+            fields
+                .get(i)
+                .and_then(|f| f.parse::<u64>().ok())
+                .unwrap_or(0)
+        };
+        let group = ["harness", "operator", "driver"]
+            .into_iter()
+            .find(|p| name.starts_with(p))
+            .unwrap_or("other");
+        *out.entry(group.to_owned()).or_default() += (ticks(11) + ticks(12)) as f64 / 100.0;
+    }
+    out
+}
+
+fn cpu_delta(after: &HashMap<String, f64>, before: &HashMap<String, f64>) -> String {
+    ["operator", "harness", "driver", "other"]
+        .into_iter()
+        .map(|g| {
+            let d = after.get(g).copied().unwrap_or(0.0) - before.get(g).copied().unwrap_or(0.0);
+            format!("{g} {d:.1} s")
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn self_memory(label: &str) -> (f64, f64) {
+    let (hwm, rss) = (vm_mib("self", "VmHWM"), vm_mib("self", "VmRSS"));
+    println!("  bench process {label}: VmHWM {hwm:.1} MiB, VmRSS {rss:.1} MiB");
+    (hwm, rss)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Metrics text
+
+/// Sum of every sample of metric `name` (all label sets).
+fn metric_sum(text: &str, name: &str) -> f64 {
+    text.lines()
+        .filter(|l| !l.starts_with('#'))
+        .filter_map(|line| {
+            let (key, value) = line.rsplit_once(' ')?;
+            let metric = key.split('{').next()?;
+            if metric == name {
+                value.parse::<f64>().ok()
+            } else {
+                None
+            }
+        })
+        .sum()
+}
+
+/// What the operator's `/metrics` says about its reconciles.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+struct Reconciles {
+    total: f64,
+    errors: f64,
+    active: f64,
+    time_sum: f64,
+    time_count: f64,
+}
+
+impl Reconciles {
+    fn parse(text: &str) -> Self {
+        Self {
+            total: metric_sum(text, "controller_runtime_reconcile_total"),
+            errors: metric_sum(text, "controller_runtime_reconcile_errors_total"),
+            active: metric_sum(text, "controller_runtime_active_workers"),
+            time_sum: metric_sum(text, "controller_runtime_reconcile_time_seconds_sum"),
+            time_count: metric_sum(text, "controller_runtime_reconcile_time_seconds_count"),
+        }
+    }
+
+    fn describe_since(&self, before: &Self) -> String {
+        let count = self.time_count - before.time_count;
+        let mean_ms = if count > 0.0 {
+            (self.time_sum - before.time_sum) / count * 1000.0
+        } else {
+            0.0
+        };
+        format!(
+            "{:.0} reconciles ({:.0} errors), mean reconcile {mean_ms:.2} ms",
+            self.total - before.total,
+            self.errors - before.errors
+        )
+    }
+}
+
+/// Waits (blocking) until `sample` has shown at least `min_reconciles` reconciles, no active
+/// worker, and nothing changed for [`QUIET`]; returns the sample and when it last changed, or
+/// what was seen last after `timeout`.
+fn try_settle<S: PartialEq + Copy + std::fmt::Debug>(
+    timeout: Duration,
+    mut sample: impl FnMut() -> (Reconciles, S),
+    min_reconciles: f64,
+) -> Result<(Reconciles, Instant), String> {
+    let deadline = Instant::now() + timeout;
+    let mut last = sample();
+    let mut changed = Instant::now();
+    loop {
+        std::thread::sleep(POLL);
+        let now = sample();
+        if now.0 != last.0 || now.1 != last.1 {
+            last = now;
+            changed = Instant::now();
+        }
+        if last.0.total >= min_reconciles && last.0.active == 0.0 && changed.elapsed() >= QUIET {
+            return Ok((last.0, changed));
+        }
+        if Instant::now() >= deadline {
+            return Err(format!(
+                "not settled after {timeout:?}: {:?}, {:?} (unchanged for {:.1} s)",
+                last.0,
+                last.1,
+                changed.elapsed().as_secs_f64()
+            ));
+        }
+    }
+}
+
+/// [`try_settle`], panicking with `what` on a timeout.
+fn settle<S: PartialEq + Copy + std::fmt::Debug>(
+    what: &str,
+    timeout: Duration,
+    sample: impl FnMut() -> (Reconciles, S),
+    min_reconciles: f64,
+) -> (Reconciles, Instant) {
+    try_settle(timeout, sample, min_reconciles).unwrap_or_else(|e| panic!("{what}: {e}"))
+}
+
+// ---------------------------------------------------------------------------------------------
+// The driver: creates, watches, waits
+
+fn locust_resource() -> ApiResource {
+    ApiResource::from_gvk_with_plural(
+        &GroupVersionKind::gvk("locust.io", "v2", "LocustTest"),
+        "locusttests",
+    )
+}
+
+/// `examples/minimal-v2.yaml` without its name.
+fn template() -> Value {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/minimal-v2.yaml");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let mut test: Value = serde_saphyr::from_str(&text).unwrap();
+    test["metadata"] = json!({});
+    test
+}
+
+/// When the driver saw what, per test.
+#[derive(Clone, Copy, Default)]
+struct Seen {
+    created: Option<Instant>,
+    ready: Option<Instant>,
+    service: Option<Instant>,
+    master: Option<Instant>,
+    worker: Option<Instant>,
+    running: Option<Instant>,
+}
+
+impl Seen {
+    fn children_ready(&self) -> Option<Instant> {
+        [self.ready, self.service, self.master, self.worker]
+            .into_iter()
+            .try_fold(None::<Instant>, |max, at| Some(max.max(Some(at?))))
+            .flatten()
+    }
+}
+
+#[derive(Default)]
+struct Progress {
+    tests: Mutex<HashMap<String, Seen>>,
+}
+
+impl Progress {
+    fn mark(&self, name: &str, what: impl FnOnce(&mut Seen) -> &mut Option<Instant>) {
+        let mut tests = self.tests.lock().unwrap();
+        let slot = what(tests.entry(name.to_owned()).or_default());
+        if slot.is_none() {
+            *slot = Some(Instant::now());
+        }
+    }
+
+    fn count(&self, done: impl Fn(&Seen) -> Option<Instant>) -> usize {
+        let tests = self.tests.lock().unwrap();
+        tests.values().filter(|s| done(s).is_some()).count()
+    }
+
+    /// Per test `done - created`, and the last `done`.
+    fn latencies(&self, done: impl Fn(&Seen) -> Option<Instant>) -> (Vec<Duration>, Instant) {
+        let tests = self.tests.lock().unwrap();
+        let mut last = None::<Instant>;
+        let mut latencies = Vec::new();
+        for seen in tests.values() {
+            if let (Some(created), Some(done)) = (seen.created, done(seen)) {
+                latencies.push(done - created);
+                last = last.max(Some(done));
+            }
+        }
+        (latencies, last.unwrap_or_else(Instant::now))
+    }
+}
+
+fn condition_true(test: &DynamicObject, kind: &str) -> bool {
+    test.data["status"]["conditions"]
+        .as_array()
+        .is_some_and(|c| c.iter().any(|c| c["type"] == kind && c["status"] == "True"))
+}
+
+fn test_name<K: ResourceExt>(object: &K) -> Option<String> {
+    object.labels().get(LABEL_TEST_NAME).cloned()
+}
+
+/// The driver's watches of the tests and their children; they fill `progress`.
+fn track(
+    rt: &Runtime,
+    client: &Client,
+    progress: &Arc<Progress>,
+) -> Vec<tokio::task::JoinHandle<()>> {
+    let tests: Api<DynamicObject> =
+        Api::namespaced_with(client.clone(), NAMESPACE, &locust_resource());
+    let services: Api<Service> = Api::namespaced(client.clone(), NAMESPACE);
+    let jobs: Api<Job> = Api::namespaced(client.clone(), NAMESPACE);
+    let p = Arc::clone(progress);
+    let watch_tests = rt.spawn(async move {
+        let mut stream = watcher(tests, watcher::Config::default())
+            .default_backoff()
+            .applied_objects()
+            .boxed();
+        while let Some(event) = stream.next().await {
+            let Ok(test) = event else { continue };
+            let name = test.name_any();
+            if condition_true(&test, "Ready") {
+                p.mark(&name, |s| &mut s.ready);
+            }
+            if test.data["status"]["phase"] == "Running"
+                && condition_true(&test, "WorkersConnected")
+            {
+                p.mark(&name, |s| &mut s.running);
+            }
+        }
+    });
+    let p = Arc::clone(progress);
+    let watch_services = rt.spawn(async move {
+        let mut stream = watcher(services, watcher::Config::default())
+            .default_backoff()
+            .applied_objects()
+            .boxed();
+        while let Some(event) = stream.next().await {
+            let Ok(service) = event else { continue };
+            if let Some(name) = test_name(&service) {
+                p.mark(&name, |s| &mut s.service);
+            }
+        }
+    });
+    let p = Arc::clone(progress);
+    let watch_jobs = rt.spawn(async move {
+        let mut stream = watcher(jobs, watcher::Config::default())
+            .default_backoff()
+            .applied_objects()
+            .boxed();
+        while let Some(event) = stream.next().await {
+            let Ok(job) = event else { continue };
+            let Some(name) = test_name(&job) else {
+                continue;
+            };
+            if job.name_any().ends_with("-worker") {
+                p.mark(&name, |s| &mut s.worker);
+            } else {
+                p.mark(&name, |s| &mut s.master);
+            }
+        }
+    });
+    vec![watch_tests, watch_services, watch_jobs]
+}
+
+async fn create_namespace(client: &Client) {
+    let namespaces: Api<Namespace> = Api::all(client.clone());
+    let namespace: Namespace =
+        serde_json::from_value(json!({"metadata": {"name": NAMESPACE}})).unwrap();
+    namespaces
+        .create(&PostParams::default(), &namespace)
+        .await
+        .unwrap();
+}
+
+/// Creates every test, `inflight` at a time; each test's `created` is set just before its
+/// create is sent.
+async fn create_tests(client: &Client, bench: &Bench, progress: &Progress) {
+    let api: Api<DynamicObject> =
+        Api::namespaced_with(client.clone(), NAMESPACE, &locust_resource());
+    let template = template();
+    futures::stream::iter(bench.names())
+        .map(|name| {
+            let api = api.clone();
+            let mut test = template.clone();
+            test["metadata"] = json!({"name": name, "namespace": NAMESPACE});
+            async move {
+                let test: DynamicObject = serde_json::from_value(test).unwrap();
+                progress.mark(&name, |s| &mut s.created);
+                api.create(&PostParams::default(), &test)
+                    .await
+                    .unwrap_or_else(|e| panic!("creating {name}: {e}"));
+            }
+        })
+        .buffer_unordered(bench.inflight)
+        .collect::<Vec<()>>()
+        .await;
+}
+
+/// 1 master and `workers` worker pods per test, Running and ready, and the Jobs' counts, as
+/// kubelet and the Job controller would write them. Each test's `created` is reset to the
+/// start of its writes.
+async fn start_pods(client: &Client, bench: &Bench, progress: &Progress) {
+    let workers = bench.worker_pods;
+    futures::stream::iter(bench.names())
+        .map(|name| async move {
+            progress
+                .tests
+                .lock()
+                .unwrap()
+                .entry(name.clone())
+                .or_default()
+                .created = Some(Instant::now());
+            let (master, worker) = (format!("{name}-master"), format!("{name}-worker"));
+            let mut pods = sim::create_job_pods(client, NAMESPACE, &master, 1)
+                .await
+                .unwrap();
+            pods.extend(
+                sim::create_job_pods(client, NAMESPACE, &worker, workers)
+                    .await
+                    .unwrap(),
+            );
+            for pod in &pods {
+                sim::set_pod_running(client, NAMESPACE, pod, true)
+                    .await
+                    .unwrap();
+            }
+            let w = workers as i32;
+            sim::set_job_counts(client, NAMESPACE, &master, 1, 1, 0, 0)
+                .await
+                .unwrap();
+            sim::set_job_counts(client, NAMESPACE, &worker, w, w, 0, 0)
+                .await
+                .unwrap();
+        })
+        .buffer_unordered(bench.inflight)
+        .collect::<Vec<()>>()
+        .await;
+}
+
+/// Adds a label to every test (metadata only: no generation, no status change).
+async fn touch_labels(client: &Client, bench: &Bench) {
+    let api: Api<DynamicObject> =
+        Api::namespaced_with(client.clone(), NAMESPACE, &locust_resource());
+    let patch = json!({"metadata": {"labels": {"bench.locust.io/touched": "1"}}});
+    futures::stream::iter(bench.names())
+        .map(|name| {
+            let api = api.clone();
+            let patch = patch.clone();
+            async move {
+                api.patch(&name, &PatchParams::default(), &Patch::Merge(&patch))
+                    .await
+                    .unwrap();
+            }
+        })
+        .buffer_unordered(bench.inflight)
+        .collect::<Vec<()>>()
+        .await;
+}
+
+/// Waits (blocking) until `done` holds for every test; prints progress every 10 s.
+fn wait_all(
+    what: &str,
+    bench: &Bench,
+    progress: &Progress,
+    done: impl Fn(&Seen) -> Option<Instant> + Copy,
+) {
+    let deadline = Instant::now() + bench.timeout;
+    let mut report = Instant::now() + Duration::from_secs(10);
+    loop {
+        let n = progress.count(done);
+        if n >= bench.tests {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{what}: only {n} of {} tests after {:?}",
+            bench.tests,
+            bench.timeout
+        );
+        if Instant::now() >= report {
+            eprintln!("    … {what}: {n}/{}", bench.tests);
+            report += Duration::from_secs(10);
+        }
+        std::thread::sleep(POLL);
+    }
+}
+
+/// Nearest-rank percentile.
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
+    sorted[rank.clamp(1, sorted.len()) - 1]
+}
+
+/// Total time from `start`, and per-test p50/p99/max of `done - created`.
+fn print_latencies(
+    what: &str,
+    start: Instant,
+    progress: &Progress,
+    done: impl Fn(&Seen) -> Option<Instant>,
+) -> (Duration, Duration, Duration) {
+    let (mut latencies, last) = progress.latencies(done);
+    latencies.sort();
+    let total = last - start;
+    let (p50, p99, max) = (
+        percentile(&latencies, 50.0),
+        percentile(&latencies, 99.0),
+        latencies.last().copied().unwrap_or_default(),
+    );
+    println!(
+        "  {what}: all {} in {:.2} s ({:.0} tests/s); per test p50 {:.2} s, p99 {:.2} s, max {:.2} s",
+        latencies.len(),
+        total.as_secs_f64(),
+        latencies.len() as f64 / total.as_secs_f64(),
+        p50.as_secs_f64(),
+        p99.as_secs_f64(),
+        max.as_secs_f64()
+    );
+    (total, p50, p99)
+}
+
+// ---------------------------------------------------------------------------------------------
+// The operator in this process
+
+struct InProcess {
+    requests: Arc<Requests>,
+    metrics: Arc<Metrics>,
+    shutdown: CancellationToken,
+    task: tokio::task::JoinHandle<()>,
+}
+
+fn operator_settings() -> Settings {
+    Settings {
+        config: Arc::new(Config::from_lookup(&|_| None).unwrap().0),
+        grace: Duration::from_secs(120),
+        namespaces: vec![NAMESPACE.to_owned()],
+        max_concurrent_reconciles: controller::DEFAULT_MAX_CONCURRENT_RECONCILES,
+        instance: "bench".to_owned(),
+    }
+}
+
+impl InProcess {
+    /// Starts the controller on `rt` with a counting client of `url`; returns once its caches
+    /// are synced.
+    fn start(rt: &Runtime, url: &str, timeout: Duration) -> Self {
+        let _entered = rt.enter();
+        let requests = Arc::new(Requests::default());
+        let client = counting_client(url, &requests);
+        let metrics = Arc::new(Metrics::new());
+        let state = Arc::new(State::default());
+        let shutdown = CancellationToken::new();
+        let task = rt.spawn(controller::run(
+            client,
+            operator_settings(),
+            None,
+            ControllerMetrics::register(&metrics),
+            Arc::clone(&state),
+            shutdown.clone(),
+        ));
+        let task = rt.spawn(async move {
+            task.await.unwrap().unwrap();
+        });
+        let deadline = Instant::now() + timeout;
+        while !state.caches_synced() {
+            assert!(Instant::now() < deadline, "the caches did not sync");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        Self {
+            requests,
+            metrics,
+            shutdown,
+            task,
+        }
+    }
+
+    fn reconciles(&self) -> Reconciles {
+        Reconciles::parse(&self.metrics.encode())
+    }
+
+    /// [`settle`] on its metrics and request counters.
+    fn settle(&self, what: &str, timeout: Duration, min_reconciles: f64) -> (Reconciles, Instant) {
+        let sample = || (self.reconciles(), self.requests.activity());
+        try_settle(timeout, sample, min_reconciles).unwrap_or_else(|error| {
+            print_counts("operator requests so far", &self.requests.snapshot(), 1);
+            eprintln!("operator metrics:\n{}", self.metrics.encode());
+            panic!("{what}: {error}")
+        })
+    }
+
+    fn stop(self, rt: &Runtime) {
+        self.shutdown.cancel();
+        rt.block_on(async {
+            tokio::time::timeout(Duration::from_secs(30), self.task)
+                .await
+                .expect("the controller stops within 30 s")
+                .expect("the controller does not panic");
+        });
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The operator as its own process
+
+/// A free port on 127.0.0.1 (bound, then released for the child to take).
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// `GET path` over HTTP/1.0; the status code and body.
+fn http_get(addr: SocketAddr, path: &str) -> Option<(u16, String)> {
+    let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(2)).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    write!(stream, "GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").ok()?;
+    let mut text = String::new();
+    stream.read_to_string(&mut text).ok()?;
+    let code = text.split(' ').nth(1)?.parse().ok()?;
+    let body = text.split_once("\r\n\r\n").map(|(_, b)| b.to_owned())?;
+    Some((code, body))
+}
+
+fn certificates(dir: &Path) {
+    let ca_key = rcgen::KeyPair::generate().unwrap();
+    let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    let ca = rcgen::CertifiedIssuer::self_signed(ca_params, ca_key).unwrap();
+    let key = rcgen::KeyPair::generate().unwrap();
+    let params = rcgen::CertificateParams::new(vec!["127.0.0.1".to_owned()]).unwrap();
+    let cert = params.signed_by(&key, &ca).unwrap();
+    std::fs::create_dir_all(dir).unwrap();
+    std::fs::write(dir.join(CERT_FILE), cert.pem()).unwrap();
+    std::fs::write(dir.join(KEY_FILE), key.serialize_pem()).unwrap();
+}
+
+/// `locust-operator run` against the harness at `url`; killed when dropped.
+struct OperatorProcess {
+    child: Child,
+    pid: String,
+    probes: SocketAddr,
+    metrics: SocketAddr,
+}
+
+impl OperatorProcess {
+    fn start(url: &str, dir: &Path, log: &str, timeout: Duration) -> Self {
+        let kubeconfig = dir.join("kubeconfig");
+        std::fs::write(
+            &kubeconfig,
+            format!(
+                "apiVersion: v1\nkind: Config\nclusters:\n- name: harness\n  cluster:\n    server: {url}\n\
+                 users:\n- name: bench\n  user: {{}}\ncontexts:\n- name: bench\n  context:\n    cluster: harness\n    user: bench\n    namespace: default\n\
+                 current-context: bench\n"
+            ),
+        )
+        .unwrap();
+        let certs = dir.join("certs");
+        certificates(&certs);
+        let ports = [free_port(), free_port(), free_port()];
+        let address = |port: u16| SocketAddr::from(([127, 0, 0, 1], port));
+        let log = std::fs::File::create(dir.join(log)).unwrap();
+        let child = Command::new(env!("CARGO_BIN_EXE_locust-operator"))
+            .arg("run")
+            .arg("--leader-elect=false")
+            .arg(format!("--watch-namespace={NAMESPACE}"))
+            .arg(format!("--webhook-bind-address={}", address(ports[0])))
+            .arg(format!("--health-probe-bind-address={}", address(ports[1])))
+            .arg(format!("--metrics-bind-address={}", address(ports[2])))
+            .arg(format!("--cert-dir={}", certs.display()))
+            .env("KUBECONFIG", &kubeconfig)
+            .env("RUST_LOG", "info")
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        let process = Self {
+            pid: child.id().to_string(),
+            child,
+            probes: address(ports[1]),
+            metrics: address(ports[2]),
+        };
+        let deadline = Instant::now() + timeout;
+        while http_get(process.probes, "/readyz").map(|(code, _)| code) != Some(200) {
+            assert!(
+                Instant::now() < deadline,
+                "the operator process is not ready (see {})",
+                dir.display()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        process
+    }
+
+    fn reconciles(&self) -> Reconciles {
+        http_get(self.metrics, "/metrics")
+            .map(|(_, body)| Reconciles::parse(&body))
+            .unwrap_or_default()
+    }
+
+    fn memory(&self) -> (f64, f64) {
+        (vm_mib(&self.pid, "VmHWM"), vm_mib(&self.pid, "VmRSS"))
+    }
+
+    /// SIGTERM, then waits (SIGKILL after 30 s).
+    fn stop(mut self) {
+        let _ = Command::new("kill").args(["-TERM", &self.pid]).status();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        eprintln!("the operator process did not stop within 30 s; killing it");
+    }
+}
+
+impl Drop for OperatorProcess {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+
+struct Runtimes {
+    harness: Runtime,
+    operator: Runtime,
+    driver: Runtime,
+}
+
+fn runtime(name: &str, threads: usize) -> Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(threads)
+        .thread_name(name)
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+/// A fresh harness with the CRD, the bench namespace, a driver client and the driver's watches.
+fn harness(
+    rts: &Runtimes,
+) -> (
+    ApiServer,
+    Client,
+    Arc<Progress>,
+    Vec<tokio::task::JoinHandle<()>>,
+) {
+    let server = rts.harness.block_on(async {
+        let server = ApiServer::start().await.unwrap();
+        let crd = serde_json::to_value(locust_operator::crd::locust_test_crd().unwrap()).unwrap();
+        server.install_crd(&crd).await;
+        server
+    });
+    let client = {
+        let _entered = rts.driver.enter();
+        server.client().unwrap()
+    };
+    rts.driver.block_on(create_namespace(&client));
+    let progress = Arc::new(Progress::default());
+    let watches = track(&rts.driver, &client, &progress);
+    (server, client, progress, watches)
+}
+
+fn main() -> ExitCode {
+    if std::env::var_os("RUST_LOG").is_some() {
+        locust_operator::telemetry::init(locust_operator::telemetry::LogFormat::Text);
+    }
+    let bench = Bench::from_env();
+    let cpus = std::thread::available_parallelism().map_or(1, usize::from);
+    println!(
+        "controller bench: {} LocustTests ({} creates in flight), {} worker pod(s) per test{}, {cpus} CPUs",
+        bench.tests,
+        bench.inflight,
+        bench.worker_pods,
+        if bench.worker_pods > 0 {
+            " + 1 master"
+        } else {
+            ""
+        },
+    );
+    let rts = Runtimes {
+        harness: runtime("harness", cpus),
+        operator: runtime("operator", cpus),
+        driver: runtime("driver", 1),
+    };
+    let mut failures: Vec<String> = Vec::new();
+
+    // ---- 1. In-process operator ----------------------------------------------------------
+    println!("\n== in-process operator (counting client) ==");
+    let (server, client, progress, watches) = harness(&rts);
+    let url = server.url();
+    self_memory("at start (harness empty)");
+
+    let operator = InProcess::start(&rts.operator, &url, bench.timeout);
+    let startup = operator.requests.snapshot();
+    print_counts("start-up (until caches synced)", &startup, 1);
+    let reconciles0 = operator.reconciles();
+
+    let cpu0 = thread_cpu();
+    let start = Instant::now();
+    rts.driver
+        .block_on(create_tests(&client, &bench, &progress));
+    let created = start.elapsed();
+    if let Ok(ms) = std::env::var("HACK_STOP_MS") {
+        std::thread::sleep(Duration::from_millis(ms.parse().unwrap()));
+        operator.stop(&rts.operator);
+        eprintln!("stopped early");
+        let operator = InProcess::start(&rts.operator, &url, bench.timeout);
+        wait_all("burst", &bench, &progress, |s| s.children_ready());
+        operator.settle("after early stop", bench.timeout, 0.0);
+        eprintln!("converged");
+        operator.stop(&rts.operator);
+        let operator = InProcess::start(&rts.operator, &url, bench.timeout);
+        operator.settle("restart after early stop", bench.timeout, bench.tests as f64);
+        eprintln!("ok; writes {}", total(&operator.requests.snapshot(), true));
+        return ExitCode::SUCCESS;
+    }
+    wait_all("burst", &bench, &progress, |s| s.children_ready());
+    println!("\n-- burst --");
+    println!(
+        "  creates: {} in {:.2} s ({:.0}/s)",
+        bench.tests,
+        created.as_secs_f64(),
+        bench.tests as f64 / created.as_secs_f64()
+    );
+    print_latencies(
+        "Service + 2 Jobs + Ready=True",
+        start,
+        &progress,
+        Seen::children_ready,
+    );
+    let (reconciles1, _) = operator.settle("burst", bench.timeout, 0.0);
+    let cpu1 = thread_cpu();
+    let burst = delta(&operator.requests.snapshot(), &startup);
+    println!(
+        "  settled after {:.2} s; {}",
+        start.elapsed().as_secs_f64() - QUIET.as_secs_f64(),
+        reconciles1.describe_since(&reconciles0)
+    );
+    println!("  CPU: {}", cpu_delta(&cpu1, &cpu0));
+    print_counts("operator requests", &burst, bench.tests);
+    self_memory("after the burst");
+
+    let mut last = operator.requests.snapshot();
+    let mut reconciles_last = reconciles1;
+    if bench.worker_pods > 0 {
+        println!(
+            "\n-- pods: 1 master + {} workers per test --",
+            bench.worker_pods
+        );
+        let cpu0 = thread_cpu();
+        let start = Instant::now();
+        rts.driver.block_on(start_pods(&client, &bench, &progress));
+        println!("  pods written in {:.2} s", start.elapsed().as_secs_f64());
+        wait_all("pods", &bench, &progress, |s| s.running);
+        print_latencies("Running + WorkersConnected=True", start, &progress, |s| {
+            s.running
+        });
+        let (reconciles, _) = operator.settle("pods", bench.timeout, 0.0);
+        let cpu1 = thread_cpu();
+        let now = operator.requests.snapshot();
+        println!("  {}", reconciles.describe_since(&reconciles_last));
+        println!("  CPU: {}", cpu_delta(&cpu1, &cpu0));
+        print_counts("operator requests", &delta(&now, &last), bench.tests);
+        self_memory("after the pods");
+        last = now;
+        reconciles_last = reconciles;
+    }
+    let _ = (last, reconciles_last);
+    operator.stop(&rts.operator);
+
+    println!("\n-- restart resync (a new operator lists and reconciles everything) --");
+    let cpu0 = thread_cpu();
+    let start = Instant::now();
+    let operator = InProcess::start(&rts.operator, &url, bench.timeout);
+    let synced = start.elapsed();
+    let startup = operator.requests.snapshot();
+    let (reconciles, done) = operator.settle("restart resync", bench.timeout, bench.tests as f64);
+    let cpu1 = thread_cpu();
+    let counts = operator.requests.snapshot();
+    println!(
+        "  caches synced in {:.2} s, all reconciled in {:.2} s; {}",
+        synced.as_secs_f64(),
+        (done - start).as_secs_f64(),
+        reconciles.describe_since(&Reconciles::default())
+    );
+    println!("  CPU: {}", cpu_delta(&cpu1, &cpu0));
+    print_counts(
+        "operator requests (start-up included)",
+        &counts,
+        bench.tests,
+    );
+    let writes = total(&counts, true);
+    println!("  WRITES DURING RESYNC: {writes}");
+    if writes > 0 {
+        failures.push(format!(
+            "restart resync: the operator wrote {writes} time(s) although nothing changed"
+        ));
+    }
+    let _ = startup;
+
+    println!("\n-- label resync (a label added to every test) --");
+    let before = operator.requests.snapshot();
+    let cpu0 = thread_cpu();
+    let start = Instant::now();
+    rts.driver.block_on(touch_labels(&client, &bench));
+    let (after, done) = operator.settle(
+        "label resync",
+        bench.timeout,
+        reconciles.total + bench.tests as f64,
+    );
+    let cpu1 = thread_cpu();
+    let counts = delta(&operator.requests.snapshot(), &before);
+    println!(
+        "  labels patched and all reconciled in {:.2} s; {}",
+        (done - start).as_secs_f64(),
+        after.describe_since(&reconciles)
+    );
+    println!("  CPU: {}", cpu_delta(&cpu1, &cpu0));
+    print_counts("operator requests", &counts, bench.tests);
+    let writes = total(&counts, true);
+    println!("  WRITES DURING RESYNC: {writes}");
+    if writes > 0 {
+        failures.push(format!(
+            "label resync: the operator wrote {writes} time(s) although nothing changed"
+        ));
+    }
+    self_memory("after the resyncs");
+    operator.stop(&rts.operator);
+    for watch in watches {
+        watch.abort();
+    }
+    drop(client);
+    drop(server);
+
+    // ---- 2. The real binary --------------------------------------------------------------
+    if bench.process {
+        println!("\n== locust-operator run (separate process, fresh harness) ==");
+        let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("controller_bench");
+        std::fs::create_dir_all(&dir).unwrap();
+        let (server, client, progress, watches) = harness(&rts);
+        let url = server.url();
+        let process = OperatorProcess::start(&url, &dir, "operator-1.log", bench.timeout);
+        let (hwm, rss) = process.memory();
+        println!("  ready (caches synced): VmHWM {hwm:.1} MiB, VmRSS {rss:.1} MiB");
+        let cpu0 = process_cpu(&process.pid);
+        let start = Instant::now();
+        rts.driver
+            .block_on(create_tests(&client, &bench, &progress));
+        wait_all("burst (process)", &bench, &progress, |s| s.children_ready());
+        println!("\n-- burst --");
+        print_latencies(
+            "Service + 2 Jobs + Ready=True",
+            start,
+            &progress,
+            Seen::children_ready,
+        );
+        let (reconciles, _) = settle(
+            "burst (process)",
+            bench.timeout,
+            || (process.reconciles(), server.state.store.current_rv()),
+            0.0,
+        );
+        let cpu1 = process_cpu(&process.pid);
+        let (hwm, rss) = process.memory();
+        println!("  {}", reconciles.describe_since(&Reconciles::default()));
+        println!(
+            "  operator process: CPU {:.1} s, VmHWM {hwm:.1} MiB, VmRSS {rss:.1} MiB",
+            cpu1 - cpu0
+        );
+        if bench.worker_pods > 0 {
+            println!(
+                "\n-- pods: 1 master + {} workers per test --",
+                bench.worker_pods
+            );
+            let start = Instant::now();
+            rts.driver.block_on(start_pods(&client, &bench, &progress));
+            wait_all("pods (process)", &bench, &progress, |s| s.running);
+            print_latencies("Running + WorkersConnected=True", start, &progress, |s| {
+                s.running
+            });
+            let (after, _) = settle(
+                "pods (process)",
+                bench.timeout,
+                || (process.reconciles(), server.state.store.current_rv()),
+                0.0,
+            );
+            let cpu2 = process_cpu(&process.pid);
+            let (hwm, rss) = process.memory();
+            println!("  {}", after.describe_since(&reconciles));
+            println!(
+                "  operator process: CPU {:.1} s, VmHWM {hwm:.1} MiB, VmRSS {rss:.1} MiB",
+                cpu2 - cpu1
+            );
+        }
+        process.stop();
+
+        println!("\n-- restart resync (a second process) --");
+        let rv = server.state.store.current_rv();
+        let start = Instant::now();
+        let process = OperatorProcess::start(&url, &dir, "operator-2.log", bench.timeout);
+        let synced = start.elapsed();
+        let (reconciles, done) = settle(
+            "restart resync (process)",
+            bench.timeout,
+            || (process.reconciles(), server.state.store.current_rv()),
+            bench.tests as f64,
+        );
+        let cpu = process_cpu(&process.pid);
+        let (hwm, rss) = process.memory();
+        let moved = server.state.store.current_rv() - rv;
+        println!(
+            "  ready in {:.2} s, all reconciled in {:.2} s; {}",
+            synced.as_secs_f64(),
+            (done - start).as_secs_f64(),
+            reconciles.describe_since(&Reconciles::default())
+        );
+        println!("  operator process: CPU {cpu:.1} s, VmHWM {hwm:.1} MiB, VmRSS {rss:.1} MiB");
+        println!("  harness resourceVersion moved by {moved} (writes that changed something)");
+        if moved > 0 {
+            failures.push(format!(
+                "restart resync (process): the store changed {moved} time(s) although nothing changed"
+            ));
+        }
+        process.stop();
+        for watch in watches {
+            watch.abort();
+        }
+        drop(client);
+        drop(server);
+        println!("  logs: {}", dir.display());
+    }
+
+    if failures.is_empty() {
+        println!("\nok: no writes on resync");
+        ExitCode::SUCCESS
+    } else {
+        for failure in &failures {
+            eprintln!("FAILED: {failure}");
+        }
+        ExitCode::FAILURE
+    }
+}
