@@ -39,8 +39,7 @@ use tokio::sync::watch;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-/// The field manager of every write to the Lease.
-pub const FIELD_MANAGER: &str = "locust-operator";
+pub use crate::names::FIELD_MANAGER;
 
 /// The in-cluster file holding the pod's namespace.
 const SERVICE_ACCOUNT_NAMESPACE: &str = "/var/run/secrets/kubernetes.io/serviceaccount/namespace";
@@ -604,7 +603,7 @@ pub fn default_identity() -> String {
         )
         .map(|name| name.trim().to_owned())
         .find(|name| !name.is_empty())
-        .unwrap_or_else(|| FIELD_MANAGER.to_owned());
+        .unwrap_or_else(|| crate::names::OPERATOR_NAME.to_owned());
     format!("{name}_{:016x}", random_u64())
 }
 

@@ -49,6 +49,10 @@ pub const K8S_NAME_VALUE: &str = "locust";
 /// Value of [`LABEL_K8S_MANAGED_BY`], also the field manager of the operator's writes.
 pub const OPERATOR_NAME: &str = "locust-operator";
 
+/// Field manager of every write the operator makes (children, LocustTest metadata and status,
+/// the leader Lease).
+pub const FIELD_MANAGER: &str = OPERATOR_NAME;
+
 /// Labels users may not override through `master.labels` / `worker.labels`.
 pub const PROTECTED_LABELS: [&str; 3] = [LABEL_TEST_NAME, LABEL_POD_NAME, LABEL_MANAGED_BY];
 

@@ -4,8 +4,9 @@
 //! `WATCH_NAMESPACE`).
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
-use futures::Stream;
+use futures::{Stream, StreamExt};
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::{Pod, Service};
 use kube::runtime::reflector::{self, ObjectRef, Store, store::Writer};
@@ -20,6 +21,59 @@ pub fn child_selector() -> String {
     format!("{LABEL_MANAGED_BY}={MANAGED_BY_VALUE},{LABEL_TEST_NAME}")
 }
 
+/// Which caches of one scope hold a complete first list. Set from the watch events themselves
+/// (`InitDone`, after the reflector applied it), so nothing has to wait on a store's readiness
+/// future: kube-runtime's keeps a single waker, and the controller already waits on the
+/// LocustTest store's.
+#[derive(Debug, Default)]
+pub struct Synced {
+    tests: AtomicBool,
+    jobs: AtomicBool,
+    services: AtomicBool,
+    pods: AtomicBool,
+}
+
+/// One cache of [`Synced`].
+#[derive(Clone, Copy, Debug)]
+pub enum Cache {
+    /// LocustTests.
+    Tests,
+    /// Jobs.
+    Jobs,
+    /// Services.
+    Services,
+    /// Pods.
+    Pods,
+}
+
+impl Synced {
+    fn flag(&self, cache: Cache) -> &AtomicBool {
+        match cache {
+            Cache::Tests => &self.tests,
+            Cache::Jobs => &self.jobs,
+            Cache::Services => &self.services,
+            Cache::Pods => &self.pods,
+        }
+    }
+
+    /// Marks `cache` as holding a complete list.
+    pub fn mark(&self, cache: Cache) {
+        self.flag(cache).store(true, Ordering::Release);
+    }
+
+    /// True when the child caches (Jobs, Services, Pods) hold a complete list.
+    pub fn children(&self) -> bool {
+        [Cache::Jobs, Cache::Services, Cache::Pods]
+            .into_iter()
+            .all(|cache| self.flag(cache).load(Ordering::Acquire))
+    }
+
+    /// True when every cache, LocustTests included, holds a complete list.
+    pub fn all(&self) -> bool {
+        self.children() && self.tests.load(Ordering::Acquire)
+    }
+}
+
 /// Read side of the child caches of one scope.
 #[derive(Clone)]
 pub struct Caches {
@@ -29,14 +83,14 @@ pub struct Caches {
     pub services: Store<Service>,
     /// Pods with the operator's labels.
     pub pods: Store<Pod>,
+    /// Which caches of the scope are synced.
+    pub synced: Arc<Synced>,
 }
 
 impl Caches {
-    /// Resolves once every cache holds a complete first list.
-    pub async fn wait_ready(&self) -> Result<(), reflector::store::WriterDropped> {
-        self.jobs.wait_until_ready().await?;
-        self.services.wait_until_ready().await?;
-        self.pods.wait_until_ready().await
+    /// True once the child caches hold a complete first list.
+    pub fn ready(&self) -> bool {
+        self.synced.children()
     }
 
     /// The cached Job `namespace/name`.
@@ -73,6 +127,8 @@ impl Caches {
 pub fn child_stream<K>(
     api: Api<K>,
     writer: Writer<K>,
+    synced: Arc<Synced>,
+    cache: Cache,
 ) -> impl Stream<Item = Result<K, watcher::Error>> + Send + 'static
 where
     K: Resource<DynamicType = ()>
@@ -84,11 +140,44 @@ where
         + 'static,
 {
     let config = watcher::Config::default().labels(&child_selector());
-    watcher(api, config)
+    let stream = watcher(api, config)
         .default_backoff()
         .modify(|object: &mut K| object.meta_mut().managed_fields = None)
-        .reflect(writer)
-        .touched_objects()
+        .reflect(writer);
+    trigger_stream(stream, synced, cache)
+}
+
+/// The objects of a reflected watch `stream`, marking `cache` synced on `InitDone`. Watch
+/// errors are logged and dropped here: the watcher retries with its own backoff, and an error
+/// reaching the controller would make it back off *every* trigger (up to 30 s) on top.
+pub fn trigger_stream<K>(
+    stream: impl Stream<Item = Result<watcher::Event<K>, watcher::Error>> + Send + 'static,
+    synced: Arc<Synced>,
+    cache: Cache,
+) -> impl Stream<Item = Result<K, watcher::Error>> + Send + 'static
+where
+    K: Send + 'static,
+{
+    stream.flat_map(move |event| {
+        let objects: Vec<K> = match event {
+            Ok(watcher::Event::InitDone) => {
+                synced.mark(cache);
+                Vec::new()
+            }
+            // Objects of a (re)list count too: after a restart or a 410 they are all looked at.
+            Ok(
+                watcher::Event::Apply(object)
+                | watcher::Event::InitApply(object)
+                | watcher::Event::Delete(object),
+            ) => vec![object],
+            Ok(watcher::Event::Init) => Vec::new(),
+            Err(error) => {
+                tracing::warn!(?cache, %error, "watch error; the watcher retries");
+                Vec::new()
+            }
+        };
+        futures::stream::iter(objects.into_iter().map(Ok))
+    })
 }
 
 /// Empty caches and their writers for one scope.
@@ -101,6 +190,7 @@ pub fn caches() -> (Caches, Writer<Job>, Writer<Service>, Writer<Pod>) {
             jobs,
             services,
             pods,
+            synced: Arc::default(),
         },
         jobs_writer,
         services_writer,

@@ -39,6 +39,7 @@ use crate::config::Config;
 use crate::leader::{LeaderElector, Timings};
 
 use crate::names::{LABEL_TEST_NAME, OPERATOR_NAME};
+use cache::Cache;
 pub use metrics::ControllerMetrics;
 use reconcile::Context;
 
@@ -77,7 +78,7 @@ pub struct Leadership {
 #[derive(Debug, Default)]
 pub struct State {
     leading: AtomicBool,
-    synced: AtomicBool,
+    scopes: std::sync::RwLock<Vec<Arc<cache::Synced>>>,
 }
 
 impl State {
@@ -87,15 +88,23 @@ impl State {
         self.leading.load(Ordering::Acquire)
     }
 
-    /// True when the controllers' caches hold a complete first list.
+    /// True when the running controllers' caches all hold a complete first list.
     pub fn caches_synced(&self) -> bool {
-        self.synced.load(Ordering::Acquire)
+        self.scopes
+            .read()
+            .is_ok_and(|scopes| !scopes.is_empty() && scopes.iter().all(|s| s.all()))
     }
 
     /// The readiness check: a standby replica is ready (it serves webhooks); the leader is
     /// ready once its caches are synced.
     pub fn ready(&self) -> bool {
         !self.is_leading() || self.caches_synced()
+    }
+
+    fn set_scopes(&self, scopes: Vec<Arc<cache::Synced>>) {
+        if let Ok(mut current) = self.scopes.write() {
+            *current = scopes;
+        }
     }
 }
 
@@ -164,7 +173,6 @@ pub async fn run(
         // Stop at once: dropping the controllers cancels reconciles in flight.
         stop.cancel();
         state.leading.store(false, Ordering::Release);
-        state.synced.store(false, Ordering::Release);
         metrics.set_leader(false);
         if shutdown.is_cancelled() {
             break;
@@ -197,11 +205,11 @@ async fn run_controllers(
             instance: Some(settings.instance.clone()),
         },
     );
-    let mut readiness = Vec::new();
+    let mut synced = Vec::new();
     let mut test_stores = Vec::new();
     let mut runs = Vec::new();
     for scope in scopes {
-        let (run, ready, tests) = scope_controller(
+        let (run, scope_synced, tests) = scope_controller(
             client.clone(),
             scope.as_deref(),
             settings,
@@ -209,28 +217,20 @@ async fn run_controllers(
             recorder.clone(),
             stop.clone(),
         );
-        readiness.push(ready);
+        synced.push(scope_synced);
         test_stores.push(tests);
         runs.push(run);
     }
     let _tracked = metrics.phases().track(test_stores);
-    let synced = {
-        let state = Arc::clone(state);
-        async move {
-            futures::future::join_all(readiness).await;
-            state.synced.store(true, Ordering::Release);
-            tracing::info!("caches synced");
-            std::future::pending::<()>().await;
-        }
-    };
+    state.set_scopes(synced);
     tokio::select! {
         _ = futures::future::join_all(runs) => {}
-        () = synced => {}
         () = stop.cancelled() => {}
     }
+    state.set_scopes(Vec::new());
 }
 
-/// The controller of one scope, a future resolving when its caches are synced, and its
+/// The controller of one scope, the flags telling when its caches are synced, and its
 /// LocustTest cache.
 fn scope_controller(
     client: Client,
@@ -241,7 +241,7 @@ fn scope_controller(
     stop: CancellationToken,
 ) -> (
     impl std::future::Future<Output = ()> + Send + 'static,
-    impl std::future::Future<Output = ()> + Send + 'static,
+    Arc<cache::Synced>,
     reflector::Store<DynamicObject>,
 ) {
     let resource = ApiResource::erase::<LocustTest>(&());
@@ -251,27 +251,34 @@ fn scope_controller(
     };
     let tests_writer = reflector::store::Writer::new(resource.clone());
     let tests_store = tests_writer.as_reader();
-    let tests = watcher(tests_api, watcher::Config::default())
-        .default_backoff()
-        .modify(|test: &mut DynamicObject| test.metadata.managed_fields = None)
-        .reflect(tests_writer)
-        .touched_objects();
     let (caches, jobs_writer, services_writer, pods_writer) = cache::caches();
-    let jobs = cache::child_stream(cache::scoped_api::<Job>(&client, namespace), jobs_writer);
+    let synced = Arc::clone(&caches.synced);
+    let tests = cache::trigger_stream(
+        watcher(tests_api, watcher::Config::default())
+            .default_backoff()
+            .modify(|test: &mut DynamicObject| test.metadata.managed_fields = None)
+            .reflect(tests_writer),
+        Arc::clone(&synced),
+        Cache::Tests,
+    );
+    let jobs = cache::child_stream(
+        cache::scoped_api::<Job>(&client, namespace),
+        jobs_writer,
+        Arc::clone(&synced),
+        Cache::Jobs,
+    );
     let services = cache::child_stream(
         cache::scoped_api::<Service>(&client, namespace),
         services_writer,
+        Arc::clone(&synced),
+        Cache::Services,
     );
-    let pods = cache::child_stream(cache::scoped_api::<Pod>(&client, namespace), pods_writer);
-
-    let ready = {
-        let caches = caches.clone();
-        let tests_store = tests_store.clone();
-        async move {
-            let _ = caches.wait_ready().await;
-            let _ = tests_store.wait_until_ready().await;
-        }
-    };
+    let pods = cache::child_stream(
+        cache::scoped_api::<Pod>(&client, namespace),
+        pods_writer,
+        Arc::clone(&synced),
+        Cache::Pods,
+    );
     let context = Arc::new(Context {
         client,
         config: Arc::clone(&settings.config),
@@ -304,5 +311,5 @@ fn scope_controller(
                 }
             }
         });
-    (controller, ready, tests_store)
+    (controller, synced, tests_store)
 }

@@ -4,7 +4,8 @@
 //!
 //! Writes, in order, each only when needed:
 //! 1. the [`ANNOTATION_ORIGINAL_SPEC`] record (once, before the first child);
-//! 2. missing children (Service, master Job, worker Job), created and never updated;
+//! 2. missing children (Service, master Job, worker Job), created and never updated, and the
+//!    `Created`/`Recreated` event at once (before the status write, which may fail);
 //! 3. `.status` through the status subresource, when it differs from the stored one, with the
 //!    read `resourceVersion` as precondition so a status computed from a stale object is never
 //!    written;
@@ -40,8 +41,7 @@ use crate::config::Config;
 use crate::status::{self, EventType, Observed, Outcome, StatusEvent, event_reasons};
 use crate::validation::validate;
 
-/// Field manager of every write of the controller.
-pub const FIELD_MANAGER: &str = "locust-operator";
+pub use crate::names::FIELD_MANAGER;
 
 /// Event reasons of the controller's own actions (the status transitions have theirs in
 /// [`event_reasons`]).
@@ -61,6 +61,8 @@ pub mod action_reasons {
 pub const RESYNC_PERIOD: Duration = Duration::from_secs(10 * 60);
 /// Retry after this long when a child name is taken by an object the test does not own.
 pub const FOREIGN_CHILD_RETRY: Duration = Duration::from_secs(5);
+/// Look again after this long when the child caches do not hold a complete list yet.
+pub const CACHE_WAIT: Duration = Duration::from_millis(100);
 
 /// What every reconcile of one watched scope shares.
 pub struct Context {
@@ -145,9 +147,10 @@ async fn reconcile_inner(object: &DynamicObject, ctx: &Context) -> Result<Action
         // Owner references garbage-collect the children; there is no finalizer.
         return Ok(Action::await_change());
     }
-    // Children are read from the caches: wait until they hold a complete list (only at start).
-    if ctx.caches.wait_ready().await.is_err() {
-        return Ok(Action::requeue(Duration::from_secs(1)));
+    // Children are read from the caches: until they hold a complete list (only at start), look
+    // again shortly rather than act on a partial view.
+    if !ctx.caches.ready() {
+        return Ok(Action::requeue(CACHE_WAIT));
     }
     let now = Timestamp::now();
     let namespace = object.namespace().unwrap_or_default();
@@ -166,6 +169,7 @@ async fn reconcile_inner(object: &DynamicObject, ctx: &Context) -> Result<Action
             };
             let outcome = status::invalid_spec(&stand_in, &report, now);
             ctx.write_status(&stand_in, &outcome).await?;
+            ctx.publish(&stand_in, &outcome.events).await;
             return Ok(Action::await_change());
         }
     };
@@ -179,6 +183,7 @@ async fn reconcile_inner(object: &DynamicObject, ctx: &Context) -> Result<Action
     if !report.is_valid() && !lookup.any_ours() {
         let outcome = status::invalid_spec(&test, &report, now);
         ctx.write_status(&test, &outcome).await?;
+        ctx.publish(&test, &outcome.events).await;
         return Ok(Action::await_change());
     }
 
@@ -197,25 +202,28 @@ async fn reconcile_inner(object: &DynamicObject, ctx: &Context) -> Result<Action
                 let created = ctx
                     .create_missing(runs_with, &mut observed, &mut foreign)
                     .await?;
-                if !created.is_empty() {
-                    let recovery = children_were_created(&test);
-                    let list = created.join(", ");
-                    if recovery {
-                        observed.recreating = true;
-                        events.push(StatusEvent {
+                if children_were_created(&test) {
+                    // One event per object, each naming it as the related object, so that
+                    // repeated recoveries are told apart (the recorder folds identical events).
+                    observed.recreating |= !created.is_empty();
+                    for child in created {
+                        let event = StatusEvent {
                             type_: EventType::Warning,
                             reason: action_reasons::RECREATED,
                             message: format!(
-                                "Recreated {list}, deleted by someone else, from the spec the test started with"
+                                "Recreated {}, deleted by someone else, from the spec the test started with",
+                                describe(&child)
                             ),
-                        });
-                    } else {
-                        events.push(StatusEvent {
-                            type_: EventType::Normal,
-                            reason: action_reasons::CREATED,
-                            message: format!("Created {list}"),
-                        });
+                        };
+                        ctx.publish_about(&test, &event, Some(child)).await;
                     }
+                } else if !created.is_empty() {
+                    let list: Vec<String> = created.iter().map(describe).collect();
+                    events.push(StatusEvent {
+                        type_: EventType::Normal,
+                        reason: action_reasons::CREATED,
+                        message: format!("Created {}", list.join(", ")),
+                    });
                 }
             }
             None => {
@@ -236,11 +244,13 @@ async fn reconcile_inner(object: &DynamicObject, ctx: &Context) -> Result<Action
         }
     }
 
+    // What was done is announced even if the status write below fails: the next reconcile
+    // finds the children and would not announce them again.
+    ctx.publish(&test, &events).await;
     let outcome = status::compute(&test, &observed, now, ctx.grace);
     ctx.write_status(&test, &outcome).await?;
     ctx.observe(&outcome);
-    events.extend(outcome.events.iter().cloned());
-    ctx.publish(&test, &events).await;
+    ctx.publish(&test, &outcome.events).await;
 
     if !foreign.is_empty() {
         let list = foreign.join(", ");
@@ -263,6 +273,15 @@ async fn reconcile_inner(object: &DynamicObject, ctx: &Context) -> Result<Action
         None if terminal => Action::await_change(),
         None => Action::requeue(RESYNC_PERIOD),
     })
+}
+
+/// `Job my-test-master`.
+fn describe(child: &ObjectReference) -> String {
+    format!(
+        "{} {}",
+        child.kind.as_deref().unwrap_or_default(),
+        child.name.as_deref().unwrap_or_default()
+    )
 }
 
 fn unreachable_source() {
@@ -438,14 +457,14 @@ impl Context {
 
     /// Creates the children missing from `observed` (Service, then master Job, then worker
     /// Job, so workers find the master's name) and puts the created objects into it. Returns
-    /// what was created ("Service x", "Job y"). A name already taken (the cache lagging behind
+    /// references to what was created. A name already taken (the cache lagging behind
     /// our own earlier create, or another owner) is read back instead.
     async fn create_missing(
         &self,
         test: &LocustTest,
         observed: &mut Observed,
         foreign: &mut Vec<String>,
-    ) -> Result<Vec<String>, ReconcileError> {
+    ) -> Result<Vec<ObjectReference>, ReconcileError> {
         let desired = desired(test, &self.config);
         let mut created = Vec::new();
         if observed.service.is_none() {
@@ -470,7 +489,7 @@ impl Context {
         &self,
         test: &LocustTest,
         child: K,
-        created: &mut Vec<String>,
+        created: &mut Vec<ObjectReference>,
         foreign: &mut Vec<String>,
     ) -> Result<Option<K>, ReconcileError>
     where
@@ -494,7 +513,7 @@ impl Context {
         match api.create(&params, &child).await {
             Ok(object) => {
                 tracing::info!(namespace, %name, kind = %K::kind(&()), "created");
-                created.push(label);
+                created.push(object.object_ref(&()));
                 Ok(Some(object))
             }
             Err(kube::Error::Api(status)) if status.code == 409 => {
@@ -575,9 +594,18 @@ impl Context {
 
     /// Publishes `events` about `test`, best effort (an event that cannot be written is logged).
     async fn publish(&self, test: &LocustTest, events: &[StatusEvent]) {
-        if events.is_empty() {
-            return;
+        for event in events {
+            self.publish_about(test, event, None).await;
         }
+    }
+
+    /// Publishes one event about `test`, with `related` as its secondary object.
+    async fn publish_about(
+        &self,
+        test: &LocustTest,
+        event: &StatusEvent,
+        related: Option<ObjectReference>,
+    ) {
         let reference = ObjectReference {
             api_version: Some(API_VERSION_V2.to_owned()),
             kind: Some(KIND.to_owned()),
@@ -586,23 +614,21 @@ impl Context {
             uid: test.metadata.uid.clone(),
             ..ObjectReference::default()
         };
-        for event in events {
-            let published = self
-                .recorder
-                .publish(
-                    &Event {
-                        type_: event.type_.into(),
-                        reason: event.reason.to_owned(),
-                        note: Some(event.message.clone()),
-                        action: "Reconcile".to_owned(),
-                        secondary: None,
-                    },
-                    &reference,
-                )
-                .await;
-            if let Err(error) = published {
-                tracing::warn!(%error, reason = event.reason, "cannot record event");
-            }
+        let published = self
+            .recorder
+            .publish(
+                &Event {
+                    type_: event.type_.into(),
+                    reason: event.reason.to_owned(),
+                    note: Some(event.message.clone()),
+                    action: "Reconcile".to_owned(),
+                    secondary: related,
+                },
+                &reference,
+            )
+            .await;
+        if let Err(error) = published {
+            tracing::warn!(%error, reason = event.reason, "cannot record event");
         }
     }
 }
