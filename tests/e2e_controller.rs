@@ -973,8 +973,6 @@ async fn lifecycle_to_succeeded() {
 /// The operator records `events.k8s.io/v1` Events; `kubectl get events` reads `core/v1`, where
 /// a real API server shows the same objects (one storage) and filters on `reason`.
 #[tokio::test]
-#[ignore = "harness bug: core/v1 Events do not show events.k8s.io/v1 ones, fieldSelector reason= \
-            is refused; run with LOCUST_E2E_KUBECONFIG and --ignored"]
 async fn events_are_filterable_by_reason_as_kubectl_does() {
     init_logs();
     let env = Env::start().await;

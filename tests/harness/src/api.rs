@@ -69,10 +69,11 @@ impl State {
     }
 }
 
-/// The store key of an object.
+/// The store key of an object (in its resource's storage: `events.k8s.io` Events are keyed as
+/// the core Events they are stored as).
 pub fn key(resource: &ResourceType, namespace: &str, name: &str) -> Key {
     (
-        resource.group.to_owned(),
+        resource.storage_group().to_owned(),
         resource.plural.to_owned(),
         if resource.namespaced {
             namespace.to_owned()
@@ -416,6 +417,16 @@ impl Request<'_> {
         from_storage(self.state, object, &self.resource.api_version()).await
     }
 
+    /// A built-in object as it is stored: an Event written through `events.k8s.io/v1` becomes
+    /// the core `v1` Event both APIs read (and a core one is encoded as the API server encodes
+    /// it). Custom resources are converted to their storage version by [`Request::admit`].
+    fn to_storage(&self, object: Value) -> Value {
+        if self.resource.custom {
+            return object;
+        }
+        crate::events::convert(&object, &self.resource.storage_api_version()).unwrap_or(object)
+    }
+
     async fn get(&self, name: &str) -> Result<Response, ApiError> {
         let object = self
             .state
@@ -438,6 +449,7 @@ impl Request<'_> {
         )
         .map_err(ApiError::bad_request)?;
         let fields = FieldSelector::parse(
+            &self.resource,
             self.query
                 .get("fieldSelector")
                 .map(String::as_str)
@@ -703,6 +715,7 @@ impl Request<'_> {
                 self.state.service_ip()
             });
         }
+        let object = self.to_storage(object);
         if self.dry_run() {
             let response = self.to_request_version(object).await?;
             return Ok(json_response(201, &response, &warnings));
@@ -798,12 +811,19 @@ impl Request<'_> {
             self.admit("UPDATE", next, Some(current)).await?
         };
         let subresource = self.is_status().then_some("status");
+        // Built-ins are still in the request version here (custom resources were converted to
+        // the storage version by admission): compare like with like.
+        let before = if self.resource.custom {
+            current
+        } else {
+            &current_request
+        };
         match applied {
             Some(managed) => {
                 metadata_mut(&mut stored).insert("managedFields".into(), managed);
             }
             None => record_update_with(
-                Some(current),
+                Some(before),
                 &mut stored,
                 &reset,
                 &self.field_manager(),
@@ -811,6 +831,7 @@ impl Request<'_> {
                 subresource,
             ),
         }
+        let stored = self.to_storage(stored);
         let spec_changed = !self.is_status()
             && without(current, &["metadata", "status"])
                 != without(&stored, &["metadata", "status"]);
@@ -1021,6 +1042,7 @@ impl Request<'_> {
         if let Some(managed) = managed {
             metadata_mut(&mut object).insert("managedFields".into(), managed);
         }
+        let object = self.to_storage(object);
         if self.dry_run() {
             return Ok(json_response(
                 201,
@@ -1171,7 +1193,8 @@ fn admission_request(
 
 /// Reads a stored custom resource the way the API server's storage codec does: the storage
 /// version's schema defaults are applied on every decode from storage, then the object is
-/// converted to `api_version`. Built-in objects are returned as they are.
+/// converted to `api_version`. Built-in objects are returned as they are, except Events read
+/// through the other Event API, which are converted to it.
 pub async fn from_storage(
     state: &Arc<State>,
     object: Value,
@@ -1203,8 +1226,9 @@ async fn storage_defaults(state: &Arc<State>, object: Value) -> Value {
     }
 }
 
-/// Converts a custom resource to `api_version` through the conversion webhook (no-op when it
-/// already has that version or is not a multi-version custom resource).
+/// Converts an object to `api_version`: Events between core `v1` and `events.k8s.io/v1` as the
+/// API server's built-in conversion does, custom resources through the conversion webhook
+/// (no-op when it already has that version or is not a multi-version custom resource).
 pub async fn convert(
     state: &Arc<State>,
     object: Value,
@@ -1217,6 +1241,10 @@ pub async fn convert(
         .to_owned();
     if current == api_version || current.is_empty() {
         return Ok(object);
+    }
+    // Built-in conversions (Events between core `v1` and `events.k8s.io/v1`).
+    if let Some(converted) = crate::events::convert(&object, api_version) {
+        return Ok(converted);
     }
     let webhooks = state.webhooks.read().await.clone();
     let Some(webhooks) = webhooks else {

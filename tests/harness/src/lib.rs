@@ -5,7 +5,8 @@
 //! Namespaces) to an unmodified `kube::Client`, with the semantics the operator depends on:
 //! uid/creationTimestamp, one monotonically increasing resourceVersion, generation on spec
 //! changes, 409 on stale resourceVersions, `Status` errors, the status subresource split,
-//! label/field selectors, watches with bookmarks and 410, owner-reference garbage collection
+//! label/field selectors (with each kind's own field labels), one storage for core and
+//! `events.k8s.io` Events, watches with bookmarks and 410, owner-reference garbage collection
 //! and finalizers, PATCH of every content type, and admission and conversion of LocustTests
 //! through the operator's real webhooks over HTTPS. Faults can be injected.
 //!
@@ -15,6 +16,7 @@
 pub mod api;
 pub mod defaults;
 pub mod encoding;
+pub mod events;
 pub mod faults;
 pub mod gc;
 pub mod patch;

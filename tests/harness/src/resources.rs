@@ -35,9 +35,19 @@ impl ResourceType {
         api_version(self.group, self.version)
     }
 
-    /// The storage `apiVersion`.
+    /// The group of the resource whose storage this one shares: `events.k8s.io` Events live in
+    /// the core `events` storage (kube-apiserver serves both from one registry), every other
+    /// resource in its own.
+    pub fn storage_group(&self) -> &'static str {
+        match (self.group, self.plural) {
+            ("events.k8s.io", "events") => "",
+            _ => self.group,
+        }
+    }
+
+    /// The storage `apiVersion` (core `v1` for `events.k8s.io` Events).
     pub fn storage_api_version(&self) -> String {
-        api_version(self.group, self.storage_version)
+        api_version(self.storage_group(), self.storage_version)
     }
 
     /// `plural` or `plural.group`, as in error messages (`jobs.batch "x" not found`).
@@ -81,9 +91,10 @@ impl ResourceType {
     }
 
     /// Discovery's `storageVersionHash`: base64 of the first 8 bytes of the SHA-256 of
-    /// `<group>/<storage version>/<kind>` (precomputed).
+    /// `<group>/<storage version>/<kind>` (precomputed). Resources sharing a storage share the
+    /// hash: `events.k8s.io` Events have the core Events' one.
     pub fn storage_version_hash(&self) -> Option<&'static str> {
-        let hash = match (self.group, self.kind) {
+        let hash = match (self.storage_group(), self.kind) {
             ("", "Namespace") => "Q3oi5N2YM8M=",
             ("", "Pod") => "xPOwRZ+Yhw8=",
             ("", "Service") => "0/CO1lhkEBI=",
@@ -92,7 +103,6 @@ impl ResourceType {
             ("", "Secret") => "S6u1pOWzb84=",
             ("batch", "Job") => "mudhfqk/qZY=",
             ("batch", "CronJob") => "sd5LIXh4Fjs=",
-            ("events.k8s.io", "Event") => "x51sC10/5OA=",
             ("coordination.k8s.io", "Lease") => "gqkMMb/YqFM=",
             ("apiextensions.k8s.io", "CustomResourceDefinition") => "M5uH+AlWATY=",
             ("locust.io", "LocustTest") => "C/qTNsmYOqk=",

@@ -4,6 +4,8 @@ use std::collections::BTreeMap;
 
 use serde_json::Value;
 
+use crate::resources::ResourceType;
+
 /// One requirement of a label selector.
 #[derive(Clone, Debug, PartialEq, Eq)]
 enum Requirement {
@@ -94,51 +96,249 @@ impl LabelSelector {
     }
 }
 
-/// A parsed field selector (`metadata.name=x,metadata.namespace!=y`, ...).
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct FieldSelector(Vec<(String, bool, String)>);
+/// One term of a field selector: the (converted) field label, `=`/`==` or `!=`, the value.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Term {
+    field: String,
+    equal: bool,
+    value: String,
+}
+
+/// A parsed field selector (`metadata.name=x,metadata.namespace!=y`, ...) for one resource
+/// type, with its labels converted as the API server converts them; matches everything when
+/// empty.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FieldSelector {
+    terms: Vec<Term>,
+    resource: ResourceType,
+}
+
+/// Splits on commas that are not escaped with a backslash (apimachinery `splitTerms`).
+fn split_terms(text: &str) -> Vec<&str> {
+    if text.is_empty() {
+        return Vec::new();
+    }
+    let (mut terms, mut start, mut escaped) = (Vec::new(), 0, false);
+    for (i, c) in text.char_indices() {
+        if escaped {
+            escaped = false;
+        } else if c == '\\' {
+            escaped = true;
+        } else if c == ',' {
+            terms.push(&text[start..i]);
+            start = i + 1;
+        }
+    }
+    terms.push(&text[start..]);
+    terms
+}
+
+/// Splits a term at its first operator (`!=`, `==`, `=`): `(field, equal, value)`.
+fn split_term(term: &str) -> Option<(&str, bool, &str)> {
+    for (i, _) in term.char_indices() {
+        let rest = &term[i..];
+        for (operator, equal) in [("!=", false), ("==", true), ("=", true)] {
+            if let Some(value) = rest.strip_prefix(operator) {
+                return Some((&term[..i], equal, value));
+            }
+        }
+    }
+    None
+}
+
+/// Unescapes a value (`\\`, `\,`, `\=`); unescaped `,` and `=` are refused.
+fn unescape(value: &str) -> Result<String, String> {
+    let (mut out, mut escaped) = (String::new(), false);
+    for c in value.chars() {
+        if escaped {
+            if !matches!(c, '\\' | ',' | '=') {
+                return Err(format!(
+                    "invalid field selector: invalid escape sequence: \\{c}"
+                ));
+            }
+            out.push(c);
+            escaped = false;
+            continue;
+        }
+        match c {
+            '\\' => escaped = true,
+            ',' | '=' => {
+                return Err(format!(
+                    "invalid field selector: unescaped character in value: {c}"
+                ));
+            }
+            _ => out.push(c),
+        }
+    }
+    if escaped {
+        return Err("invalid field selector: invalid escape sequence: \\".to_owned());
+    }
+    Ok(out)
+}
+
+/// The label `label` of a field selector on `resource` is evaluated as, or the API server's
+/// error for it: each kind accepts its own labels (the scheme's field label conversion
+/// functions), kinds without one only `metadata.name` and `metadata.namespace`.
+fn convert_label(resource: &ResourceType, label: &str) -> Result<String, String> {
+    let meta = |namespaced: bool| {
+        label == "metadata.name" || (namespaced && label == "metadata.namespace")
+    };
+    let not_supported = || format!("field label not supported: {label}");
+    let accepted = |extra: &[&str], namespaced: bool| {
+        if meta(namespaced) || extra.contains(&label) {
+            Ok(label.to_owned())
+        } else {
+            Err(not_supported())
+        }
+    };
+    if resource.custom {
+        return accepted(&[], resource.namespaced);
+    }
+    match (resource.group, resource.kind) {
+        ("", "Event") => crate::events::field_label(crate::events::CORE, label),
+        ("events.k8s.io", "Event") => crate::events::field_label(crate::events::EVENTS_V1, label),
+        ("", "Pod") if label == "spec.host" => Ok("spec.nodeName".to_owned()),
+        ("", "Pod") => accepted(
+            &[
+                "spec.nodeName",
+                "spec.restartPolicy",
+                "spec.schedulerName",
+                "spec.serviceAccountName",
+                "spec.hostNetwork",
+                "status.phase",
+                "status.podIP",
+                "status.podIPs",
+                "status.nominatedNodeName",
+            ],
+            true,
+        ),
+        ("", "Namespace") => accepted(&["status.phase"], false),
+        ("", "Secret") => accepted(&["type"], true),
+        ("", "Service") => accepted(&["spec.clusterIP", "spec.type"], true),
+        ("batch", "Job") if meta(true) || label == "status.successful" => Ok(label.to_owned()),
+        ("batch", "Job") => Err(format!("field label {label:?} not supported for Job")),
+        _ if meta(true) => Ok(label.to_owned()),
+        _ => Err(format!(
+            "{label:?} is not a known field selector: only \"metadata.name\", \"metadata.namespace\""
+        )),
+    }
+}
+
+/// The selectable fields of a stored object of `resource` (absent fields select as `""`).
+fn selectable_fields(resource: &ResourceType, object: &Value) -> BTreeMap<String, String> {
+    let text = |pointer: &str| {
+        object
+            .pointer(pointer)
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned()
+    };
+    let storage_kind = (resource.storage_group(), resource.kind);
+    if storage_kind == ("", "Event") {
+        return crate::events::selectable_fields(object);
+    }
+    let mut fields = BTreeMap::new();
+    fields.insert("metadata.name".to_owned(), text("/metadata/name"));
+    if resource.namespaced {
+        fields.insert("metadata.namespace".to_owned(), text("/metadata/namespace"));
+    }
+    if resource.custom {
+        return fields;
+    }
+    let mut add = |field: &str, value: String| {
+        fields.insert(field.to_owned(), value);
+    };
+    match storage_kind {
+        ("", "Pod") => {
+            for field in [
+                "spec.nodeName",
+                "spec.restartPolicy",
+                "spec.schedulerName",
+                "spec.serviceAccountName",
+                "status.phase",
+                "status.nominatedNodeName",
+            ] {
+                add(field, text(&format!("/{}", field.replace('.', "/"))));
+            }
+            let host_network = object
+                .pointer("/spec/hostNetwork")
+                .and_then(Value::as_bool)
+                .unwrap_or(false);
+            add("spec.hostNetwork", host_network.to_string());
+            let pod_ip = object
+                .pointer("/status/podIPs/0/ip")
+                .and_then(Value::as_str)
+                .map_or_else(|| text("/status/podIP"), str::to_owned);
+            add("status.podIP", pod_ip);
+        }
+        ("", "Namespace") => add("status.phase", text("/status/phase")),
+        ("", "Secret") => {
+            let kind = text("/type");
+            add(
+                "type",
+                if kind.is_empty() {
+                    "Opaque".to_owned()
+                } else {
+                    kind
+                },
+            );
+        }
+        ("", "Service") => {
+            add("spec.clusterIP", text("/spec/clusterIP"));
+            add("spec.type", text("/spec/type"));
+        }
+        ("batch", "Job") => {
+            let succeeded = object
+                .pointer("/status/succeeded")
+                .and_then(Value::as_i64)
+                .unwrap_or(0);
+            add("status.successful", succeeded.to_string());
+        }
+        _ => {}
+    }
+    fields
+}
 
 impl FieldSelector {
-    /// Parses a field selector; only fields present on every object are supported.
-    pub fn parse(text: &str) -> Result<Self, String> {
-        let mut terms = Vec::new();
-        for part in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-            let (field, equal, value) = if let Some((f, v)) = part.split_once("!=") {
-                (f, false, v)
-            } else if let Some((f, v)) = part.split_once("==") {
-                (f, true, v)
-            } else if let Some((f, v)) = part.split_once('=') {
-                (f, true, v)
-            } else {
-                return Err(format!("invalid field selector: {part:?}"));
-            };
-            let field = field.trim();
-            if ![
-                "metadata.name",
-                "metadata.namespace",
-                "status.phase",
-                "spec.nodeName",
-                "involvedObject.name",
-                "regarding.name",
-            ]
-            .contains(&field)
-            {
-                return Err(format!("field label not supported: {field}"));
-            }
-            terms.push((field.to_owned(), equal, value.trim().to_owned()));
+    /// Parses a field selector on `resource` the way the API server does: terms split on
+    /// unescaped commas and sorted, each `field=value`, `field==value` or `field!=value` with
+    /// `\\`, `\,` and `\=` escapes in the value; then every label is converted for the
+    /// resource's kind (an unsupported label is an error naming it).
+    pub fn parse(resource: &ResourceType, text: &str) -> Result<Self, String> {
+        let mut parts = split_terms(text);
+        parts.sort_unstable();
+        let mut parsed = Vec::new();
+        for part in parts.into_iter().filter(|p| !p.is_empty()) {
+            let (field, equal, value) = split_term(part)
+                .ok_or_else(|| format!("invalid selector: '{text}'; can't understand '{part}'"))?;
+            parsed.push((field, equal, unescape(value)?));
         }
-        Ok(Self(terms))
+        let mut terms = Vec::new();
+        for (field, equal, value) in parsed {
+            terms.push(Term {
+                field: convert_label(resource, field)?,
+                equal,
+                value,
+            });
+        }
+        Ok(Self {
+            terms,
+            resource: resource.clone(),
+        })
     }
 
-    /// Whether `object` satisfies every term (absent fields compare as `""`).
+    /// Whether `object` (as stored) satisfies every term.
     pub fn matches(&self, object: &Value) -> bool {
-        self.0.iter().all(|(field, equal, value)| {
-            let pointer = format!("/{}", field.replace('.', "/"));
-            let actual = object
-                .pointer(&pointer)
-                .and_then(Value::as_str)
+        if self.terms.is_empty() {
+            return true;
+        }
+        let fields = selectable_fields(&self.resource, object);
+        self.terms.iter().all(|term| {
+            let actual = fields
+                .get(&term.field)
+                .map(String::as_str)
                 .unwrap_or_default();
-            (actual == value) == *equal
+            (actual == term.value) == term.equal
         })
     }
 }
@@ -154,4 +354,76 @@ pub fn labels(object: &Value) -> BTreeMap<String, String> {
                 .collect()
         })
         .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn resource(group: &str, plural: &str) -> ResourceType {
+        crate::resources::all()
+            .into_iter()
+            .find(|r| r.group == group && r.plural == plural)
+            .unwrap_or_else(|| panic!("{group}/{plural} is served"))
+    }
+
+    fn error(group: &str, plural: &str, text: &str) -> String {
+        FieldSelector::parse(&resource(group, plural), text)
+            .err()
+            .unwrap_or_default()
+    }
+
+    #[test]
+    fn each_kind_accepts_its_own_labels_with_the_api_servers_messages() {
+        assert_eq!(
+            error("", "pods", "spec.image=x"),
+            "field label not supported: spec.image"
+        );
+        assert_eq!(
+            error("", "namespaces", "metadata.namespace=x"),
+            "field label not supported: metadata.namespace"
+        );
+        assert_eq!(
+            error("batch", "jobs", "status.active=1"),
+            "field label \"status.active\" not supported for Job"
+        );
+        assert_eq!(
+            error("coordination.k8s.io", "leases", "spec.holderIdentity=x"),
+            "\"spec.holderIdentity\" is not a known field selector: only \"metadata.name\", \"metadata.namespace\""
+        );
+        assert_eq!(
+            error("locust.io", "locusttests", "spec.image=x"),
+            "field label not supported: spec.image"
+        );
+        assert_eq!(
+            error("", "events", "reason"),
+            "invalid selector: 'reason'; can't understand 'reason'"
+        );
+        assert_eq!(
+            error("", "events", "reason=a=b"),
+            "invalid field selector: unescaped character in value: ="
+        );
+    }
+
+    #[test]
+    fn values_unescape_and_pods_select_on_their_fields() {
+        let pods = resource("", "pods");
+        let pod = json!({
+            "metadata": {"name": "p,1", "namespace": "n"},
+            "spec": {"nodeName": "node-1"},
+            "status": {"phase": "Running", "podIPs": [{"ip": "10.0.0.1"}]}
+        });
+        let selects = |text: &str| {
+            FieldSelector::parse(&pods, text)
+                .map(|s| s.matches(&pod))
+                .unwrap_or_else(|e| panic!("{text}: {e}"))
+        };
+        assert!(selects(r"metadata.name=p\,1"));
+        assert!(selects("spec.host=node-1,status.phase!=Pending"));
+        assert!(selects("status.podIP=10.0.0.1,spec.hostNetwork=false"));
+        assert!(!selects("status.phase==Pending"));
+        assert!(selects("status.nominatedNodeName="));
+    }
 }

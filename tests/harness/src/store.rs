@@ -177,14 +177,16 @@ impl Store {
     }
 
     /// Every object of a resource (in one namespace, or all), sorted by namespace and name,
-    /// with the resourceVersion of the moment.
+    /// with the resourceVersion of the moment. Objects are in the storage of
+    /// [`ResourceType::storage_group`] (so `events.k8s.io` Events list the core ones).
     pub fn list(&self, resource: &ResourceType, namespace: Option<&str>) -> (Vec<Value>, u64) {
         let inner = self.lock();
+        let group = resource.storage_group();
         let items = inner
             .objects
             .iter()
             .filter(|((g, p, ns, _), _)| {
-                g == resource.group && p == resource.plural && namespace.is_none_or(|n| n == ns)
+                g == group && p == resource.plural && namespace.is_none_or(|n| n == ns)
             })
             .map(|(_, v)| v.clone())
             .collect();

@@ -34,8 +34,9 @@ impl Filters {
         self.labels.matches(&labels(object)) && self.fields.matches(object)
     }
 
+    /// Whether the change is to this watch's storage (both Event APIs see every Event).
     fn same_resource(&self, event: &Event) -> bool {
-        event.group == self.resource.group
+        event.group == self.resource.storage_group()
             && event.plural == self.resource.plural
             && self
                 .namespace
@@ -89,6 +90,7 @@ pub async fn serve(
         )
         .map_err(ApiError::bad_request)?,
         fields: FieldSelector::parse(
+            &resource,
             query
                 .get("fieldSelector")
                 .map(String::as_str)
@@ -243,15 +245,11 @@ fn bookmark(resource: &ResourceType, rv: u64) -> Value {
         ("", "Pod") => json!({"spec": {"containers": null}, "status": {}}),
         ("", "Service") => json!({"spec": {}, "status": {"loadBalancer": {}}}),
         ("", "Namespace") => json!({"spec": {}, "status": {}}),
-        ("", "Event") => json!({
-            "involvedObject": {}, "reason": "", "message": "", "source": {},
-            "firstTimestamp": null, "lastTimestamp": null, "count": 0, "type": "",
-            "eventTime": null, "reportingComponent": "", "reportingInstance": ""
-        }),
-        ("events.k8s.io", "Event") => json!({
-            "eventTime": null, "reportingController": "", "reportingInstance": "",
-            "action": "", "reason": "", "regarding": {}, "note": "", "type": ""
-        }),
+        // The zero Event of either version, as its json tags encode it (`omitempty` strings and
+        // counts left out, struct references `{}`, timestamps `null`).
+        (_, "Event") => {
+            return crate::events::convert(&object, &resource.api_version()).unwrap_or(object);
+        }
         ("coordination.k8s.io", "Lease") => json!({"spec": {}}),
         _ => json!({}),
     };
