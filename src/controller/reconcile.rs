@@ -227,11 +227,10 @@ async fn reconcile_inner(object: &DynamicObject, ctx: &Context) -> Result<Action
                 }
             }
             None => {
-                if missing_children(&observed) && children_were_created(&test) {
-                    let SpecSource::Unknown(problem) = &source else {
-                        unreachable_source();
-                        return Ok(Action::await_change());
-                    };
+                if let SpecSource::Unknown(problem) = &source
+                    && missing_children(&observed)
+                    && children_were_created(&test)
+                {
                     events.push(StatusEvent {
                         type_: EventType::Warning,
                         reason: action_reasons::RECOVERY_IMPOSSIBLE,
@@ -284,10 +283,6 @@ fn describe(child: &ObjectReference) -> String {
     )
 }
 
-fn unreachable_source() {
-    tracing::error!("spec source without a spec is always Unknown");
-}
-
 fn missing_children(observed: &Observed) -> bool {
     observed.service.is_none() || observed.master_job.is_none() || observed.worker_job.is_none()
 }
@@ -301,37 +296,15 @@ struct Lookup {
 
 impl Lookup {
     fn new(ctx: &Context, namespace: &str, name: &str, uid: &str, test: &LocustTest) -> Self {
-        let desired_names = desired_names(test);
+        let names = desired_names(test);
         let mut foreign = Vec::new();
-        let mut ours =
-            |meta: Option<&k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta>,
-             label: String| {
-                match meta.map(|m| plan::ownership(m, uid)) {
-                    Some(Ownership::Ours) => true,
-                    Some(Ownership::Foreign) => {
-                        foreign.push(label);
-                        false
-                    }
-                    None => false,
-                }
-            };
-        let service = ctx.caches.service(namespace, &desired_names.service);
-        let service = service
-            .filter(|s| {
-                ours(
-                    Some(&s.metadata),
-                    format!("Service {}", desired_names.service),
-                )
-            })
-            .map(|s| (*s).clone());
-        let master = ctx.caches.job(namespace, &desired_names.master);
-        let master = master
-            .filter(|j| ours(Some(&j.metadata), format!("Job {}", desired_names.master)))
-            .map(|j| (*j).clone());
-        let worker = ctx.caches.job(namespace, &desired_names.worker);
-        let worker = worker
-            .filter(|j| ours(Some(&j.metadata), format!("Job {}", desired_names.worker)))
-            .map(|j| (*j).clone());
+        let service = owned(
+            ctx.caches.service(namespace, &names.service),
+            uid,
+            &mut foreign,
+        );
+        let master = owned(ctx.caches.job(namespace, &names.master), uid, &mut foreign);
+        let worker = owned(ctx.caches.job(namespace, &names.worker), uid, &mut foreign);
         let pods = ctx
             .caches
             .pods_of(namespace, name)
@@ -355,6 +328,24 @@ impl Lookup {
         self.observed.service.is_some()
             || self.observed.master_job.is_some()
             || self.observed.worker_job.is_some()
+    }
+}
+
+/// The cached child `found` when the test with `uid` owns it; a child of that name owned by
+/// someone else is listed in `foreign` as `Kind name`.
+fn owned<K: Resource<DynamicType = ()> + Clone>(
+    found: Option<Arc<K>>,
+    uid: &str,
+    foreign: &mut Vec<String>,
+) -> Option<K> {
+    let found = found?;
+    match plan::ownership(found.meta(), uid) {
+        Ownership::Ours => Some((*found).clone()),
+        Ownership::Foreign => {
+            let name = found.meta().name.as_deref().unwrap_or_default();
+            foreign.push(format!("{} {name}", K::kind(&())));
+            None
+        }
     }
 }
 
