@@ -479,6 +479,66 @@ pub struct ProcessFlags {
     /// Namespaces to watch, comma-separated; empty watches all namespaces.
     #[arg(long, env = "WATCH_NAMESPACE", default_value = "", value_parser = parse_namespaces)]
     pub watch_namespace: Namespaces,
+
+    #[command(flatten)]
+    /// Where the webhook certificate comes from.
+    pub certs: CertFlags,
+}
+
+/// Where the webhook server's certificate comes from (`--certs`).
+#[derive(clap::ValueEnum, Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum CertMode {
+    /// `tls.crt` and `tls.key` in `--cert-dir` (a mounted Secret, e.g. from cert-manager),
+    /// reloaded when they change.
+    #[default]
+    Files,
+    /// The operator makes its own CA and serving certificate, keeps them in the Secret
+    /// `--cert-secret` shared by all replicas, serves them from memory, rotates them, and
+    /// injects the CA bundle into the webhook configurations and the CRD (`crate::certs`).
+    SelfManaged,
+}
+
+/// Flags of the certificate source (`run` only: self-managed certificates need the cluster).
+#[derive(clap::Args, Clone, Debug, PartialEq)]
+pub struct CertFlags {
+    /// Where the webhook certificate comes from: `files` (`--cert-dir`) or `self-managed`.
+    #[arg(
+        long = "certs",
+        id = "certs",
+        env = "CERTS",
+        value_enum,
+        default_value = "files"
+    )]
+    pub mode: CertMode,
+
+    /// Secret (in the operator's namespace) holding the self-managed CA and serving
+    /// certificate: `ca.crt`, `ca.key`, `tls.crt`, `tls.key`.
+    #[arg(long, env = "CERT_SECRET", default_value = "locust-operator-webhook-cert", value_parser = parse_subdomain)]
+    pub cert_secret: String,
+
+    /// Service (in the operator's namespace) through which the API server calls the webhooks;
+    /// the self-managed serving certificate is made for its DNS names.
+    #[arg(long, env = "WEBHOOK_SERVICE", default_value = "locust-operator-webhook", value_parser = parse_label)]
+    pub webhook_service: String,
+
+    /// MutatingWebhookConfiguration whose caBundle the operator keeps up to date (self-managed).
+    #[arg(
+        long,
+        env = "MUTATING_WEBHOOK_CONFIGURATION",
+        default_value = "locust-operator-mutating-webhook",
+        value_parser = parse_subdomain
+    )]
+    pub mutating_webhook_configuration: String,
+
+    /// ValidatingWebhookConfiguration whose caBundle the operator keeps up to date
+    /// (self-managed).
+    #[arg(
+        long,
+        env = "VALIDATING_WEBHOOK_CONFIGURATION",
+        default_value = "locust-operator-validating-webhook",
+        value_parser = parse_subdomain
+    )]
+    pub validating_webhook_configuration: String,
 }
 
 /// A comma-separated namespace list; empty means all namespaces.
@@ -500,6 +560,18 @@ fn parse_address(text: &str) -> Result<SocketAddr, String> {
 
 fn parse_duration(text: &str) -> Result<Duration, String> {
     humantime::parse_duration(text.trim()).map_err(|e| format!("{e} (examples: 2m, 90s, 1h)"))
+}
+
+fn parse_subdomain(text: &str) -> Result<String, String> {
+    let text = text.trim();
+    crate::validation::dns_subdomain(text).map_err(|reason| format!("{text:?}: {reason}"))?;
+    Ok(text.to_owned())
+}
+
+fn parse_label(text: &str) -> Result<String, String> {
+    let text = text.trim();
+    crate::validation::dns_label(text).map_err(|reason| format!("{text:?}: {reason}"))?;
+    Ok(text.to_owned())
 }
 
 fn parse_namespaces(text: &str) -> Result<Namespaces, String> {

@@ -5,6 +5,7 @@
 
 pub mod api;
 pub mod builders;
+pub mod certs;
 pub mod check;
 pub mod config;
 pub mod controller;

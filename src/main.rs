@@ -4,8 +4,10 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use locust_operator::config::{Config, ProcessFlags, ServerFlags};
+use locust_operator::config::{CertMode, Config, ProcessFlags, ServerFlags};
 use locust_operator::telemetry::{self, LogFormat};
+use locust_operator::webhook::CertSource;
+use locust_operator::webhook::tls::ReloadingCert;
 
 /// Kubernetes operator for distributed Locust load tests (`locust.io` `LocustTest`).
 #[derive(Parser, Debug)]
@@ -30,7 +32,7 @@ enum Command {
     /// Run the operator against the current kube context (or in-cluster config).
     Run {
         #[command(flatten)]
-        flags: ProcessFlags,
+        flags: Box<ProcessFlags>,
     },
     /// Run only the webhook server (validating, mutating and conversion webhooks over TLS)
     /// with its probes and metrics; needs no cluster connection.
@@ -60,7 +62,7 @@ fn main() -> ExitCode {
     telemetry::init(cli.log_format);
     let result = match cli.command {
         Command::Crd => print_crd(),
-        Command::Run { flags } => run_operator(flags),
+        Command::Run { flags } => run_operator(*flags),
         Command::Webhook { flags } => run_webhook(flags),
         Command::Check { files } => return check(&files),
         Command::Render { file } => render(&file),
@@ -107,16 +109,31 @@ fn run_operator(flags: ProcessFlags) -> anyhow::Result<()> {
             locust_operator::webhook::server::Readiness::default()
                 .with("controller caches synced", move || state.ready())
         };
-        let servers = locust_operator::webhook::serve(
+        // With self-managed certificates the certificate manager (started with the
+        // controller, as it needs the cluster) feeds the server's certificate from memory.
+        let certificate = (flags.certs.mode == CertMode::SelfManaged)
+            .then(|| std::sync::Arc::new(ReloadingCert::default()));
+        let source = match &certificate {
+            Some(certificate) => CertSource::Memory(std::sync::Arc::clone(certificate)),
+            None => CertSource::Files,
+        };
+        let servers = locust_operator::webhook::serve_with(
             &flags.server,
+            source,
             std::sync::Arc::clone(&metrics),
             readiness,
             shutdown.clone(),
         );
         let operator = async {
-            let result =
-                locust_operator::operator::run(&flags, config, &metrics, state, shutdown.clone())
-                    .await;
+            let result = locust_operator::operator::run(
+                &flags,
+                config,
+                &metrics,
+                state,
+                certificate,
+                shutdown.clone(),
+            )
+            .await;
             shutdown.cancel();
             result
         };

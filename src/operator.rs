@@ -4,16 +4,20 @@
 //! `locusttests.locust.io` CRD is served, and runs the controller ([`crate::controller`]) until
 //! SIGTERM or Ctrl-C, beside the webhook server (started by the binary). With leader election
 //! (the default) only the replica holding the Lease reconciles; every replica serves webhooks.
+//! With `--certs=self-managed`, every replica also runs the certificate manager
+//! ([`crate::certs`]), which feeds the webhook server's certificate.
 
 use std::sync::Arc;
 
 use kube::{Api, Client};
 
 use crate::api::LocustTest;
+use crate::certs;
 use crate::config::{Config, ProcessFlags};
 use crate::controller::{self, ControllerMetrics, Leadership, Settings, State};
 use crate::leader::{self, Timings};
 use crate::metrics::Metrics;
+use crate::webhook::tls::ReloadingCert;
 
 /// Errors that stop the operator.
 #[derive(Debug, thiserror::Error)]
@@ -29,15 +33,27 @@ pub enum RunError {
     /// The controller could not start.
     #[error(transparent)]
     Controller(#[from] controller::ControllerError),
+    /// The certificate manager could not start.
+    #[error(transparent)]
+    Certs(#[from] certs::CertsError),
 }
 
-/// Runs the controller with `client` until `shutdown` is cancelled.
+/// The operator's namespace: `POD_NAMESPACE`, else the in-cluster service account's, else
+/// `client_default` (the kube context's). The Lease's default and the self-managed
+/// certificate Secret's namespace.
+pub fn operator_namespace(client_default: &str) -> String {
+    leader::lease_namespace(None, client_default)
+}
+
+/// Runs the controller with `client` until `shutdown` is cancelled; with a `certificate`
+/// (`--certs=self-managed`), also the certificate manager feeding it.
 pub async fn run_with(
     client: Client,
     flags: &ProcessFlags,
     config: Config,
     metrics: &Metrics,
     state: Arc<State>,
+    certificate: Option<Arc<ReloadingCert>>,
     shutdown: tokio_util::sync::CancellationToken,
 ) -> Result<(), RunError> {
     // Registered first, so /metrics shows the controller's series before the API answers.
@@ -77,20 +93,54 @@ pub async fn run_with(
     } else {
         tracing::info!(namespaces = ?settings.namespaces, "connected; watching LocustTests");
     }
-    controller::run(client, settings, leadership, metrics, state, shutdown).await?;
+    let certificates = async {
+        let Some(certificate) = certificate else {
+            return Ok(());
+        };
+        let settings = certs::Settings::from_flags(
+            &flags.certs,
+            &operator_namespace(client.default_namespace()),
+            flags.server.cert_reload_interval,
+        );
+        let result = certs::run(client.clone(), settings, certificate, shutdown.clone()).await;
+        if result.is_err() {
+            shutdown.cancel();
+        }
+        result
+    };
+    let controller = async {
+        let result = controller::run(
+            client.clone(),
+            settings,
+            leadership,
+            metrics,
+            state,
+            shutdown.clone(),
+        )
+        .await;
+        if result.is_err() {
+            // The certificate manager stops too.
+            shutdown.cancel();
+        }
+        result
+    };
+    let (controller, certificates) = tokio::join!(controller, certificates);
+    controller?;
+    certificates?;
     Ok(())
 }
 
-/// Runs the controller against the current kube context (or in-cluster config).
+/// [`run_with`] the current kube context (or in-cluster config).
 pub async fn run(
     flags: &ProcessFlags,
     config: Config,
     metrics: &Metrics,
     state: Arc<State>,
+    certificate: Option<Arc<ReloadingCert>>,
     shutdown: tokio_util::sync::CancellationToken,
 ) -> Result<(), RunError> {
     let client = Client::try_default().await.map_err(RunError::Connect)?;
-    run_with(client, flags, config, metrics, state, shutdown).await
+    run_with(client, flags, config, metrics, state, certificate, shutdown).await
 }
 
 /// A token cancelled on SIGTERM (Kubernetes pod termination) or Ctrl-C.

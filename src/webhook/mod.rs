@@ -58,6 +58,17 @@ impl Listeners {
     }
 }
 
+/// Where the served certificate comes from.
+#[derive(Clone, Debug, Default)]
+pub enum CertSource {
+    /// `tls.crt` and `tls.key` in `--cert-dir`, re-read every `--cert-reload-interval`.
+    #[default]
+    Files,
+    /// Set in memory by someone else: the self-managed certificate manager
+    /// ([`crate::certs`]) with `--certs=self-managed`. Not ready until it is set.
+    Memory(Arc<ReloadingCert>),
+}
+
 /// Binds the addresses of `flags`, then [`serve_on`] them.
 pub async fn serve(
     flags: &ServerFlags,
@@ -65,16 +76,48 @@ pub async fn serve(
     readiness: Readiness,
     shutdown: CancellationToken,
 ) -> Result<(), ServeError> {
-    let listeners = Listeners::bind(flags).await?;
-    serve_on(listeners, flags, metrics, readiness, shutdown).await
+    serve_with(flags, CertSource::Files, metrics, readiness, shutdown).await
 }
 
-/// Runs the webhook server, the probes and the metrics endpoint on `listeners` until
-/// `shutdown` is cancelled (or one of them fails, which stops the others). `readiness` holds
-/// the checks of the rest of the process; the certificate check is added here.
+/// Binds the addresses of `flags`, then [`serve_on_with`] them.
+pub async fn serve_with(
+    flags: &ServerFlags,
+    source: CertSource,
+    metrics: Arc<Metrics>,
+    readiness: Readiness,
+    shutdown: CancellationToken,
+) -> Result<(), ServeError> {
+    let listeners = Listeners::bind(flags).await?;
+    serve_on_with(listeners, flags, source, metrics, readiness, shutdown).await
+}
+
+/// [`serve_on_with`] the certificate of `--cert-dir`.
 pub async fn serve_on(
     listeners: Listeners,
     flags: &ServerFlags,
+    metrics: Arc<Metrics>,
+    readiness: Readiness,
+    shutdown: CancellationToken,
+) -> Result<(), ServeError> {
+    serve_on_with(
+        listeners,
+        flags,
+        CertSource::Files,
+        metrics,
+        readiness,
+        shutdown,
+    )
+    .await
+}
+
+/// Runs the webhook server, the probes and the metrics endpoint on `listeners` until
+/// `shutdown` is cancelled (or one of them fails, which stops the others), serving the
+/// certificate of `source`. `readiness` holds the checks of the rest of the process; the
+/// certificate check is added here.
+pub async fn serve_on_with(
+    listeners: Listeners,
+    flags: &ServerFlags,
+    source: CertSource,
     metrics: Arc<Metrics>,
     readiness: Readiness,
     shutdown: CancellationToken,
@@ -84,20 +127,34 @@ pub async fn serve_on(
         probes: probe_listener,
         metrics: metrics_listener,
     } = listeners;
-    tracing::info!(
-        webhooks = %webhook_listener.local_addr()?,
-        probes = %probe_listener.local_addr()?,
-        metrics = %metrics_listener.local_addr()?,
-        cert_dir = %flags.cert_dir.display(),
-        "serving"
-    );
-
-    let cert = Arc::new(ReloadingCert::default());
+    let (cert, watching) = match source {
+        CertSource::Files => {
+            tracing::info!(
+                webhooks = %webhook_listener.local_addr()?,
+                probes = %probe_listener.local_addr()?,
+                metrics = %metrics_listener.local_addr()?,
+                cert_dir = %flags.cert_dir.display(),
+                "serving"
+            );
+            let cert = Arc::new(ReloadingCert::default());
+            let watcher = CertWatcher::new(flags.cert_dir.clone(), cert.clone());
+            let watching =
+                tokio::spawn(watcher.run(flags.cert_reload_interval, server::cancelled(&shutdown)));
+            (cert, Some(watching))
+        }
+        CertSource::Memory(cert) => {
+            tracing::info!(
+                webhooks = %webhook_listener.local_addr()?,
+                probes = %probe_listener.local_addr()?,
+                metrics = %metrics_listener.local_addr()?,
+                certificate = "self-managed",
+                "serving"
+            );
+            (cert, None)
+        }
+    };
     let ready_cert = cert.clone();
     let readiness = readiness.with("webhook certificate", move || ready_cert.is_loaded());
-    let watcher = CertWatcher::new(flags.cert_dir.clone(), cert.clone());
-    let watching =
-        tokio::spawn(watcher.run(flags.cert_reload_interval, server::cancelled(&shutdown)));
 
     // When one server stops (an error), the others stop too.
     let stop_all = |result| {
@@ -135,7 +192,9 @@ pub async fn serve_on(
         )
     };
     let (webhooks, probes, metrics_served) = tokio::join!(webhooks, probes, metrics_server);
-    let _ = watching.await;
+    if let Some(watching) = watching {
+        let _ = watching.await;
+    }
     webhooks?;
     probes?;
     metrics_served?;

@@ -1,6 +1,7 @@
 //! The serving certificate: read from `<dir>/tls.crt` and `<dir>/tls.key` (the layout of a
 //! mounted cert-manager Secret), served through a rustls resolver that can be swapped at any
-//! time, and reloaded by polling the files.
+//! time, and reloaded by polling the files. With self-managed certificates (`crate::certs`)
+//! the same resolver is fed from memory instead ([`ReloadingCert::set_pem`]).
 //!
 //! Secret volumes are updated by swapping a symlink, which inotify on the file paths misses,
 //! so the files are re-read every `interval` and compared byte for byte. A pair that does not
@@ -104,6 +105,15 @@ impl ReloadingCert {
     /// Replaces the served certificate.
     pub fn set(&self, key: CertifiedKey) {
         self.current.store(Some(Arc::new(key)));
+    }
+
+    /// Serves a PEM certificate chain and private key held in memory (no files), e.g. read
+    /// from a Secret; `origin` names them in errors (`Secret ns/name`). A pair that does not
+    /// parse, or whose key does not match, is refused and the current one keeps serving.
+    pub fn set_pem(&self, cert_pem: &[u8], key_pem: &[u8], origin: &str) -> Result<(), CertError> {
+        let key = certified_key(cert_pem, key_pem, Path::new(origin))?;
+        self.set(key);
+        Ok(())
     }
 }
 

@@ -21,14 +21,19 @@ use crate::resources::{self, ResourceType};
 use crate::selectors::{FieldSelector, LabelSelector, labels};
 use crate::status::{ApiError, delete_success};
 use crate::store::{Key, Store, meta_str, metadata_mut, resource_version};
-use crate::webhooks::{MUTATING_NAME, VALIDATING_NAME, Webhooks};
+use crate::webhooks::{
+    Decision, MUTATING_NAME, RequestAttributes, Services, VALIDATING_NAME, Webhooks,
+};
 
 /// Shared state of one harness API server.
 pub struct State {
     /// The objects.
     pub store: Store,
-    /// The operator's webhooks, once registered.
+    /// The operator's webhooks, once registered (else the stored webhook configurations and
+    /// the CRD's conversion webhook are used).
     pub webhooks: RwLock<Option<Webhooks>>,
+    /// Endpoints of Services (for webhooks with a `service` client config).
+    pub services: Services,
     /// Structural schemas of custom resources, by `group/version`.
     pub schemas: RwLock<serde_json::Map<String, Value>>,
     /// Fault injection.
@@ -42,6 +47,7 @@ impl State {
         let state = Arc::new(Self {
             store: Store::new(),
             webhooks: RwLock::new(None),
+            services: Services::default(),
             schemas: RwLock::new(serde_json::Map::new()),
             faults: Faults::default(),
             next_ip: AtomicU32::new(10),
@@ -594,50 +600,56 @@ impl Request<'_> {
         let mut object = process(&object)?;
         let mut warnings = Vec::new();
         if !self.is_status() && matches!(operation, "CREATE" | "UPDATE") {
-            let webhooks = self.state.webhooks.read().await.clone();
-            if let Some(webhooks) = webhooks {
-                let request = |object: &Value| {
-                    admission_request(
-                        &self.resource,
-                        self.ns(),
-                        &name,
-                        operation,
-                        object,
-                        old_request_version.as_ref(),
-                        self.dry_run(),
-                    )
+            let (mutating, validating) = self.admission_hooks(&object, operation).await;
+            let request = |object: &Value| {
+                admission_request(
+                    &self.resource,
+                    self.ns(),
+                    &name,
+                    operation,
+                    object,
+                    old_request_version.as_ref(),
+                    self.dry_run(),
+                )
+            };
+            for hook in &mutating {
+                let Some(mutated) = hook.call(request(&object)).await? else {
+                    continue;
                 };
-                let mutated = webhooks
-                    .admit("/mutate", request(&object))
-                    .await
-                    .map_err(|e| ApiError::internal(format!("Internal error occurred: failed calling webhook \"{MUTATING_NAME}\": {e}")))?;
                 warnings.extend(mutated.warnings.clone());
                 if let Some((code, reason, message)) = mutated.denial {
                     return Err(ApiError::new(
                         code,
                         &reason,
                         format!(
-                            "admission webhook \"{MUTATING_NAME}\" denied the request: {message}"
+                            "admission webhook \"{}\" denied the request: {message}",
+                            hook.name
                         ),
                         None,
                     ));
                 }
                 if let Some(patch) = mutated.patch {
-                    let patched = json_patch(&object, &patch)
-                        .map_err(|e| ApiError::internal(format!("Internal error occurred: the patch of webhook \"{MUTATING_NAME}\" does not apply: {e}")))?;
+                    let patched = json_patch(&object, &patch).map_err(|e| {
+                        ApiError::internal(format!(
+                            "Internal error occurred: the patch of webhook \"{}\" does not apply: {e}",
+                            hook.name
+                        ))
+                    })?;
                     object = process(&patched)?;
                 }
-                let validated = webhooks
-                    .admit("/validate", request(&object))
-                    .await
-                    .map_err(|e| ApiError::internal(format!("Internal error occurred: failed calling webhook \"{VALIDATING_NAME}\": {e}")))?;
+            }
+            for hook in &validating {
+                let Some(validated) = hook.call(request(&object)).await? else {
+                    continue;
+                };
                 warnings.extend(validated.warnings.clone());
                 if let Some((code, reason, message)) = validated.denial {
                     return Err(ApiError::new(
                         code,
                         &reason,
                         format!(
-                            "admission webhook \"{VALIDATING_NAME}\" denied the request: {message}"
+                            "admission webhook \"{}\" denied the request: {message}",
+                            hook.name
                         ),
                         None,
                     ));
@@ -646,6 +658,64 @@ impl Request<'_> {
         }
         let stored = convert(self.state, object, &self.resource.storage_api_version()).await?;
         Ok((storage_defaults(self.state, stored).await, warnings))
+    }
+
+    /// The mutating and validating webhooks a request goes through: the registered ones, or
+    /// those of the stored webhook configurations that match it.
+    async fn admission_hooks(&self, object: &Value, operation: &str) -> (Vec<Hook>, Vec<Hook>) {
+        if let Some(fixed) = self.state.webhooks.read().await.clone() {
+            let hook = |name: &str, path: &str| Hook {
+                name: name.to_owned(),
+                target: Ok((fixed.clone(), path.to_owned())),
+                ignore_failures: false,
+            };
+            return (
+                vec![hook(MUTATING_NAME, "/mutate")],
+                vec![hook(VALIDATING_NAME, "/validate")],
+            );
+        }
+        let namespace_labels = match resources::find("", "v1", "namespaces") {
+            Some(namespaces) if self.resource.namespaced => self
+                .state
+                .store
+                .get(&key(&namespaces, "", self.ns()))
+                .map(|ns| labels(&ns))
+                .unwrap_or_default(),
+            _ => BTreeMap::new(),
+        };
+        let object_labels = labels(object);
+        let attributes = RequestAttributes {
+            group: self.resource.group,
+            version: self.resource.version,
+            resource: self.resource.plural,
+            operation,
+            namespaced: self.resource.namespaced,
+            namespace_labels: &namespace_labels,
+            object_labels: &object_labels,
+        };
+        let hooks = |plural: &str| -> Vec<Hook> {
+            let Some(resource) = resources::find("admissionregistration.k8s.io", "v1", plural)
+            else {
+                return Vec::new();
+            };
+            let (configurations, _) = self.state.store.list(&resource, None);
+            crate::webhooks::matching(&configurations, &attributes)
+                .into_iter()
+                .map(|configured| Hook {
+                    target: crate::webhooks::client_for(
+                        &configured.client_config,
+                        &self.state.services,
+                        configured.timeout,
+                    ),
+                    name: configured.name,
+                    ignore_failures: configured.ignore_failures,
+                })
+                .collect()
+        };
+        (
+            hooks("mutatingwebhookconfigurations"),
+            hooks("validatingwebhookconfigurations"),
+        )
     }
 
     async fn create(&self) -> Result<Response, ApiError> {
@@ -1141,6 +1211,32 @@ impl Request<'_> {
     }
 }
 
+/// One admission webhook to call: its name (in messages), where (or why it cannot be
+/// reached), and its failure policy.
+struct Hook {
+    name: String,
+    target: Result<(Webhooks, String), String>,
+    ignore_failures: bool,
+}
+
+impl Hook {
+    /// Calls the webhook; `None` when the call failed and the failure policy is `Ignore`.
+    async fn call(&self, review: Value) -> Result<Option<Decision>, ApiError> {
+        let result = match &self.target {
+            Ok((webhooks, path)) => webhooks.admit(path, review).await,
+            Err(error) => Err(error.clone()),
+        };
+        match result {
+            Ok(decision) => Ok(Some(decision)),
+            Err(_) if self.ignore_failures => Ok(None),
+            Err(error) => Err(ApiError::internal(format!(
+                "Internal error occurred: failed calling webhook \"{}\": {error}",
+                self.name
+            ))),
+        }
+    }
+}
+
 fn without(object: &Value, keys: &[&str]) -> Value {
     let mut copy = object.clone();
     if let Value::Object(map) = &mut copy {
@@ -1246,14 +1342,13 @@ pub async fn convert(
     if let Some(converted) = crate::events::convert(&object, api_version) {
         return Ok(converted);
     }
-    let webhooks = state.webhooks.read().await.clone();
-    let Some(webhooks) = webhooks else {
-        return Err(ApiError::internal(format!(
-            "conversion webhook for {current} is not registered"
-        )));
+    let fixed = state.webhooks.read().await.clone();
+    let (webhooks, path) = match fixed {
+        Some(webhooks) => (webhooks, "/convert".to_owned()),
+        None => stored_conversion(state, &object, &current)?,
     };
     let mut converted = webhooks
-        .convert(vec![object], api_version)
+        .convert_at(&path, vec![object], api_version)
         .await
         .map_err(|e| {
             ApiError::internal(format!(
@@ -1263,4 +1358,41 @@ pub async fn convert(
     converted
         .pop()
         .ok_or_else(|| ApiError::internal("the conversion webhook returned no object"))
+}
+
+/// The conversion webhook of the stored CRD of `object` (of `api_version`), with the
+/// `caBundle` stored in its client config.
+fn stored_conversion(
+    state: &Arc<State>,
+    object: &Value,
+    api_version: &str,
+) -> Result<(Webhooks, String), ApiError> {
+    let not_registered = || {
+        ApiError::internal(format!(
+            "conversion webhook for {api_version} is not registered"
+        ))
+    };
+    let kind = object
+        .get("kind")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    let resource = resources::by_kind(api_version, kind).ok_or_else(not_registered)?;
+    let crds = resources::find("apiextensions.k8s.io", "v1", "customresourcedefinitions")
+        .ok_or_else(not_registered)?;
+    let crd = state
+        .store
+        .get(&key(&crds, "", &resource.qualified()))
+        .ok_or_else(not_registered)?;
+    let client_config =
+        crate::webhooks::conversion_client_config(&crd).ok_or_else(not_registered)?;
+    crate::webhooks::client_for(
+        client_config,
+        &state.services,
+        std::time::Duration::from_secs(10),
+    )
+    .map_err(|e| {
+        ApiError::internal(format!(
+            "conversion webhook for {api_version}, Kind={kind} failed: {e}"
+        ))
+    })
 }

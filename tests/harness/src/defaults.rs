@@ -155,7 +155,99 @@ pub fn defaults(resource: &ResourceType, object: &mut Value) {
                 set_default(spec, "/enableServiceLinks", json!(true));
             }
         }
+        (
+            "admissionregistration.k8s.io",
+            kind @ ("MutatingWebhookConfiguration" | "ValidatingWebhookConfiguration"),
+        ) => {
+            let mutating = kind == "MutatingWebhookConfiguration";
+            if let Some(Value::Array(webhooks)) = object.get_mut("webhooks") {
+                for webhook in webhooks {
+                    set_default(webhook, "/failurePolicy", json!("Fail"));
+                    set_default(webhook, "/matchPolicy", json!("Equivalent"));
+                    set_default(webhook, "/namespaceSelector", json!({}));
+                    set_default(webhook, "/objectSelector", json!({}));
+                    set_default(webhook, "/timeoutSeconds", json!(10));
+                    if mutating {
+                        set_default(webhook, "/reinvocationPolicy", json!("Never"));
+                    }
+                    if webhook
+                        .pointer("/clientConfig/service")
+                        .is_some_and(Value::is_object)
+                    {
+                        set_default(webhook, "/clientConfig/service/port", json!(443));
+                    }
+                    if let Some(Value::Array(rules)) = webhook.get_mut("rules") {
+                        for rule in rules {
+                            set_default(rule, "/scope", json!("*"));
+                        }
+                    }
+                }
+            }
+        }
         _ => {}
+    }
+}
+
+/// Validation of one webhook of a webhook configuration (kube-apiserver's, in part): a name
+/// of at least three DNS segments, `sideEffects` and `admissionReviewVersions`, exactly one of
+/// `url` and `service`, and a `caBundle` that is base64 (the API server fails to decode it
+/// otherwise).
+fn webhook_causes(index: usize, webhook: &Value, causes: &mut Vec<(String, String)>) {
+    use base64::Engine;
+    let field = |name: &str| format!("webhooks[{index}].{name}");
+    let name = webhook
+        .get("name")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    if name.split('.').count() < 3 || !dns_subdomain(name) {
+        causes.push((
+            field("name"),
+            format!("Invalid value: {name:?}: should be a domain with at least three segments separated by dots"),
+        ));
+    }
+    let side_effects = webhook.get("sideEffects").and_then(Value::as_str);
+    if !matches!(side_effects, Some("None" | "NoneOnDryRun")) {
+        causes.push((
+            field("sideEffects"),
+            "Unsupported value: supported values: \"None\", \"NoneOnDryRun\"".to_owned(),
+        ));
+    }
+    if webhook
+        .get("admissionReviewVersions")
+        .and_then(Value::as_array)
+        .is_none_or(Vec::is_empty)
+    {
+        causes.push((
+            field("admissionReviewVersions"),
+            "Required value".to_owned(),
+        ));
+    }
+    let client = webhook.get("clientConfig");
+    let url = client
+        .and_then(|c| c.get("url"))
+        .is_some_and(|u| !u.is_null());
+    let service = client
+        .and_then(|c| c.get("service"))
+        .is_some_and(|s| !s.is_null());
+    if url == service {
+        causes.push((
+            field("clientConfig"),
+            "Required value: exactly one of url or service is required".to_owned(),
+        ));
+    }
+    if let Some(bundle) = client
+        .and_then(|c| c.get("caBundle"))
+        .filter(|b| !b.is_null())
+    {
+        let decodes = bundle
+            .as_str()
+            .is_some_and(|b| base64::engine::general_purpose::STANDARD.decode(b).is_ok());
+        if !decodes {
+            causes.push((
+                field("clientConfig.caBundle"),
+                "Invalid value: not base64".to_owned(),
+            ));
+        }
     }
 }
 
@@ -402,6 +494,30 @@ pub fn validate(resource: &ResourceType, object: &Value) -> Vec<(String, String)
                 format!("metadata.labels.{key}"),
                 format!("Invalid value: {value}: a valid label value is required"),
             ));
+        }
+    }
+    if (resource.group, resource.kind) == ("", "Secret")
+        && object.get("type").and_then(Value::as_str) == Some("kubernetes.io/tls")
+    {
+        // kube-apiserver: a TLS Secret must carry both keys (their content is not checked).
+        for key in ["tls.crt", "tls.key"] {
+            let given = ["data", "stringData"]
+                .iter()
+                .any(|map| object.get(*map).and_then(|m| m.get(key)).is_some());
+            if !given {
+                causes.push((format!("data[{key}]"), "Required value".to_owned()));
+            }
+        }
+    }
+    if resource.group == "admissionregistration.k8s.io" {
+        for (index, webhook) in object
+            .get("webhooks")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .enumerate()
+        {
+            webhook_causes(index, webhook, &mut causes);
         }
     }
     if (resource.group, resource.kind) == ("batch", "Job") {

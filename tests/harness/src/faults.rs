@@ -1,6 +1,8 @@
-//! Fault injection: fail the next requests matching a filter, delay responses, drop watches.
+//! Fault injection: fail the next requests matching a filter, delay responses, drop watches;
+//! and counting or recording the requests matching a filter.
 
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::http::Method;
@@ -30,8 +32,13 @@ impl Filter {
 struct Inner {
     failures: Vec<(Filter, u32, u16)>,
     delays: Vec<(Filter, Duration)>,
+    counters: Vec<(Filter, Arc<AtomicU64>)>,
+    recordings: Vec<(Filter, Recording)>,
     injected: u64,
 }
+
+/// The method and path of each request seen by a [`Faults::record`], in order.
+pub type Recording = Arc<Mutex<Vec<(Method, String)>>>;
 
 /// The fault plan of one server.
 #[derive(Default)]
@@ -56,6 +63,23 @@ impl Faults {
         self.lock().delays.push((filter, delay));
     }
 
+    /// Counts the requests matching `filter` from now on (whatever their outcome); the count
+    /// is read from the returned counter.
+    pub fn count(&self, filter: Filter) -> Arc<AtomicU64> {
+        let counter = Arc::new(AtomicU64::new(0));
+        self.lock().counters.push((filter, Arc::clone(&counter)));
+        counter
+    }
+
+    /// Records the method and path of the requests matching `filter` from now on.
+    pub fn record(&self, filter: Filter) -> Recording {
+        let recording = Recording::default();
+        self.lock()
+            .recordings
+            .push((filter, Arc::clone(&recording)));
+        recording
+    }
+
     /// Removes every pending failure and delay.
     pub fn clear(&self) {
         let mut inner = self.lock();
@@ -72,6 +96,19 @@ impl Faults {
     pub async fn before(&self, method: &Method, path: &str) -> Option<ApiError> {
         let (delay, failure) = {
             let mut inner = self.lock();
+            for (filter, counter) in &inner.counters {
+                if filter.matches(method, path) {
+                    counter.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+            for (filter, recording) in &inner.recordings {
+                if filter.matches(method, path) {
+                    recording
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner)
+                        .push((method.clone(), path.to_owned()));
+                }
+            }
             let delay = inner
                 .delays
                 .iter()

@@ -2,13 +2,15 @@
 //!
 //! It listens on 127.0.0.1 (plain HTTP) and speaks the Kubernetes REST + watch protocol for the
 //! resources the operator touches (LocustTest v2/v1, Jobs, Services, Pods, Events, Leases,
-//! Namespaces) to an unmodified `kube::Client`, with the semantics the operator depends on:
+//! Secrets, Namespaces, CRDs, webhook configurations) to an unmodified `kube::Client`, with the semantics the operator depends on:
 //! uid/creationTimestamp, one monotonically increasing resourceVersion, generation on spec
 //! changes, 409 on stale resourceVersions, `Status` errors, the status subresource split,
 //! label/field selectors (with each kind's own field labels), one storage for core and
 //! `events.k8s.io` Events, watches with bookmarks and 410, owner-reference garbage collection
 //! and finalizers, PATCH of every content type, and admission and conversion of LocustTests
-//! through the operator's real webhooks over HTTPS. Faults can be injected.
+//! through the operator's real webhooks over HTTPS: registered ones, or those of the stored
+//! webhook configurations and CRD with their `caBundle`s (see [`webhooks`]). Faults can be
+//! injected.
 //!
 //! `sim` holds what kubelet and the Job controller would do, written against the public API
 //! only, so tests can use it against a real API server too.
@@ -99,6 +101,12 @@ impl ApiServer {
         let webhooks = webhooks::Webhooks::new(base, ca_pem)?;
         *self.state.webhooks.write().await = Some(webhooks);
         Ok(())
+    }
+
+    /// Routes calls to Service `namespace/name` (webhooks with a `service` client config) to
+    /// `endpoints` in turn; the certificate is verified for `<name>.<namespace>.svc`.
+    pub fn route_service(&self, namespace: &str, name: &str, endpoints: Vec<SocketAddr>) {
+        self.state.services.set(namespace, name, endpoints);
     }
 
     /// Fault injection.

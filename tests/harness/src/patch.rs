@@ -52,7 +52,9 @@ pub fn merge_patch(target: &Value, patch: &Value) -> Value {
 /// types this harness serves). `None`: the list is replaced.
 fn merge_key(field: &str, items: &[Value]) -> Option<&'static str> {
     let key = match field {
-        "containers" | "initContainers" | "env" | "volumes" | "imagePullSecrets" => "name",
+        "containers" | "initContainers" | "env" | "volumes" | "imagePullSecrets" | "webhooks" => {
+            "name"
+        }
         "volumeMounts" => "mountPath",
         "conditions" => "type",
         "ownerReferences" => "uid",

@@ -85,7 +85,11 @@ impl ResourceType {
     pub fn categories(&self) -> &'static [&'static str] {
         match (self.group, self.plural) {
             ("", "pods" | "services") | ("batch", "jobs" | "cronjobs") => &["all"],
-            ("apiextensions.k8s.io", "customresourcedefinitions") => &["api-extensions"],
+            ("apiextensions.k8s.io", "customresourcedefinitions")
+            | (
+                "admissionregistration.k8s.io",
+                "mutatingwebhookconfigurations" | "validatingwebhookconfigurations",
+            ) => &["api-extensions"],
             _ => &[],
         }
     }
@@ -105,6 +109,8 @@ impl ResourceType {
             ("batch", "CronJob") => "sd5LIXh4Fjs=",
             ("coordination.k8s.io", "Lease") => "gqkMMb/YqFM=",
             ("apiextensions.k8s.io", "CustomResourceDefinition") => "M5uH+AlWATY=",
+            ("admissionregistration.k8s.io", "MutatingWebhookConfiguration") => "Sqi0GUgDaX0=",
+            ("admissionregistration.k8s.io", "ValidatingWebhookConfiguration") => "B0wHjQmsGNk=",
             ("locust.io", "LocustTest") => "C/qTNsmYOqk=",
             _ => return None,
         };
@@ -212,6 +218,29 @@ pub fn all() -> Vec<ResourceType> {
             true,
             false,
             false,
+        ),
+        // Webhook configurations: plain storage (cluster-scoped, generation bumped when
+        // `webhooks` change). Admission of LocustTests calls the webhooks they configure when
+        // no fixed webhooks are registered (see `webhooks`).
+        builtin(
+            "admissionregistration.k8s.io",
+            "v1",
+            "MutatingWebhookConfiguration",
+            "mutatingwebhookconfigurations",
+            "mutatingwebhookconfiguration",
+            false,
+            false,
+            true,
+        ),
+        builtin(
+            "admissionregistration.k8s.io",
+            "v1",
+            "ValidatingWebhookConfiguration",
+            "validatingwebhookconfigurations",
+            "validatingwebhookconfiguration",
+            false,
+            false,
+            true,
         ),
         builtin(
             "apiextensions.k8s.io",

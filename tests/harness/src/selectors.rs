@@ -83,6 +83,52 @@ impl LabelSelector {
         Ok(Self(requirements))
     }
 
+    /// A structured `metav1.LabelSelector` (`matchLabels`, `matchExpressions`), as webhook
+    /// configurations carry it; `null` or `{}` matches everything.
+    pub fn from_json(selector: &Value) -> Result<Self, String> {
+        let mut requirements = Vec::new();
+        for (key, value) in selector
+            .get("matchLabels")
+            .and_then(Value::as_object)
+            .into_iter()
+            .flatten()
+        {
+            let value = value
+                .as_str()
+                .ok_or_else(|| format!("matchLabels.{key}: not a string"))?;
+            requirements.push(Requirement::Equals(key.clone(), value.to_owned()));
+        }
+        for expression in selector
+            .get("matchExpressions")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            let key = expression
+                .get("key")
+                .and_then(Value::as_str)
+                .ok_or("matchExpressions: a key is required")?
+                .to_owned();
+            let values: Vec<String> = expression
+                .get("values")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .filter_map(Value::as_str)
+                .map(str::to_owned)
+                .collect();
+            let requirement = match expression.get("operator").and_then(Value::as_str) {
+                Some("In") => Requirement::In(key, values),
+                Some("NotIn") => Requirement::NotIn(key, values),
+                Some("Exists") => Requirement::Exists(key),
+                Some("DoesNotExist") => Requirement::DoesNotExist(key),
+                other => return Err(format!("matchExpressions: unknown operator {other:?}")),
+            };
+            requirements.push(requirement);
+        }
+        Ok(Self(requirements))
+    }
+
     /// Whether `labels` satisfy every requirement.
     pub fn matches(&self, labels: &BTreeMap<String, String>) -> bool {
         self.0.iter().all(|r| match r {
