@@ -2,9 +2,10 @@
 //! webhooks): `BENCH_TESTS` valid LocustTests (default 1000, the spec of
 //! `examples/minimal-v2.yaml`) created at once in one namespace, 32 creates in flight.
 //!
-//! 1. **In-process operator** (`controller::run` exactly as `locust-operator run` wires it,
-//!    scoped to the bench namespace, on its own tokio runtime), with its own `kube::Client`
-//!    whose tower stack counts every request it sends (method, resource, answer code):
+//! 1. **In-process operator** (`controller::run` as `locust-operator run` wires it, without
+//!    leader election, scoped to the bench namespace, on its own tokio runtime), with its own
+//!    `kube::Client` whose tower stack counts every request it sends (verb, resource, answer
+//!    code); the driver uses another client:
 //!    - *burst*: time from the first create until every test has its Service, both Jobs and
 //!      `Ready=True` (seen by the driver's watches), per test p50/p99 (create sent -> last of
 //!      the four seen), and the operator's requests per test;
@@ -16,11 +17,12 @@
 //!      lists and reconciles everything; then *label resync*: a label is added to every test,
 //!      so each is reconciled again. Neither may write anything: a write there makes the
 //!      bench exit with status 1.
-//! 2. **The real binary** (`locust-operator run --leader-elect=false --watch-namespace ...`,
+//! 2. **The real binary** (`locust-operator run --leader-elect=false --watch-namespace=bench`,
 //!    a separate process talking plain HTTP to a fresh harness through a kubeconfig): the same
-//!    burst (and pods), its peak RSS (`VmHWM` of `/proc/<pid>/status`) and CPU time, then a
-//!    restart: a second process resyncs everything, its peak RSS, and a check that the
-//!    harness's resourceVersion did not move (no write). `BENCH_PROCESS=0` skips this part.
+//!    burst (and pods) with its peak RSS (`VmHWM` of `/proc/<pid>/status`) and CPU time; then
+//!    a second process resyncs everything, and a label is added to every test: its peak RSS,
+//!    and the harness's resourceVersion must not move beyond the bench's own label patches
+//!    (exit status 1 otherwise). `BENCH_PROCESS=0` skips this part.
 //!
 //! ```text
 //! cargo bench --bench controller
@@ -29,8 +31,9 @@
 //! ```
 //!
 //! Environment: `BENCH_TESTS` (1000), `BENCH_INFLIGHT` (creates in flight, 32),
-//! `BENCH_WORKER_PODS` (0), `BENCH_PROCESS` (1), `BENCH_TIMEOUT` (seconds per wait, 900).
-//! See `BENCHMARKS.md`.
+//! `BENCH_WORKER_PODS` (0), `BENCH_MAX_CONCURRENT` (`--max-concurrent-reconciles`, 16),
+//! `BENCH_PROCESS` (1), `BENCH_TIMEOUT` (seconds per wait, 900), `RUST_LOG` (logs of the
+//! in-process operator; none when unset). See `BENCHMARKS.md`.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::{BTreeMap, HashMap};
@@ -87,6 +90,7 @@ struct Bench {
     inflight: usize,
     worker_pods: usize,
     process: bool,
+    max_concurrent: u16,
     timeout: Duration,
 }
 
@@ -97,6 +101,12 @@ impl Bench {
             inflight: env_usize("BENCH_INFLIGHT", 32).max(1),
             worker_pods: env_usize("BENCH_WORKER_PODS", 0),
             process: env_usize("BENCH_PROCESS", 1) != 0,
+            max_concurrent: u16::try_from(env_usize(
+                "BENCH_MAX_CONCURRENT",
+                usize::from(controller::DEFAULT_MAX_CONCURRENT_RECONCILES),
+            ))
+            .unwrap()
+            .max(1),
             timeout: Duration::from_secs(env_usize("BENCH_TIMEOUT", 900) as u64),
         }
     }
@@ -701,16 +711,19 @@ async fn touch_labels(client: &Client, bench: &Bench) {
         .await;
 }
 
-/// Waits (blocking) until `done` holds for every test; prints progress every 10 s.
+/// Waits (blocking) until `done` holds for every test; prints progress every 10 s. `check`
+/// panics when waiting is pointless (the operator process exited).
 fn wait_all(
     what: &str,
     bench: &Bench,
     progress: &Progress,
     done: impl Fn(&Seen) -> Option<Instant> + Copy,
+    check: &dyn Fn(),
 ) {
     let deadline = Instant::now() + bench.timeout;
     let mut report = Instant::now() + Duration::from_secs(10);
     loop {
+        check();
         let n = progress.count(done);
         if n >= bench.tests {
             return;
@@ -775,12 +788,12 @@ struct InProcess {
     task: tokio::task::JoinHandle<()>,
 }
 
-fn operator_settings() -> Settings {
+fn operator_settings(bench: &Bench) -> Settings {
     Settings {
         config: Arc::new(Config::from_lookup(&|_| None).unwrap().0),
         grace: Duration::from_secs(120),
         namespaces: vec![NAMESPACE.to_owned()],
-        max_concurrent_reconciles: controller::DEFAULT_MAX_CONCURRENT_RECONCILES,
+        max_concurrent_reconciles: bench.max_concurrent,
         instance: "bench".to_owned(),
     }
 }
@@ -788,7 +801,7 @@ fn operator_settings() -> Settings {
 impl InProcess {
     /// Starts the controller on `rt` with a counting client of `url`; returns once its caches
     /// are synced.
-    fn start(rt: &Runtime, url: &str, timeout: Duration) -> Self {
+    fn start(rt: &Runtime, url: &str, bench: &Bench) -> Self {
         let _entered = rt.enter();
         let requests = Arc::new(Requests::default());
         let client = counting_client(url, &requests);
@@ -797,7 +810,7 @@ impl InProcess {
         let shutdown = CancellationToken::new();
         let task = rt.spawn(controller::run(
             client,
-            operator_settings(),
+            operator_settings(bench),
             None,
             ControllerMetrics::register(&metrics),
             Arc::clone(&state),
@@ -806,7 +819,7 @@ impl InProcess {
         let task = rt.spawn(async move {
             task.await.unwrap().unwrap();
         });
-        let deadline = Instant::now() + timeout;
+        let deadline = Instant::now() + bench.timeout;
         while !state.caches_synced() {
             assert!(Instant::now() < deadline, "the caches did not sync");
             std::thread::sleep(Duration::from_millis(10));
@@ -883,14 +896,15 @@ fn certificates(dir: &Path) {
 
 /// `locust-operator run` against the harness at `url`; killed when dropped.
 struct OperatorProcess {
-    child: Child,
+    child: Mutex<Child>,
+    log: PathBuf,
     pid: String,
     probes: SocketAddr,
     metrics: SocketAddr,
 }
 
 impl OperatorProcess {
-    fn start(url: &str, dir: &Path, log: &str, timeout: Duration) -> Self {
+    fn start(url: &str, dir: &Path, log: &str, bench: &Bench) -> Self {
         let kubeconfig = dir.join("kubeconfig");
         std::fs::write(
             &kubeconfig,
@@ -905,11 +919,16 @@ impl OperatorProcess {
         certificates(&certs);
         let ports = [free_port(), free_port(), free_port()];
         let address = |port: u16| SocketAddr::from(([127, 0, 0, 1], port));
-        let log = std::fs::File::create(dir.join(log)).unwrap();
+        let log = dir.join(log);
+        let log_file = std::fs::File::create(&log).unwrap();
         let child = Command::new(env!("CARGO_BIN_EXE_locust-operator"))
             .arg("run")
             .arg("--leader-elect=false")
             .arg(format!("--watch-namespace={NAMESPACE}"))
+            .arg(format!(
+                "--max-concurrent-reconciles={}",
+                bench.max_concurrent
+            ))
             .arg(format!("--webhook-bind-address={}", address(ports[0])))
             .arg(format!("--health-probe-bind-address={}", address(ports[1])))
             .arg(format!("--metrics-bind-address={}", address(ports[2])))
@@ -917,18 +936,22 @@ impl OperatorProcess {
             .env("KUBECONFIG", &kubeconfig)
             .env("RUST_LOG", "info")
             .stdin(Stdio::null())
-            .stdout(log.try_clone().unwrap())
-            .stderr(log)
+            .stdout(log_file.try_clone().unwrap())
+            .stderr(log_file)
             .spawn()
             .unwrap();
         let process = Self {
             pid: child.id().to_string(),
-            child,
+            child: Mutex::new(child),
+            log,
             probes: address(ports[1]),
             metrics: address(ports[2]),
         };
-        let deadline = Instant::now() + timeout;
-        while http_get(process.probes, "/readyz").map(|(code, _)| code) != Some(200) {
+        // `/readyz` is 200 also before the controller starts (a replica that does not lead
+        // is ready): wait until it leads, then until it is ready (caches synced).
+        let deadline = Instant::now() + bench.timeout;
+        while !process.ready() {
+            process.check();
             assert!(
                 Instant::now() < deadline,
                 "the operator process is not ready (see {})",
@@ -939,10 +962,36 @@ impl OperatorProcess {
         process
     }
 
+    /// Panics, with the end of its log, if the process has exited.
+    fn check(&self) {
+        let status = self.child.lock().unwrap().try_wait().ok().flatten();
+        if let Some(status) = status {
+            let log = std::fs::read_to_string(&self.log).unwrap_or_default();
+            let tail: Vec<&str> = log.lines().rev().take(20).collect();
+            let tail: Vec<&str> = tail.into_iter().rev().collect();
+            panic!(
+                "the operator process exited ({status}); the end of {}:\n{}",
+                self.log.display(),
+                tail.join("\n")
+            );
+        }
+    }
+
+    fn ready(&self) -> bool {
+        let leading = http_get(self.metrics, "/metrics")
+            .is_some_and(|(_, body)| metric_sum(&body, "locust_operator_leader") == 1.0);
+        leading && http_get(self.probes, "/readyz").is_some_and(|(code, _)| code == 200)
+    }
+
     fn reconciles(&self) -> Reconciles {
+        self.check();
         http_get(self.metrics, "/metrics")
             .map(|(_, body)| Reconciles::parse(&body))
             .unwrap_or_default()
+    }
+
+    fn cpu(&self) -> f64 {
+        process_cpu(&self.pid)
     }
 
     fn memory(&self) -> (f64, f64) {
@@ -950,11 +999,11 @@ impl OperatorProcess {
     }
 
     /// SIGTERM, then waits (SIGKILL after 30 s).
-    fn stop(mut self) {
+    fn stop(self) {
         let _ = Command::new("kill").args(["-TERM", &self.pid]).status();
         let deadline = Instant::now() + Duration::from_secs(30);
         while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
+            if let Ok(Some(_)) = self.child.lock().unwrap().try_wait() {
                 return;
             }
             std::thread::sleep(Duration::from_millis(20));
@@ -965,9 +1014,13 @@ impl OperatorProcess {
 
 impl Drop for OperatorProcess {
     fn drop(&mut self) {
-        if let Ok(None) = self.child.try_wait() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
+        let child = self
+            .child
+            .get_mut()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Ok(None) = child.try_wait() {
+            let _ = child.kill();
+            let _ = child.wait();
         }
     }
 }
@@ -989,29 +1042,287 @@ fn runtime(name: &str, threads: usize) -> Runtime {
         .unwrap()
 }
 
-/// A fresh harness with the CRD, the bench namespace, a driver client and the driver's watches.
-fn harness(
-    rts: &Runtimes,
-) -> (
-    ApiServer,
-    Client,
-    Arc<Progress>,
-    Vec<tokio::task::JoinHandle<()>>,
-) {
-    let server = rts.harness.block_on(async {
-        let server = ApiServer::start().await.unwrap();
-        let crd = serde_json::to_value(locust_operator::crd::locust_test_crd().unwrap()).unwrap();
-        server.install_crd(&crd).await;
-        server
-    });
-    let client = {
-        let _entered = rts.driver.enter();
-        server.client().unwrap()
+/// A fresh harness with the CRD and the bench namespace, a driver client, and the driver's
+/// watches (aborted when dropped).
+struct Env {
+    server: ApiServer,
+    client: Client,
+    progress: Arc<Progress>,
+    watches: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Env {
+    fn start(rts: &Runtimes) -> Self {
+        let server = rts.harness.block_on(async {
+            let server = ApiServer::start().await.unwrap();
+            let crd =
+                serde_json::to_value(locust_operator::crd::locust_test_crd().unwrap()).unwrap();
+            server.install_crd(&crd).await;
+            server
+        });
+        let client = {
+            let _entered = rts.driver.enter();
+            server.client().unwrap()
+        };
+        rts.driver.block_on(create_namespace(&client));
+        let progress = Arc::new(Progress::default());
+        let watches = track(&rts.driver, &client, &progress);
+        Self {
+            server,
+            client,
+            progress,
+            watches,
+        }
+    }
+
+    fn rv(&self) -> u64 {
+        self.server.state.store.current_rv()
+    }
+}
+
+impl Drop for Env {
+    fn drop(&mut self) {
+        for watch in &self.watches {
+            watch.abort();
+        }
+    }
+}
+
+/// Creates every test and waits until each has its children and `Ready=True`; prints the
+/// times. Returns when the first create was sent.
+fn burst(rts: &Runtimes, bench: &Bench, env: &Env, check: &dyn Fn()) -> Instant {
+    let start = Instant::now();
+    rts.driver
+        .block_on(create_tests(&env.client, bench, &env.progress));
+    let created = start.elapsed();
+    wait_all("burst", bench, &env.progress, Seen::children_ready, check);
+    println!(
+        "  {} creates sent in {:.2} s ({:.0}/s)",
+        bench.tests,
+        created.as_secs_f64(),
+        bench.tests as f64 / created.as_secs_f64()
+    );
+    print_latencies(
+        "Service + 2 Jobs + Ready=True",
+        start,
+        &env.progress,
+        Seen::children_ready,
+    );
+    start
+}
+
+/// Starts the pods of every test and waits until each test is Running with all workers
+/// connected; prints the times.
+fn pods(rts: &Runtimes, bench: &Bench, env: &Env, check: &dyn Fn()) {
+    let start = Instant::now();
+    rts.driver
+        .block_on(start_pods(&env.client, bench, &env.progress));
+    println!(
+        "  {} pods written in {:.2} s",
+        bench.tests * (1 + bench.worker_pods),
+        start.elapsed().as_secs_f64()
+    );
+    wait_all("pods", bench, &env.progress, |s| s.running, check);
+    print_latencies(
+        "Running + WorkersConnected=True",
+        start,
+        &env.progress,
+        |s| s.running,
+    );
+}
+
+fn check_no_writes(what: &str, writes: u64, failures: &mut Vec<String>) {
+    println!("  WRITES DURING RESYNC: {writes}");
+    if writes > 0 {
+        failures.push(format!(
+            "{what}: the operator wrote {writes} time(s) although nothing changed"
+        ));
+    }
+}
+
+/// Part 1: the controller in this process, its requests counted.
+fn in_process(rts: &Runtimes, bench: &Bench, failures: &mut Vec<String>) {
+    println!("\n== in-process operator (counting client) ==");
+    let env = Env::start(rts);
+    let url = env.server.url();
+    self_memory("at start (harness empty)");
+
+    let operator = InProcess::start(&rts.operator, &url, bench);
+    let mut seen = operator.requests.snapshot();
+    print_counts("start-up (until caches synced)", &seen, 1);
+    let mut reconciles = operator.reconciles();
+
+    println!("\n-- burst --");
+    let cpu = thread_cpu();
+    let start = burst(rts, bench, &env, &|| {});
+    let (after, done) = operator.settle("burst", bench.timeout, 0.0);
+    let now = operator.requests.snapshot();
+    println!(
+        "  last request or reconcile after {:.2} s; {}",
+        (done - start).as_secs_f64(),
+        after.describe_since(&reconciles)
+    );
+    println!("  CPU: {}", cpu_delta(&thread_cpu(), &cpu));
+    print_counts("operator requests", &delta(&now, &seen), bench.tests);
+    self_memory("after the burst");
+    (seen, reconciles) = (now, after);
+
+    if bench.worker_pods > 0 {
+        println!(
+            "\n-- pods: 1 master + {} workers per test --",
+            bench.worker_pods
+        );
+        let cpu = thread_cpu();
+        pods(rts, bench, &env, &|| {});
+        let (after, _) = operator.settle("pods", bench.timeout, 0.0);
+        let now = operator.requests.snapshot();
+        println!("  {}", after.describe_since(&reconciles));
+        println!("  CPU: {}", cpu_delta(&thread_cpu(), &cpu));
+        print_counts("operator requests", &delta(&now, &seen), bench.tests);
+        self_memory("after the pods");
+    }
+    operator.stop(&rts.operator);
+
+    println!("\n-- restart resync (a new operator lists and reconciles everything) --");
+    let cpu = thread_cpu();
+    let start = Instant::now();
+    let operator = InProcess::start(&rts.operator, &url, bench);
+    let synced = start.elapsed();
+    let (reconciles, done) = operator.settle("restart resync", bench.timeout, bench.tests as f64);
+    let counts = operator.requests.snapshot();
+    println!(
+        "  caches synced in {:.2} s, all reconciled in {:.2} s; {}",
+        synced.as_secs_f64(),
+        (done - start).as_secs_f64(),
+        reconciles.describe_since(&Reconciles::default())
+    );
+    println!("  CPU: {}", cpu_delta(&thread_cpu(), &cpu));
+    print_counts(
+        "operator requests (start-up included)",
+        &counts,
+        bench.tests,
+    );
+    check_no_writes("restart resync", total(&counts, true), failures);
+
+    println!("\n-- label resync (a label added to every test) --");
+    let cpu = thread_cpu();
+    let start = Instant::now();
+    rts.driver.block_on(touch_labels(&env.client, bench));
+    let (after, done) = operator.settle(
+        "label resync",
+        bench.timeout,
+        reconciles.total + bench.tests as f64,
+    );
+    let now = operator.requests.snapshot();
+    println!(
+        "  labels patched and all reconciled in {:.2} s; {}",
+        (done - start).as_secs_f64(),
+        after.describe_since(&reconciles)
+    );
+    println!("  CPU: {}", cpu_delta(&thread_cpu(), &cpu));
+    let counts = delta(&now, &counts);
+    print_counts("operator requests", &counts, bench.tests);
+    check_no_writes("label resync", total(&counts, true), failures);
+    self_memory("after the resyncs");
+    operator.stop(&rts.operator);
+}
+
+/// Part 2: `locust-operator run` as its own process on a fresh harness.
+fn separate_process(rts: &Runtimes, bench: &Bench, failures: &mut Vec<String>) {
+    println!("\n== locust-operator run (separate process, fresh harness) ==");
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("controller_bench");
+    std::fs::create_dir_all(&dir).unwrap();
+    let env = Env::start(rts);
+    let url = env.server.url();
+    let memory = |process: &OperatorProcess, cpu: f64| {
+        let (hwm, rss) = process.memory();
+        println!(
+            "  operator process: CPU {:.1} s, VmHWM {hwm:.1} MiB, VmRSS {rss:.1} MiB",
+            process.cpu() - cpu
+        );
     };
-    rts.driver.block_on(create_namespace(&client));
-    let progress = Arc::new(Progress::default());
-    let watches = track(&rts.driver, &client, &progress);
-    (server, client, progress, watches)
+
+    let process = OperatorProcess::start(&url, &dir, "operator-1.log", bench);
+    println!("  ready (caches synced):");
+    memory(&process, 0.0);
+    let sample = || (process.reconciles(), env.rv());
+
+    println!("\n-- burst --");
+    let cpu = process.cpu();
+    burst(rts, bench, &env, &|| process.check());
+    let (reconciles, _) = settle("burst (process)", bench.timeout, sample, 0.0);
+    println!("  {}", reconciles.describe_since(&Reconciles::default()));
+    memory(&process, cpu);
+    if bench.worker_pods > 0 {
+        println!(
+            "\n-- pods: 1 master + {} workers per test --",
+            bench.worker_pods
+        );
+        let cpu = process.cpu();
+        pods(rts, bench, &env, &|| process.check());
+        let (after, _) = settle("pods (process)", bench.timeout, sample, 0.0);
+        println!("  {}", after.describe_since(&reconciles));
+        memory(&process, cpu);
+    }
+    process.stop();
+
+    println!("\n-- restart resync (a second process) --");
+    let rv = env.rv();
+    let start = Instant::now();
+    let process = OperatorProcess::start(&url, &dir, "operator-2.log", bench);
+    let synced = start.elapsed();
+    let sample = || (process.reconciles(), env.rv());
+    let (reconciles, done) = settle(
+        "restart resync (process)",
+        bench.timeout,
+        sample,
+        bench.tests as f64,
+    );
+    println!(
+        "  ready in {:.2} s, all reconciled in {:.2} s; {}",
+        synced.as_secs_f64(),
+        (done - start).as_secs_f64(),
+        reconciles.describe_since(&Reconciles::default())
+    );
+    memory(&process, 0.0);
+    let moved = env.rv() - rv;
+    println!("  harness resourceVersion moved by {moved} (0: nothing was written)");
+    if moved > 0 {
+        failures.push(format!(
+            "restart resync (process): the store changed {moved} time(s) although nothing changed"
+        ));
+    }
+
+    println!("\n-- label resync (a label added to every test) --");
+    let rv = env.rv();
+    let cpu = process.cpu();
+    let start = Instant::now();
+    rts.driver.block_on(touch_labels(&env.client, bench));
+    let (after, done) = settle(
+        "label resync (process)",
+        bench.timeout,
+        sample,
+        reconciles.total + bench.tests as f64,
+    );
+    println!(
+        "  labels patched and all reconciled in {:.2} s; {}",
+        (done - start).as_secs_f64(),
+        after.describe_since(&reconciles)
+    );
+    memory(&process, cpu);
+    let moved = env.rv() - rv;
+    let extra = moved.saturating_sub(bench.tests as u64);
+    println!(
+        "  harness resourceVersion moved by {moved} for {} label patches ({extra} more: writes of the operator)",
+        bench.tests
+    );
+    if extra > 0 {
+        failures.push(format!(
+            "label resync (process): the store changed {extra} time(s) more than the label patches"
+        ));
+    }
+    process.stop();
+    println!("  logs: {}", dir.display());
 }
 
 fn main() -> ExitCode {
@@ -1021,14 +1332,14 @@ fn main() -> ExitCode {
     let bench = Bench::from_env();
     let cpus = std::thread::available_parallelism().map_or(1, usize::from);
     println!(
-        "controller bench: {} LocustTests ({} creates in flight), {} worker pod(s) per test{}, {cpus} CPUs",
+        "controller bench: {} LocustTests, {} creates in flight, {} reconciles at once, {}, {cpus} CPUs",
         bench.tests,
         bench.inflight,
-        bench.worker_pods,
+        bench.max_concurrent,
         if bench.worker_pods > 0 {
-            " + 1 master"
+            format!("1 master + {} worker pods per test", bench.worker_pods)
         } else {
-            ""
+            "no pods".to_owned()
         },
     );
     let rts = Runtimes {
@@ -1036,254 +1347,11 @@ fn main() -> ExitCode {
         operator: runtime("operator", cpus),
         driver: runtime("driver", 1),
     };
-    let mut failures: Vec<String> = Vec::new();
-
-    // ---- 1. In-process operator ----------------------------------------------------------
-    println!("\n== in-process operator (counting client) ==");
-    let (server, client, progress, watches) = harness(&rts);
-    let url = server.url();
-    self_memory("at start (harness empty)");
-
-    let operator = InProcess::start(&rts.operator, &url, bench.timeout);
-    let startup = operator.requests.snapshot();
-    print_counts("start-up (until caches synced)", &startup, 1);
-    let reconciles0 = operator.reconciles();
-
-    let cpu0 = thread_cpu();
-    let start = Instant::now();
-    rts.driver
-        .block_on(create_tests(&client, &bench, &progress));
-    let created = start.elapsed();
-    if let Ok(ms) = std::env::var("HACK_STOP_MS") {
-        std::thread::sleep(Duration::from_millis(ms.parse().unwrap()));
-        operator.stop(&rts.operator);
-        eprintln!("stopped early");
-        let operator = InProcess::start(&rts.operator, &url, bench.timeout);
-        wait_all("burst", &bench, &progress, |s| s.children_ready());
-        operator.settle("after early stop", bench.timeout, 0.0);
-        eprintln!("converged");
-        operator.stop(&rts.operator);
-        let operator = InProcess::start(&rts.operator, &url, bench.timeout);
-        operator.settle("restart after early stop", bench.timeout, bench.tests as f64);
-        eprintln!("ok; writes {}", total(&operator.requests.snapshot(), true));
-        return ExitCode::SUCCESS;
-    }
-    wait_all("burst", &bench, &progress, |s| s.children_ready());
-    println!("\n-- burst --");
-    println!(
-        "  creates: {} in {:.2} s ({:.0}/s)",
-        bench.tests,
-        created.as_secs_f64(),
-        bench.tests as f64 / created.as_secs_f64()
-    );
-    print_latencies(
-        "Service + 2 Jobs + Ready=True",
-        start,
-        &progress,
-        Seen::children_ready,
-    );
-    let (reconciles1, _) = operator.settle("burst", bench.timeout, 0.0);
-    let cpu1 = thread_cpu();
-    let burst = delta(&operator.requests.snapshot(), &startup);
-    println!(
-        "  settled after {:.2} s; {}",
-        start.elapsed().as_secs_f64() - QUIET.as_secs_f64(),
-        reconciles1.describe_since(&reconciles0)
-    );
-    println!("  CPU: {}", cpu_delta(&cpu1, &cpu0));
-    print_counts("operator requests", &burst, bench.tests);
-    self_memory("after the burst");
-
-    let mut last = operator.requests.snapshot();
-    let mut reconciles_last = reconciles1;
-    if bench.worker_pods > 0 {
-        println!(
-            "\n-- pods: 1 master + {} workers per test --",
-            bench.worker_pods
-        );
-        let cpu0 = thread_cpu();
-        let start = Instant::now();
-        rts.driver.block_on(start_pods(&client, &bench, &progress));
-        println!("  pods written in {:.2} s", start.elapsed().as_secs_f64());
-        wait_all("pods", &bench, &progress, |s| s.running);
-        print_latencies("Running + WorkersConnected=True", start, &progress, |s| {
-            s.running
-        });
-        let (reconciles, _) = operator.settle("pods", bench.timeout, 0.0);
-        let cpu1 = thread_cpu();
-        let now = operator.requests.snapshot();
-        println!("  {}", reconciles.describe_since(&reconciles_last));
-        println!("  CPU: {}", cpu_delta(&cpu1, &cpu0));
-        print_counts("operator requests", &delta(&now, &last), bench.tests);
-        self_memory("after the pods");
-        last = now;
-        reconciles_last = reconciles;
-    }
-    let _ = (last, reconciles_last);
-    operator.stop(&rts.operator);
-
-    println!("\n-- restart resync (a new operator lists and reconciles everything) --");
-    let cpu0 = thread_cpu();
-    let start = Instant::now();
-    let operator = InProcess::start(&rts.operator, &url, bench.timeout);
-    let synced = start.elapsed();
-    let startup = operator.requests.snapshot();
-    let (reconciles, done) = operator.settle("restart resync", bench.timeout, bench.tests as f64);
-    let cpu1 = thread_cpu();
-    let counts = operator.requests.snapshot();
-    println!(
-        "  caches synced in {:.2} s, all reconciled in {:.2} s; {}",
-        synced.as_secs_f64(),
-        (done - start).as_secs_f64(),
-        reconciles.describe_since(&Reconciles::default())
-    );
-    println!("  CPU: {}", cpu_delta(&cpu1, &cpu0));
-    print_counts(
-        "operator requests (start-up included)",
-        &counts,
-        bench.tests,
-    );
-    let writes = total(&counts, true);
-    println!("  WRITES DURING RESYNC: {writes}");
-    if writes > 0 {
-        failures.push(format!(
-            "restart resync: the operator wrote {writes} time(s) although nothing changed"
-        ));
-    }
-    let _ = startup;
-
-    println!("\n-- label resync (a label added to every test) --");
-    let before = operator.requests.snapshot();
-    let cpu0 = thread_cpu();
-    let start = Instant::now();
-    rts.driver.block_on(touch_labels(&client, &bench));
-    let (after, done) = operator.settle(
-        "label resync",
-        bench.timeout,
-        reconciles.total + bench.tests as f64,
-    );
-    let cpu1 = thread_cpu();
-    let counts = delta(&operator.requests.snapshot(), &before);
-    println!(
-        "  labels patched and all reconciled in {:.2} s; {}",
-        (done - start).as_secs_f64(),
-        after.describe_since(&reconciles)
-    );
-    println!("  CPU: {}", cpu_delta(&cpu1, &cpu0));
-    print_counts("operator requests", &counts, bench.tests);
-    let writes = total(&counts, true);
-    println!("  WRITES DURING RESYNC: {writes}");
-    if writes > 0 {
-        failures.push(format!(
-            "label resync: the operator wrote {writes} time(s) although nothing changed"
-        ));
-    }
-    self_memory("after the resyncs");
-    operator.stop(&rts.operator);
-    for watch in watches {
-        watch.abort();
-    }
-    drop(client);
-    drop(server);
-
-    // ---- 2. The real binary --------------------------------------------------------------
+    let mut failures = Vec::new();
+    in_process(&rts, &bench, &mut failures);
     if bench.process {
-        println!("\n== locust-operator run (separate process, fresh harness) ==");
-        let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("controller_bench");
-        std::fs::create_dir_all(&dir).unwrap();
-        let (server, client, progress, watches) = harness(&rts);
-        let url = server.url();
-        let process = OperatorProcess::start(&url, &dir, "operator-1.log", bench.timeout);
-        let (hwm, rss) = process.memory();
-        println!("  ready (caches synced): VmHWM {hwm:.1} MiB, VmRSS {rss:.1} MiB");
-        let cpu0 = process_cpu(&process.pid);
-        let start = Instant::now();
-        rts.driver
-            .block_on(create_tests(&client, &bench, &progress));
-        wait_all("burst (process)", &bench, &progress, |s| s.children_ready());
-        println!("\n-- burst --");
-        print_latencies(
-            "Service + 2 Jobs + Ready=True",
-            start,
-            &progress,
-            Seen::children_ready,
-        );
-        let (reconciles, _) = settle(
-            "burst (process)",
-            bench.timeout,
-            || (process.reconciles(), server.state.store.current_rv()),
-            0.0,
-        );
-        let cpu1 = process_cpu(&process.pid);
-        let (hwm, rss) = process.memory();
-        println!("  {}", reconciles.describe_since(&Reconciles::default()));
-        println!(
-            "  operator process: CPU {:.1} s, VmHWM {hwm:.1} MiB, VmRSS {rss:.1} MiB",
-            cpu1 - cpu0
-        );
-        if bench.worker_pods > 0 {
-            println!(
-                "\n-- pods: 1 master + {} workers per test --",
-                bench.worker_pods
-            );
-            let start = Instant::now();
-            rts.driver.block_on(start_pods(&client, &bench, &progress));
-            wait_all("pods (process)", &bench, &progress, |s| s.running);
-            print_latencies("Running + WorkersConnected=True", start, &progress, |s| {
-                s.running
-            });
-            let (after, _) = settle(
-                "pods (process)",
-                bench.timeout,
-                || (process.reconciles(), server.state.store.current_rv()),
-                0.0,
-            );
-            let cpu2 = process_cpu(&process.pid);
-            let (hwm, rss) = process.memory();
-            println!("  {}", after.describe_since(&reconciles));
-            println!(
-                "  operator process: CPU {:.1} s, VmHWM {hwm:.1} MiB, VmRSS {rss:.1} MiB",
-                cpu2 - cpu1
-            );
-        }
-        process.stop();
-
-        println!("\n-- restart resync (a second process) --");
-        let rv = server.state.store.current_rv();
-        let start = Instant::now();
-        let process = OperatorProcess::start(&url, &dir, "operator-2.log", bench.timeout);
-        let synced = start.elapsed();
-        let (reconciles, done) = settle(
-            "restart resync (process)",
-            bench.timeout,
-            || (process.reconciles(), server.state.store.current_rv()),
-            bench.tests as f64,
-        );
-        let cpu = process_cpu(&process.pid);
-        let (hwm, rss) = process.memory();
-        let moved = server.state.store.current_rv() - rv;
-        println!(
-            "  ready in {:.2} s, all reconciled in {:.2} s; {}",
-            synced.as_secs_f64(),
-            (done - start).as_secs_f64(),
-            reconciles.describe_since(&Reconciles::default())
-        );
-        println!("  operator process: CPU {cpu:.1} s, VmHWM {hwm:.1} MiB, VmRSS {rss:.1} MiB");
-        println!("  harness resourceVersion moved by {moved} (writes that changed something)");
-        if moved > 0 {
-            failures.push(format!(
-                "restart resync (process): the store changed {moved} time(s) although nothing changed"
-            ));
-        }
-        process.stop();
-        for watch in watches {
-            watch.abort();
-        }
-        drop(client);
-        drop(server);
-        println!("  logs: {}", dir.display());
+        separate_process(&rts, &bench, &mut failures);
     }
-
     if failures.is_empty() {
         println!("\nok: no writes on resync");
         ExitCode::SUCCESS

@@ -103,7 +103,8 @@ fn run_operator(flags: ProcessFlags) -> anyhow::Result<()> {
     runtime()?.block_on(async {
         let shutdown = locust_operator::operator::shutdown_on_signal();
         let metrics = std::sync::Arc::new(locust_operator::metrics::Metrics::new());
-        let state = std::sync::Arc::new(locust_operator::controller::State::default());
+        let state =
+            std::sync::Arc::new(locust_operator::controller::State::new(flags.leader_elect));
         let readiness = {
             let state = std::sync::Arc::clone(&state);
             locust_operator::webhook::server::Readiness::default()

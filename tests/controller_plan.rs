@@ -565,3 +565,17 @@ fn terminal_phases() {
         assert_eq!(plan::is_terminal(&test), expected, "{status}");
     }
 }
+
+#[test]
+fn readiness_before_the_controllers_start() {
+    use locust_operator::controller::State;
+    // Without leader election this replica will reconcile: not ready until its caches sync.
+    let alone = State::new(false);
+    assert!(alone.is_leading());
+    assert!(!alone.caches_synced());
+    assert!(!alone.ready());
+    // With leader election it starts as a standby, which serves webhooks: ready.
+    let candidate = State::new(true);
+    assert!(!candidate.is_leading());
+    assert!(candidate.ready());
+}

@@ -34,14 +34,73 @@ use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Api, Client};
 use tokio_util::sync::CancellationToken;
 
-use crate::api::LocustTest;
+use crate::api::{GROUP, LocustTest};
 use crate::config::Config;
 use crate::leader::{LeaderElector, Timings};
+use crate::rbac::{ApiCall, Scope, Target};
 
 use crate::names::{LABEL_TEST_NAME, OPERATOR_NAME};
 use cache::Cache;
 pub use metrics::ControllerMetrics;
 use reconcile::Context;
+
+/// Every API request the controller makes, all in the namespaces it watches, for the RBAC
+/// rules of the install manifests ([`crate::rbac`]; tests/rbac.rs records what the operator
+/// really calls and compares it with this list):
+///
+/// - LocustTests: list + watch (the cache, [`scope_controller`]); patch (the
+///   [`plan::ANNOTATION_ORIGINAL_SPEC`] record); patch of `status` (phase and conditions).
+///   No get: everything is read from the cache, and the writes return the stored object.
+/// - Jobs and Services: list + watch (label-scoped caches, [`cache`]); create (the children);
+///   get (a create answered 409: the name is taken, by our own earlier create or by a foreign
+///   object). Never updated nor deleted: children are garbage-collected through their owner
+///   references.
+/// - Pods: list + watch (the cache judging health and connected workers).
+/// - `events.k8s.io` Events about the tests: create; patch (kube's [`Recorder`] turns a
+///   repeat of the same event into a patch of the event's series).
+/// - `locusttests/finalizers` update: required by admission, not requested. The children's
+///   owner reference to their test has `blockOwnerDeletion: true`
+///   ([`crate::builders`]); on a cluster with the `OwnerReferencesPermissionEnforcement`
+///   admission plugin (OpenShift, hardened clusters), creating such a child is only allowed
+///   to who may `update` the owner's `finalizers` subresource. The code never sends that
+///   request; without the permission every child create fails with 403 there.
+pub const API_CALLS: [ApiCall; 17] = [
+    ApiCall::request(GROUP, "locusttests", "list", Scope::Watched, Target::Any),
+    ApiCall::request(GROUP, "locusttests", "watch", Scope::Watched, Target::Any),
+    ApiCall::request(GROUP, "locusttests", "patch", Scope::Watched, Target::Any),
+    ApiCall::request(
+        GROUP,
+        "locusttests/status",
+        "patch",
+        Scope::Watched,
+        Target::Any,
+    ),
+    ApiCall::admission(GROUP, "locusttests/finalizers", "update", Scope::Watched),
+    ApiCall::request("batch", "jobs", "list", Scope::Watched, Target::Any),
+    ApiCall::request("batch", "jobs", "watch", Scope::Watched, Target::Any),
+    ApiCall::request("batch", "jobs", "create", Scope::Watched, Target::Any),
+    ApiCall::request("batch", "jobs", "get", Scope::Watched, Target::Any),
+    ApiCall::request("", "services", "list", Scope::Watched, Target::Any),
+    ApiCall::request("", "services", "watch", Scope::Watched, Target::Any),
+    ApiCall::request("", "services", "create", Scope::Watched, Target::Any),
+    ApiCall::request("", "services", "get", Scope::Watched, Target::Any),
+    ApiCall::request("", "pods", "list", Scope::Watched, Target::Any),
+    ApiCall::request("", "pods", "watch", Scope::Watched, Target::Any),
+    ApiCall::request(
+        "events.k8s.io",
+        "events",
+        "create",
+        Scope::Watched,
+        Target::Any,
+    ),
+    ApiCall::request(
+        "events.k8s.io",
+        "events",
+        "patch",
+        Scope::Watched,
+        Target::Any,
+    ),
+];
 
 /// Default of `--max-concurrent-reconciles`.
 pub const DEFAULT_MAX_CONCURRENT_RECONCILES: u16 = 16;
@@ -82,6 +141,15 @@ pub struct State {
 }
 
 impl State {
+    /// The state before the controllers start. Without leader election this replica will lead,
+    /// so it reports not ready until its caches are synced (a standby is ready at once).
+    pub fn new(leader_election: bool) -> Self {
+        Self {
+            leading: AtomicBool::new(!leader_election),
+            scopes: std::sync::RwLock::default(),
+        }
+    }
+
     /// True when this replica runs the controllers (holds the lease, or runs without
     /// leader election).
     pub fn is_leading(&self) -> bool {
