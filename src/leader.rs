@@ -40,6 +40,38 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 pub use crate::names::FIELD_MANAGER;
+use crate::rbac::{ApiCall, Scope, Target};
+
+/// Every API request of leader election, all on the Lease in its namespace, for the RBAC
+/// rules of the install manifests ([`crate::rbac`]; tests/rbac.rs records what the operator
+/// really calls and compares it with this list): the Lease is read every round (get), created
+/// when missing (create: not limited to a name, RBAC does not know it before the object
+/// exists), and acquired, renewed and released by a replace (update) with the
+/// `resourceVersion` read. Never patched, listed, watched or deleted, and nothing else is
+/// touched: get and update are limited to the Lease `--leader-election-id`.
+pub const API_CALLS: [ApiCall; 3] = [
+    ApiCall::request(
+        "coordination.k8s.io",
+        "leases",
+        "get",
+        Scope::Lease,
+        Target::Lease,
+    ),
+    ApiCall::request(
+        "coordination.k8s.io",
+        "leases",
+        "create",
+        Scope::Lease,
+        Target::Any,
+    ),
+    ApiCall::request(
+        "coordination.k8s.io",
+        "leases",
+        "update",
+        Scope::Lease,
+        Target::Lease,
+    ),
+];
 
 /// The in-cluster file holding the pod's namespace.
 const SERVICE_ACCOUNT_NAMESPACE: &str = "/var/run/secrets/kubernetes.io/serviceaccount/namespace";

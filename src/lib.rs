@@ -18,6 +18,7 @@ pub mod metrics;
 pub mod names;
 pub mod operator;
 pub mod quantity;
+pub mod rbac;
 pub mod render;
 pub mod schema_check;
 pub mod status;

@@ -17,7 +17,21 @@ use crate::config::{Config, ProcessFlags};
 use crate::controller::{self, ControllerMetrics, Leadership, Settings, State};
 use crate::leader::{self, Timings};
 use crate::metrics::Metrics;
+use crate::rbac::{ApiCall, Scope, Target};
 use crate::webhook::tls::ReloadingCert;
+
+/// The API request of the start-up check that the CRD is served, for the RBAC rules of the
+/// install manifests ([`crate::rbac`]; tests/rbac.rs records it): one list of LocustTests
+/// (`limit=1`) where the controller watches them, in all namespaces or in the first of
+/// `WATCH_NAMESPACE` (a namespaced install has no cluster-wide access). The controller, the
+/// leader election and the certificate manager list theirs in their own modules.
+pub const API_CALLS: [ApiCall; 1] = [ApiCall::request(
+    crate::api::GROUP,
+    "locusttests",
+    "list",
+    Scope::Watched,
+    Target::Any,
+)];
 
 /// Errors that stop the operator.
 #[derive(Debug, thiserror::Error)]

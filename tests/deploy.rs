@@ -37,6 +37,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use k8s_openapi::{NamespaceResourceScope, Resource};
 use locust_operator::config::{CertMode, ProcessFlags};
+use locust_operator::rbac::{self, Names, Scope};
 use locust_operator::webhook::server::{
     CONVERT_PATH, HANDLER_TIMEOUT, MUTATE_PATH, SHUTDOWN_GRACE, VALIDATE_PATH,
 };
@@ -82,65 +83,6 @@ const DOWNWARD_API_ENV: [(&str, &str); 2] = [
 ];
 /// UID and GID of the image (distroless `nonroot`) and of the pod.
 const NONROOT: i64 = 65532;
-
-/// (API group, resource, verbs, resource names) rows of an RBAC expectation.
-type Table<'a> = &'a [(&'a str, &'a str, &'a [&'a str], &'a [&'a str])];
-
-/// What the controller calls in every namespace it watches (src/controller, the Recorder).
-const CONTROLLER_RULES: Table = &[
-    (
-        "locust.io",
-        "locusttests",
-        &["get", "list", "watch", "patch"],
-        &[],
-    ),
-    (
-        "locust.io",
-        "locusttests/status",
-        &["get", "patch", "update"],
-        &[],
-    ),
-    ("batch", "jobs", &["get", "list", "watch", "create"], &[]),
-    ("", "services", &["get", "list", "watch", "create"], &[]),
-    ("", "pods", &["get", "list", "watch"], &[]),
-    ("events.k8s.io", "events", &["create", "patch"], &[]),
-];
-/// Leader election in the operator's namespace (src/leader.rs).
-const LEADER_RULES: Table = &[
-    (
-        "coordination.k8s.io",
-        "leases",
-        &["get", "create", "update"],
-        &[],
-    ),
-    ("events.k8s.io", "events", &["create", "patch"], &[]),
-];
-/// Self-managed certificates: the operator's own Secret.
-const SECRET_RULES: Table = &[
-    ("", "secrets", &["create"], &[]),
-    ("", "secrets", &["get", "update", "patch"], &[CERT_SECRET]),
-];
-/// Self-managed certificates: CA injection.
-const INJECTION_RULES: Table = &[
-    (
-        "admissionregistration.k8s.io",
-        "mutatingwebhookconfigurations",
-        &["get", "patch", "update"],
-        &[MUTATING_CONFIGURATION],
-    ),
-    (
-        "admissionregistration.k8s.io",
-        "validatingwebhookconfigurations",
-        &["get", "patch", "update"],
-        &[VALIDATING_CONFIGURATION],
-    ),
-    (
-        "apiextensions.k8s.io",
-        "customresourcedefinitions",
-        &["get", "patch", "update"],
-        &[CRD_NAME],
-    ),
-];
 
 fn root() -> &'static Path {
     Path::new(ROOT)
@@ -1621,28 +1563,53 @@ fn grants(rules: &[PolicyRule]) -> BTreeSet<Grant> {
     all
 }
 
-fn table(rows: &[Table]) -> BTreeSet<Grant> {
-    let mut all = BTreeSet::new();
-    for rows in rows {
-        for (group, resource, verbs, names) in *rows {
-            for verb in *verbs {
-                let names: Vec<Option<String>> = if names.is_empty() {
-                    vec![None]
-                } else {
-                    names.iter().map(|n| Some((*n).to_owned())).collect()
-                };
-                for name in names {
-                    all.insert((
-                        (*group).to_owned(),
-                        (*resource).to_owned(),
-                        (*verb).to_owned(),
-                        name,
-                    ));
+/// What the operator started with `flags` in `namespace` (its `POD_NAMESPACE`) needs:
+/// cluster-wide, and per namespace. Computed from the code's own lists of the API calls each
+/// component makes ([`rbac::api_calls`]: the start-up check, the controller, leader election,
+/// self-managed certificates; tests/rbac.rs and tests/self_managed_certs.rs prove the lists
+/// are what the code requests), placed by their [`Scope`] and limited to the names of
+/// [`Names`]: least privilege is exactly this, no verb more.
+fn needed(
+    flags: &ProcessFlags,
+    namespace: &str,
+) -> (BTreeSet<Grant>, BTreeMap<String, BTreeSet<Grant>>) {
+    let names = Names::from_flags(flags);
+    let watched = &flags.watch_namespace.0;
+    let lease_namespace = flags
+        .leader_election_namespace
+        .clone()
+        .unwrap_or_else(|| namespace.to_owned());
+    let mut cluster = BTreeSet::new();
+    let mut namespaced: BTreeMap<String, BTreeSet<Grant>> = BTreeMap::new();
+    for call in rbac::api_calls(flags) {
+        let grant = (
+            call.group.to_owned(),
+            call.resource.to_owned(),
+            call.verb.to_owned(),
+            names.of(call.target).map(str::to_owned),
+        );
+        let namespaces = match call.scope {
+            Scope::Cluster => None,
+            Scope::Watched if watched.is_empty() => None,
+            Scope::Watched => Some(watched.clone()),
+            Scope::Operator => Some(vec![namespace.to_owned()]),
+            Scope::Lease => Some(vec![lease_namespace.clone()]),
+        };
+        match namespaces {
+            None => {
+                cluster.insert(grant);
+            }
+            Some(namespaces) => {
+                for namespace in namespaces {
+                    namespaced
+                        .entry(namespace)
+                        .or_default()
+                        .insert(grant.clone());
                 }
             }
         }
     }
-    all
+    (cluster, namespaced)
 }
 
 /// What the operator's ServiceAccount may do: cluster-wide, and per namespace. Also checks
@@ -1772,39 +1739,38 @@ fn assert_grants(overlay: &str, scope: &str, actual: &BTreeSet<Grant>, expected:
     );
 }
 
+/// Each overlay grants its ServiceAccount exactly what the operator it runs needs ([`needed`]:
+/// computed from the code's `API_CALLS` lists for the Deployment's own flags), in each scope:
+/// nothing missing, no verb or name more.
 #[test]
 fn rbac_grants_exactly_what_the_operator_calls_in_each_scope() {
     for install in installs() {
         let overlay = install.overlay;
         let (cluster, namespaced) = access(install);
-        let none = BTreeSet::new();
-        let (expected_cluster, expected_namespaced) = match overlay {
-            "cert-manager" => (
-                table(&[CONTROLLER_RULES]),
-                BTreeMap::from([(NAMESPACE, table(&[LEADER_RULES]))]),
-            ),
-            "self-managed-certs" => (
-                table(&[CONTROLLER_RULES, INJECTION_RULES]),
-                BTreeMap::from([(NAMESPACE, table(&[LEADER_RULES, SECRET_RULES]))]),
-            ),
-            "namespaced" => (
-                none.clone(),
-                BTreeMap::from([
-                    (NAMESPACE, table(&[LEADER_RULES])),
-                    (WATCHED, table(&[CONTROLLER_RULES])),
-                ]),
-            ),
+        let flags = install.flags();
+        // What each overlay is (so that the expectation below follows the right flags).
+        let (watched, certs): (&[&str], CertMode) = match overlay {
+            "cert-manager" => (&[], CertMode::Files),
+            "self-managed-certs" => (&[], CertMode::SelfManaged),
+            "namespaced" => (&[WATCHED], CertMode::Files),
             other => panic!("no expectation for {other}"),
         };
+        assert_eq!(
+            flags.watch_namespace.0, watched,
+            "{overlay}: WATCH_NAMESPACE"
+        );
+        assert_eq!(flags.certs.mode, certs, "{overlay}: --certs");
+        assert!(flags.leader_elect, "{overlay}: --leader-elect");
+        let (expected_cluster, expected_namespaced) = needed(&flags, NAMESPACE);
         assert_grants(overlay, "cluster-wide", &cluster, &expected_cluster);
         let scopes: BTreeSet<&str> = namespaced.keys().map(String::as_str).collect();
         assert_eq!(
             scopes,
-            expected_namespaced.keys().copied().collect(),
+            expected_namespaced.keys().map(String::as_str).collect(),
             "{overlay}: namespaces with access"
         );
         for (namespace, expected) in &expected_namespaced {
-            assert_grants(overlay, namespace, &namespaced[*namespace], expected);
+            assert_grants(overlay, namespace, &namespaced[namespace], expected);
         }
         // Secrets: only the self-managed certificate mode, only its own Secret (but create).
         let secrets: Vec<&Grant> = cluster
@@ -1825,7 +1791,6 @@ fn rbac_grants_exactly_what_the_operator_calls_in_each_scope() {
         }
         // The leader-election Role is where the Lease lives: the operator's namespace.
         let _: Role = install.one(Some(NAMESPACE), LEADER_ELECTION_ROLE);
-        let flags = install.flags();
         assert!(
             flags.leader_election_namespace.is_none(),
             "{overlay}: POD_NAMESPACE decides"
@@ -2031,10 +1996,14 @@ fn self_managed_certs_mount_no_secret_and_inject_by_the_operator() {
         VALIDATING_CONFIGURATION
     );
     let _: Service = install.one(Some(NAMESPACE), &certs.webhook_service);
-    // The injection RBAC names exactly the objects of this install.
-    let names: BTreeSet<String> = INJECTION_RULES
+    // The injection RBAC (the cluster-scoped calls of the certificate manager) names exactly
+    // the objects of this install.
+    let flags = install.flags();
+    let names = Names::from_flags(&flags);
+    let names: BTreeSet<String> = locust_operator::certs::API_CALLS
         .iter()
-        .flat_map(|(_, _, _, names)| names.iter().map(|n| (*n).to_owned()))
+        .filter(|call| call.scope == Scope::Cluster)
+        .map(|call| names.of(call.target).unwrap().to_owned())
         .collect();
     let installed: BTreeSet<String> = install
         .objects

@@ -45,90 +45,59 @@ use secret::Written;
 /// Name of the CRD whose conversion webhook gets the bundle.
 pub const CRD_NAME: &str = "locusttests.locust.io";
 
-/// The object an API call is limited to (what RBAC `resourceNames` can name).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum CallTarget {
-    /// Any object of the operator's namespace (`create`: the name is not in the request path,
-    /// so RBAC cannot limit it).
-    Namespace,
-    /// The Secret [`Settings::secret`], in the operator's namespace.
-    Secret,
-    /// The MutatingWebhookConfiguration [`Settings::mutating_webhook_configuration`].
-    MutatingWebhookConfiguration,
-    /// The ValidatingWebhookConfiguration [`Settings::validating_webhook_configuration`].
-    ValidatingWebhookConfiguration,
-    /// The CRD [`Settings::crd`].
-    Crd,
-}
-
-/// One kind of API request the certificate manager makes, as RBAC sees it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct ApiCall {
-    /// API group (`""` for core).
-    pub group: &'static str,
-    /// Resource (plural).
-    pub resource: &'static str,
-    /// RBAC verb.
-    pub verb: &'static str,
-    /// The object it is limited to.
-    pub target: CallTarget,
-}
-
-const fn call(
-    group: &'static str,
-    resource: &'static str,
-    verb: &'static str,
-    target: CallTarget,
-) -> ApiCall {
-    ApiCall {
-        group,
-        resource,
-        verb,
-        target,
-    }
-}
+/// The object an API call of [`API_CALLS`] is limited to ([`crate::rbac::Target`]).
+pub use crate::rbac::Target as CallTarget;
+pub use crate::rbac::{ApiCall, Scope};
 
 /// Every API request of `--certs=self-managed`, for the RBAC rules of the install manifests
-/// (a test records what the manager really calls and compares it with this list): the Secret
-/// is read, created (when missing) and replaced; each injection target is read and patched.
+/// (tests/self_managed_certs.rs records what the manager really calls and compares it with
+/// this list; see [`crate::rbac`]): the Secret, in the operator's namespace, is read, created
+/// (when missing; `create` cannot be limited to a name) and replaced; each injection target is
+/// read and patched.
 pub const API_CALLS: [ApiCall; 9] = [
-    call("", "secrets", "get", CallTarget::Secret),
-    call("", "secrets", "create", CallTarget::Namespace),
-    call("", "secrets", "update", CallTarget::Secret),
-    call(
+    ApiCall::request("", "secrets", "get", Scope::Operator, CallTarget::Secret),
+    ApiCall::request("", "secrets", "create", Scope::Operator, CallTarget::Any),
+    ApiCall::request("", "secrets", "update", Scope::Operator, CallTarget::Secret),
+    ApiCall::request(
         "admissionregistration.k8s.io",
         "mutatingwebhookconfigurations",
         "get",
+        Scope::Cluster,
         CallTarget::MutatingWebhookConfiguration,
     ),
-    call(
+    ApiCall::request(
         "admissionregistration.k8s.io",
         "mutatingwebhookconfigurations",
         "patch",
+        Scope::Cluster,
         CallTarget::MutatingWebhookConfiguration,
     ),
-    call(
+    ApiCall::request(
         "admissionregistration.k8s.io",
         "validatingwebhookconfigurations",
         "get",
+        Scope::Cluster,
         CallTarget::ValidatingWebhookConfiguration,
     ),
-    call(
+    ApiCall::request(
         "admissionregistration.k8s.io",
         "validatingwebhookconfigurations",
         "patch",
+        Scope::Cluster,
         CallTarget::ValidatingWebhookConfiguration,
     ),
-    call(
+    ApiCall::request(
         "apiextensions.k8s.io",
         "customresourcedefinitions",
         "get",
+        Scope::Cluster,
         CallTarget::Crd,
     ),
-    call(
+    ApiCall::request(
         "apiextensions.k8s.io",
         "customresourcedefinitions",
         "patch",
+        Scope::Cluster,
         CallTarget::Crd,
     ),
 ];
@@ -180,10 +149,10 @@ impl Settings {
     }
 
     /// The name an API call of [`API_CALLS`] is limited to (`None`: any name in the
-    /// operator's namespace).
+    /// operator's namespace). The Lease is not the certificate manager's: `None`.
     pub fn name_of(&self, target: CallTarget) -> Option<&str> {
         match target {
-            CallTarget::Namespace => None,
+            CallTarget::Any | CallTarget::Lease => None,
             CallTarget::Secret => Some(&self.secret),
             CallTarget::MutatingWebhookConfiguration => Some(&self.mutating_webhook_configuration),
             CallTarget::ValidatingWebhookConfiguration => {

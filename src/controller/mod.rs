@@ -48,7 +48,7 @@ use reconcile::Context;
 /// rules of the install manifests ([`crate::rbac`]; tests/rbac.rs records what the operator
 /// really calls and compares it with this list):
 ///
-/// - LocustTests: list + watch (the cache, [`scope_controller`]); patch (the
+/// - LocustTests: list + watch (the cache of each watched scope); patch (the
 ///   [`plan::ANNOTATION_ORIGINAL_SPEC`] record); patch of `status` (phase and conditions).
 ///   No get: everything is read from the cache, and the writes return the stored object.
 /// - Jobs and Services: list + watch (label-scoped caches, [`cache`]); create (the children);

@@ -84,16 +84,22 @@ app.kubernetes.io/component: controller
 {{- end -}}
 
 {{/*
-The RBAC rules of the controller (deploy/base/clusterrole.yaml): exactly the API calls it
-makes in the namespaces it watches.
+The RBAC rules of the controller (deploy/base/clusterrole.yaml, which explains each): exactly
+the API calls it makes in the namespaces it watches (`API_CALLS` of src/controller/mod.rs and
+src/operator.rs), plus `update` on locusttests/finalizers, never requested but required by the
+OwnerReferencesPermissionEnforcement admission plugin to create children whose owner reference
+sets blockOwnerDeletion.
 */}}
 {{- define "locust-operator.controllerRules" -}}
 - apiGroups: ["locust.io"]
   resources: ["locusttests"]
-  verbs: ["get", "list", "watch", "patch"]
+  verbs: ["list", "watch", "patch"]
 - apiGroups: ["locust.io"]
   resources: ["locusttests/status"]
-  verbs: ["get", "patch", "update"]
+  verbs: ["patch"]
+- apiGroups: ["locust.io"]
+  resources: ["locusttests/finalizers"]
+  verbs: ["update"]
 - apiGroups: ["batch"]
   resources: ["jobs"]
   verbs: ["get", "list", "watch", "create"]
@@ -102,7 +108,7 @@ makes in the namespaces it watches.
   verbs: ["get", "list", "watch", "create"]
 - apiGroups: [""]
   resources: ["pods"]
-  verbs: ["get", "list", "watch"]
+  verbs: ["list", "watch"]
 - apiGroups: ["events.k8s.io"]
   resources: ["events"]
   verbs: ["create", "patch"]
