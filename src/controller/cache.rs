@@ -1,12 +1,14 @@
 //! The controller's caches of the objects it owns: Jobs, Services and Pods that carry the
 //! operator's labels (nothing else in the cluster is watched or kept), `managedFields`
 //! stripped. One set per watched scope (all namespaces, or one namespace of
-//! `WATCH_NAMESPACE`).
+//! `WATCH_NAMESPACE`). Pods are also indexed by test ([`PodIndex`]), so a reconcile reads its
+//! test's pods without scanning the pods of all others.
 
-use std::sync::Arc;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 
-use futures::{Stream, StreamExt};
+use futures::{Stream, StreamExt, TryStreamExt};
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::{Pod, Service};
 use kube::runtime::reflector::{self, ObjectRef, Store, store::Writer};
@@ -83,6 +85,8 @@ pub struct Caches {
     pub services: Store<Service>,
     /// Pods with the operator's labels.
     pub pods: Store<Pod>,
+    /// The names of the cached pods by test.
+    pub pod_index: Arc<PodIndex>,
     /// Which caches of the scope are synced.
     pub synced: Arc<Synced>,
 }
@@ -103,22 +107,145 @@ impl Caches {
         self.services.get(&ObjectRef::new(name).within(namespace))
     }
 
-    /// The cached pods of test `name` in `namespace` (label `performance-test-name=<name>`).
+    /// The cached pods of test `name` in `namespace` (label `performance-test-name=<name>`),
+    /// found through [`PodIndex`]: the cost does not grow with the other tests' pods.
     pub fn pods_of(&self, namespace: &str, name: &str) -> Vec<Pod> {
-        self.pods
-            .state()
+        self.pod_index
+            .pods_of(namespace, name)
             .into_iter()
-            .filter(|pod| {
-                pod.metadata.namespace.as_deref() == Some(namespace)
-                    && pod
-                        .metadata
-                        .labels
-                        .as_ref()
-                        .and_then(|l| l.get(LABEL_TEST_NAME))
-                        .is_some_and(|v| v == name)
-            })
+            .filter_map(|pod| self.pods.get(&ObjectRef::new(&pod).within(namespace)))
+            // The store is the truth; the index may briefly name a pod it no longer holds.
+            .filter(|pod| test_of(pod).is_some_and(|test| test == name))
             .map(|pod| (*pod).clone())
             .collect()
+    }
+}
+
+/// The value of a pod's `performance-test-name` label.
+fn test_of(pod: &Pod) -> Option<&str> {
+    pod.metadata
+        .labels
+        .as_ref()?
+        .get(LABEL_TEST_NAME)
+        .map(String::as_str)
+}
+
+/// `(namespace, name)`.
+type Key = (String, String);
+
+/// The names of the cached pods of each test, kept from the same watch events as the pod
+/// cache (after the cache applied them, and before they trigger a reconcile). It may name a
+/// pod the cache no longer holds for a moment (a relist in progress), never miss one a
+/// reconcile could see: [`Caches::pods_of`] reads each named pod from the cache.
+#[derive(Debug, Default)]
+pub struct PodIndex {
+    inner: Mutex<PodIndexInner>,
+}
+
+#[derive(Debug, Default)]
+struct PodIndexInner {
+    /// Test `(namespace, name)` -> names of its pods.
+    pods: HashMap<Key, HashSet<String>>,
+    /// Pod `(namespace, name)` -> its test.
+    tests: HashMap<Key, Key>,
+    /// During a relist: the pods it listed so far.
+    relisted: Option<HashSet<Key>>,
+}
+
+impl PodIndex {
+    /// Applies one watch event, the way the reflector applies it to the cache.
+    pub fn apply(&self, event: &watcher::Event<Pod>) {
+        let Ok(mut inner) = self.inner.lock() else {
+            return;
+        };
+        match event {
+            watcher::Event::Init => inner.relisted = Some(HashSet::new()),
+            watcher::Event::InitApply(pod) => {
+                let key = inner.upsert(pod);
+                if let (Some(relisted), Some(key)) = (inner.relisted.as_mut(), key) {
+                    relisted.insert(key);
+                }
+            }
+            watcher::Event::InitDone => {
+                // What the relist did not return is gone (the cache dropped it just now).
+                if let Some(relisted) = inner.relisted.take() {
+                    let gone: Vec<Key> = inner
+                        .tests
+                        .keys()
+                        .filter(|pod| !relisted.contains(*pod))
+                        .cloned()
+                        .collect();
+                    for pod in gone {
+                        inner.remove(&pod);
+                    }
+                }
+            }
+            watcher::Event::Apply(pod) => {
+                inner.upsert(pod);
+            }
+            watcher::Event::Delete(pod) => {
+                if let Some(key) = pod_key(pod) {
+                    inner.remove(&key);
+                }
+            }
+        }
+    }
+
+    /// The names of the pods of test `name` in `namespace`.
+    pub fn pods_of(&self, namespace: &str, name: &str) -> Vec<String> {
+        let Ok(inner) = self.inner.lock() else {
+            return Vec::new();
+        };
+        inner
+            .pods
+            .get(&(namespace.to_owned(), name.to_owned()))
+            .map(|pods| pods.iter().cloned().collect())
+            .unwrap_or_default()
+    }
+
+    /// Number of pods indexed.
+    pub fn len(&self) -> usize {
+        self.inner.lock().map(|i| i.tests.len()).unwrap_or(0)
+    }
+
+    /// True when no pod is indexed.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+fn pod_key(pod: &Pod) -> Option<Key> {
+    Some((pod.metadata.namespace.clone()?, pod.metadata.name.clone()?))
+}
+
+impl PodIndexInner {
+    /// Indexes `pod` under its test (moving it if its label changed); returns its key.
+    fn upsert(&mut self, pod: &Pod) -> Option<Key> {
+        let key = pod_key(pod)?;
+        let test = test_of(pod).map(|test| (key.0.clone(), test.to_owned()));
+        if self.tests.get(&key) != test.as_ref() {
+            self.remove(&key);
+            if let Some(test) = test {
+                self.pods
+                    .entry(test.clone())
+                    .or_default()
+                    .insert(key.1.clone());
+                self.tests.insert(key.clone(), test);
+            }
+        }
+        Some(key)
+    }
+
+    fn remove(&mut self, pod: &Key) {
+        let Some(test) = self.tests.remove(pod) else {
+            return;
+        };
+        if let Some(pods) = self.pods.get_mut(&test) {
+            pods.remove(&pod.1);
+            if pods.is_empty() {
+                self.pods.remove(&test);
+            }
+        }
     }
 }
 
@@ -139,12 +266,40 @@ where
         + Sync
         + 'static,
 {
+    trigger_stream(reflected(api, writer), synced, cache)
+}
+
+/// The Pods of [`child_stream`], also kept in `index`.
+pub fn pod_stream(
+    api: Api<Pod>,
+    writer: Writer<Pod>,
+    index: Arc<PodIndex>,
+    synced: Arc<Synced>,
+) -> impl Stream<Item = Result<Pod, watcher::Error>> + Send + 'static {
+    let stream = reflected(api, writer).inspect_ok(move |event| index.apply(event));
+    trigger_stream(stream, synced, Cache::Pods)
+}
+
+/// The watch events of `api` restricted to the operator's labels, applied to `writer`, with
+/// `managedFields` stripped before caching.
+fn reflected<K>(
+    api: Api<K>,
+    writer: Writer<K>,
+) -> impl Stream<Item = Result<watcher::Event<K>, watcher::Error>> + Send + 'static
+where
+    K: Resource<DynamicType = ()>
+        + Clone
+        + DeserializeOwned
+        + std::fmt::Debug
+        + Send
+        + Sync
+        + 'static,
+{
     let config = watcher::Config::default().labels(&child_selector());
-    let stream = watcher(api, config)
+    watcher(api, config)
         .default_backoff()
         .modify(|object: &mut K| object.meta_mut().managed_fields = None)
-        .reflect(writer);
-    trigger_stream(stream, synced, cache)
+        .reflect(writer)
 }
 
 /// The objects of a reflected watch `stream`, marking `cache` synced on `InitDone`. Watch
@@ -190,6 +345,7 @@ pub fn caches() -> (Caches, Writer<Job>, Writer<Service>, Writer<Pod>) {
             jobs,
             services,
             pods,
+            pod_index: Arc::default(),
             synced: Arc::default(),
         },
         jobs_writer,
@@ -206,5 +362,171 @@ where
     match namespace {
         Some(namespace) => Api::namespaced(client.clone(), namespace),
         None => Api::all(client.clone()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+    use std::collections::BTreeMap;
+
+    fn pod(namespace: &str, name: &str, test: Option<&str>) -> Pod {
+        Pod {
+            metadata: ObjectMeta {
+                namespace: Some(namespace.to_owned()),
+                name: Some(name.to_owned()),
+                labels: test.map(|t| BTreeMap::from([(LABEL_TEST_NAME.to_owned(), t.to_owned())])),
+                ..ObjectMeta::default()
+            },
+            ..Pod::default()
+        }
+    }
+
+    /// A store and an index fed the same events, like [`pod_stream`] feeds them.
+    struct Both {
+        caches: Caches,
+        writer: Writer<Pod>,
+    }
+
+    impl Both {
+        fn new() -> Self {
+            let (caches, _, _, writer) = caches();
+            Self { caches, writer }
+        }
+
+        fn apply(&mut self, event: watcher::Event<Pod>) {
+            self.writer.apply_watcher_event(&event);
+            self.caches.pod_index.apply(&event);
+        }
+
+        /// `pods_of` through the index.
+        fn indexed(&self, namespace: &str, test: &str) -> Vec<String> {
+            let mut names: Vec<String> = self
+                .caches
+                .pods_of(namespace, test)
+                .into_iter()
+                .filter_map(|p| p.metadata.name)
+                .collect();
+            names.sort();
+            names
+        }
+
+        /// The same by scanning the whole store.
+        fn scanned(&self, namespace: &str, test: &str) -> Vec<String> {
+            let mut names: Vec<String> = self
+                .caches
+                .pods
+                .state()
+                .iter()
+                .filter(|p| p.metadata.namespace.as_deref() == Some(namespace))
+                .filter(|p| test_of(p) == Some(test))
+                .filter_map(|p| p.metadata.name.clone())
+                .collect();
+            names.sort();
+            names
+        }
+    }
+
+    #[test]
+    fn pods_are_found_by_test_and_namespace() {
+        let mut both = Both::new();
+        both.apply(watcher::Event::Apply(pod("a", "t-master-1", Some("t"))));
+        both.apply(watcher::Event::Apply(pod("a", "t-worker-1", Some("t"))));
+        both.apply(watcher::Event::Apply(pod("a", "u-master-1", Some("u"))));
+        both.apply(watcher::Event::Apply(pod("b", "t-master-1", Some("t"))));
+        assert_eq!(both.indexed("a", "t"), ["t-master-1", "t-worker-1"]);
+        assert_eq!(both.indexed("a", "u"), ["u-master-1"]);
+        assert_eq!(both.indexed("b", "t"), ["t-master-1"]);
+        assert!(both.indexed("b", "u").is_empty());
+    }
+
+    #[test]
+    fn a_relabelled_pod_moves_and_an_unlabelled_one_leaves() {
+        let mut both = Both::new();
+        both.apply(watcher::Event::Apply(pod("a", "p", Some("t"))));
+        both.apply(watcher::Event::Apply(pod("a", "p", Some("u"))));
+        assert!(both.indexed("a", "t").is_empty());
+        assert_eq!(both.indexed("a", "u"), ["p"]);
+        both.apply(watcher::Event::Apply(pod("a", "p", None)));
+        assert!(both.indexed("a", "u").is_empty());
+        assert!(both.caches.pod_index.is_empty());
+    }
+
+    #[test]
+    fn deleted_pods_leave_the_index() {
+        let mut both = Both::new();
+        both.apply(watcher::Event::Apply(pod("a", "p", Some("t"))));
+        both.apply(watcher::Event::Delete(pod("a", "p", Some("t"))));
+        assert!(both.indexed("a", "t").is_empty());
+        assert!(both.caches.pod_index.is_empty());
+    }
+
+    #[test]
+    fn a_relist_drops_what_it_no_longer_returns() {
+        let mut both = Both::new();
+        both.apply(watcher::Event::Apply(pod("a", "gone", Some("t"))));
+        both.apply(watcher::Event::Apply(pod("a", "kept", Some("t"))));
+        both.apply(watcher::Event::Init);
+        both.apply(watcher::Event::InitApply(pod("a", "kept", Some("t"))));
+        both.apply(watcher::Event::InitApply(pod("a", "new", Some("t"))));
+        // Mid-relist the cache still shows the old list; the index may name more, never less.
+        assert_eq!(both.indexed("a", "t"), ["gone", "kept"]);
+        both.apply(watcher::Event::InitDone);
+        assert_eq!(both.indexed("a", "t"), ["kept", "new"]);
+        assert_eq!(both.caches.pod_index.len(), 2);
+    }
+
+    /// Random event sequences (a fixed-seed generator): after every event outside a relist,
+    /// and after each relist, the index answers exactly what a scan of the whole cache
+    /// answers, for every test.
+    #[test]
+    fn the_index_agrees_with_a_scan_of_the_cache_on_random_events() {
+        let mut seed: u64 = 0x5eed_1234_abcd_0001;
+        let mut next = |n: u64| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed % n
+        };
+        let namespaces = ["a", "b"];
+        let tests = ["t", "u", "v"];
+        let mut both = Both::new();
+        let mut relisting = false;
+        for step in 0..5000 {
+            let namespace = namespaces[next(2) as usize];
+            let name = format!("p{}", next(12));
+            let test = match next(5) {
+                0 => None,
+                n => Some(tests[(n % 3) as usize]),
+            };
+            let event = match (relisting, next(10)) {
+                (false, 0) => {
+                    relisting = true;
+                    watcher::Event::Init
+                }
+                (false, 1..=3) => watcher::Event::Delete(pod(namespace, &name, test)),
+                (false, _) => watcher::Event::Apply(pod(namespace, &name, test)),
+                (true, 0..=1) => {
+                    relisting = false;
+                    watcher::Event::InitDone
+                }
+                (true, _) => watcher::Event::InitApply(pod(namespace, &name, test)),
+            };
+            both.apply(event);
+            // Mid-relist the cache shows the previous list; from InitDone on, the new one.
+            if relisting {
+                continue;
+            }
+            for namespace in namespaces {
+                for test in tests {
+                    assert_eq!(
+                        both.indexed(namespace, test),
+                        both.scanned(namespace, test),
+                        "step {step}: pods of {namespace}/{test}"
+                    );
+                }
+            }
+        }
     }
 }

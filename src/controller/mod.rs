@@ -6,6 +6,7 @@
 //! - [`reconcile`]: one reconcile, the thin layer that talks to the API.
 //! - [`cache`]: label-scoped caches of the children, `managedFields` stripped.
 //! - [`metrics`]: controller-runtime's reconcile metrics and ours.
+//! - [`own_writes`]: the operator's writes its cache has not seen yet (no writes on a stale test).
 //!
 //! LocustTests are watched untyped and decoded per object, so one malformed object in the
 //! cluster gets an `InvalidSpec` status of its own instead of breaking the watch of all others.
@@ -15,6 +16,7 @@
 
 pub mod cache;
 pub mod metrics;
+pub mod own_writes;
 pub mod plan;
 pub mod reconcile;
 
@@ -341,11 +343,11 @@ fn scope_controller(
         Arc::clone(&synced),
         Cache::Services,
     );
-    let pods = cache::child_stream(
+    let pods = cache::pod_stream(
         cache::scoped_api::<Pod>(&client, namespace),
         pods_writer,
+        Arc::clone(&caches.pod_index),
         Arc::clone(&synced),
-        Cache::Pods,
     );
     let context = Arc::new(Context {
         client,
@@ -355,6 +357,7 @@ fn scope_controller(
         recorder,
         metrics,
         resource: resource.clone(),
+        own_writes: own_writes::OwnWrites::default(),
     });
     let config = controller::Config::default().concurrency(settings.max_concurrent_reconciles);
     let controller = Controller::for_stream_with(tests, tests_store.clone(), resource)

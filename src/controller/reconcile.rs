@@ -11,13 +11,19 @@
 //!    written;
 //! 4. events for the transitions, after the status they describe was written.
 //!
-//! A resync where nothing changed therefore writes nothing.
+//! A resync where nothing changed therefore writes nothing. And a reconcile whose caches have
+//! not yet seen the operator's own last writes to the test (its annotation or status, a child
+//! it created) waits for their watch events instead of repeating them ([`OwnWrites`]): a burst
+//! of new tests costs exactly those writes, none refused with 409.
 
 use std::sync::Arc;
 use std::time::Duration;
 
+use k8s_openapi::Resource as _;
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::ObjectReference;
+use k8s_openapi::api::core::v1::Service;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use k8s_openapi::jiff::Timestamp;
 use kube::api::{Patch, PatchParams, PostParams};
 use kube::core::DynamicObject;
@@ -31,6 +37,7 @@ use serde_json::json;
 
 use super::cache::Caches;
 use super::metrics::{ControllerMetrics, ErrorKind, ReconcileResult};
+use super::own_writes::OwnWrites;
 use super::plan::{
     self, ANNOTATION_ORIGINAL_SPEC, Ownership, SpecSource, children_were_created, is_terminal,
 };
@@ -63,6 +70,9 @@ pub const RESYNC_PERIOD: Duration = Duration::from_secs(10 * 60);
 pub const FOREIGN_CHILD_RETRY: Duration = Duration::from_secs(5);
 /// Look again after this long when the child caches do not hold a complete list yet.
 pub const CACHE_WAIT: Duration = Duration::from_millis(100);
+/// Look again after this long when the cached test is older than our own last write to it
+/// (the watch event of that write normally triggers the next reconcile well before).
+pub const OWN_WRITE_WAIT: Duration = Duration::from_secs(1);
 
 /// What every reconcile of one watched scope shares.
 pub struct Context {
@@ -80,6 +90,8 @@ pub struct Context {
     pub metrics: ControllerMetrics,
     /// The LocustTest API resource (v2).
     pub resource: ApiResource,
+    /// Versions of tests our own writes replaced that the cache may still show.
+    pub own_writes: OwnWrites,
 }
 
 /// A failed reconcile; retried with backoff (at once for a conflict).
@@ -152,6 +164,19 @@ async fn reconcile_inner(object: &DynamicObject, ctx: &Context) -> Result<Action
     if !ctx.caches.ready() {
         return Ok(Action::requeue(CACHE_WAIT));
     }
+    // The cached test is one our own write replaced: acting on it would only repeat that
+    // write or a create, refused with 409. The watch event of our write is on its way.
+    if ctx.own_writes.cache_is_behind(
+        object.metadata.uid.as_deref().unwrap_or_default(),
+        object
+            .metadata
+            .resource_version
+            .as_deref()
+            .unwrap_or_default(),
+        tokio::time::Instant::now(),
+    ) {
+        return Ok(Action::requeue(OWN_WRITE_WAIT));
+    }
     let now = Timestamp::now();
     let namespace = object.namespace().unwrap_or_default();
     let name = object.name_any();
@@ -175,6 +200,10 @@ async fn reconcile_inner(object: &DynamicObject, ctx: &Context) -> Result<Action
     };
     let uid = test.metadata.uid.clone().unwrap_or_default();
     let lookup = Lookup::new(ctx, &namespace, &name, &uid, &test);
+    if lookup.children_behind {
+        // A child we created is not in its cache yet: creating it again would get a 409.
+        return Ok(Action::requeue(OWN_WRITE_WAIT));
+    }
     let source = plan::spec_source(&test, lookup.any_ours());
 
     // Validate the spec the test runs with (an edit after the start is ignored, valid or not).
@@ -292,19 +321,33 @@ struct Lookup {
     observed: Observed,
     /// Names of children whose name is taken by an object the test does not own.
     foreign: Vec<String>,
+    /// A child we created is not in its cache yet ([`OwnWrites::child_cache_is_behind`]).
+    children_behind: bool,
 }
 
 impl Lookup {
     fn new(ctx: &Context, namespace: &str, name: &str, uid: &str, test: &LocustTest) -> Self {
         let names = desired_names(test);
         let mut foreign = Vec::new();
-        let service = owned(
-            ctx.caches.service(namespace, &names.service),
-            uid,
-            &mut foreign,
-        );
-        let master = owned(ctx.caches.job(namespace, &names.master), uid, &mut foreign);
-        let worker = owned(ctx.caches.job(namespace, &names.worker), uid, &mut foreign);
+        let cached_service = ctx.caches.service(namespace, &names.service);
+        let cached_master = ctx.caches.job(namespace, &names.master);
+        let cached_worker = ctx.caches.job(namespace, &names.worker);
+        let now = tokio::time::Instant::now();
+        // Every record is looked at (and dropped once its child is cached): no short-circuit.
+        let children_behind = [
+            (Service::KIND, &names.service, cached_service.is_some()),
+            (Job::KIND, &names.master, cached_master.is_some()),
+            (Job::KIND, &names.worker, cached_worker.is_some()),
+        ]
+        .into_iter()
+        .fold(false, |behind, (kind, name, cached)| {
+            ctx.own_writes
+                .child_cache_is_behind(uid, kind, name, cached, now)
+                || behind
+        });
+        let service = owned(cached_service, uid, &mut foreign);
+        let master = owned(cached_master, uid, &mut foreign);
+        let worker = owned(cached_worker, uid, &mut foreign);
         let pods = ctx
             .caches
             .pods_of(namespace, name)
@@ -321,6 +364,7 @@ impl Lookup {
                 original_spec: None,
             },
             foreign,
+            children_behind,
         }
     }
 
@@ -435,7 +479,10 @@ impl Context {
             .await
         {
             Ok(stored) => match plan::decode(&stored) {
-                Ok((stored, _)) => Ok(stored),
+                Ok((stored, _)) => {
+                    self.record_own_write(test, &stored.metadata);
+                    Ok(stored)
+                }
                 Err(_) => Err(self.error(test, ErrorKind::Conflict, None)),
             },
             Err(error) => Err(self.error(
@@ -485,6 +532,7 @@ impl Context {
     ) -> Result<Option<K>, ReconcileError>
     where
         K: Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>
+            + k8s_openapi::Resource
             + Clone
             + Serialize
             + DeserializeOwned
@@ -504,6 +552,12 @@ impl Context {
         match api.create(&params, &child).await {
             Ok(object) => {
                 tracing::info!(namespace, %name, kind = %K::kind(&()), "created");
+                self.own_writes.record_child(
+                    test.metadata.uid.as_deref().unwrap_or_default(),
+                    K::KIND,
+                    &name,
+                    tokio::time::Instant::now(),
+                );
                 created.push(object.object_ref(&()));
                 Ok(Some(object))
             }
@@ -550,7 +604,7 @@ impl Context {
         self.tests_api(test)
             .patch_status(name, &params, &Patch::Merge(&patch))
             .await
-            .map(drop)
+            .map(|stored| self.record_own_write(test, &stored.metadata))
             .map_err(|error| {
                 self.error(
                     test,
@@ -558,6 +612,19 @@ impl Context {
                     Some(error),
                 )
             })
+    }
+
+    /// Remembers that our write replaced `test` (as read) by `stored`.
+    fn record_own_write(&self, test: &LocustTest, stored: &ObjectMeta) {
+        self.own_writes.record(
+            test.metadata.uid.as_deref().unwrap_or_default(),
+            test.metadata
+                .resource_version
+                .as_deref()
+                .unwrap_or_default(),
+            stored.resource_version.as_deref().unwrap_or_default(),
+            tokio::time::Instant::now(),
+        );
     }
 
     /// Metrics of the transitions in `outcome`.
