@@ -3,6 +3,8 @@
 
 use std::collections::BTreeMap;
 
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+
 /// Role of a test pod.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Role {
@@ -83,4 +85,12 @@ pub fn pod_labels(test_name: &str, role: Role) -> BTreeMap<String, String> {
 /// Selector of every pod of a test (master and workers).
 pub fn test_selector(test_name: &str) -> String {
     format!("{LABEL_TEST_NAME}={test_name}")
+}
+
+/// The test an object (a pod) belongs to by its labels: the value of [`LABEL_TEST_NAME`].
+pub fn test_name_of(meta: &ObjectMeta) -> Option<&str> {
+    meta.labels
+        .as_ref()?
+        .get(LABEL_TEST_NAME)
+        .map(String::as_str)
 }

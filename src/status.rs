@@ -86,7 +86,7 @@ use k8s_openapi::jiff::{SignedDuration, Timestamp};
 use crate::api::conditions::{STATUS_FALSE, STATUS_TRUE, reasons, types};
 use crate::api::v2::{LocustTest, LocustTestSpec, LocustTestStatus, Phase};
 use crate::defaulting::apply_defaults;
-use crate::names::{LABEL_POD_NAME, LABEL_TEST_NAME, Role, node_name};
+use crate::names::{LABEL_POD_NAME, Role, node_name, test_name_of};
 use crate::validation::Report;
 
 /// Largest `note` of an `events.k8s.io/v1` Event, in bytes.
@@ -582,13 +582,7 @@ pub fn pod_health(test_name: &str, pods: &[Pod], now: Timestamp, grace: Duration
 }
 
 fn belongs_to(pod: &Pod, test_name: &str) -> bool {
-    pod.metadata.deletion_timestamp.is_none()
-        && pod
-            .metadata
-            .labels
-            .as_ref()
-            .and_then(|labels| labels.get(LABEL_TEST_NAME))
-            .is_some_and(|value| value == test_name)
+    pod.metadata.deletion_timestamp.is_none() && test_name_of(&pod.metadata) == Some(test_name)
 }
 
 fn pod_phase(pod: &Pod) -> &str {

@@ -16,7 +16,7 @@ use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Api, Client, Resource};
 use serde::de::DeserializeOwned;
 
-use crate::names::{LABEL_MANAGED_BY, LABEL_TEST_NAME, MANAGED_BY_VALUE};
+use crate::names::{LABEL_MANAGED_BY, LABEL_TEST_NAME, MANAGED_BY_VALUE, test_name_of};
 
 /// The label selector of every child watch: objects the operator made for some test.
 pub fn child_selector() -> String {
@@ -115,19 +115,10 @@ impl Caches {
             .into_iter()
             .filter_map(|pod| self.pods.get(&ObjectRef::new(&pod).within(namespace)))
             // The store is the truth; the index may briefly name a pod it no longer holds.
-            .filter(|pod| test_of(pod).is_some_and(|test| test == name))
+            .filter(|pod| test_name_of(&pod.metadata) == Some(name))
             .map(|pod| (*pod).clone())
             .collect()
     }
-}
-
-/// The value of a pod's `performance-test-name` label.
-fn test_of(pod: &Pod) -> Option<&str> {
-    pod.metadata
-        .labels
-        .as_ref()?
-        .get(LABEL_TEST_NAME)
-        .map(String::as_str)
 }
 
 /// `(namespace, name)`.
@@ -204,12 +195,14 @@ impl PodIndex {
     }
 
     /// Number of pods indexed.
-    pub fn len(&self) -> usize {
+    #[cfg(test)]
+    fn len(&self) -> usize {
         self.inner.lock().map(|i| i.tests.len()).unwrap_or(0)
     }
 
     /// True when no pod is indexed.
-    pub fn is_empty(&self) -> bool {
+    #[cfg(test)]
+    fn is_empty(&self) -> bool {
         self.len() == 0
     }
 }
@@ -222,7 +215,7 @@ impl PodIndexInner {
     /// Indexes `pod` under its test (moving it if its label changed); returns its key.
     fn upsert(&mut self, pod: &Pod) -> Option<Key> {
         let key = pod_key(pod)?;
-        let test = test_of(pod).map(|test| (key.0.clone(), test.to_owned()));
+        let test = test_name_of(&pod.metadata).map(|test| (key.0.clone(), test.to_owned()));
         if self.tests.get(&key) != test.as_ref() {
             self.remove(&key);
             if let Some(test) = test {
@@ -420,7 +413,7 @@ mod tests {
                 .state()
                 .iter()
                 .filter(|p| p.metadata.namespace.as_deref() == Some(namespace))
-                .filter(|p| test_of(p) == Some(test))
+                .filter(|p| test_name_of(&p.metadata) == Some(test))
                 .filter_map(|p| p.metadata.name.clone())
                 .collect();
             names.sort();

@@ -41,7 +41,7 @@ use crate::config::Config;
 use crate::leader::{LeaderElector, Timings};
 use crate::rbac::{ApiCall, Scope, Target};
 
-use crate::names::{LABEL_TEST_NAME, OPERATOR_NAME};
+use crate::names::{self, OPERATOR_NAME};
 use cache::Cache;
 pub use metrics::ControllerMetrics;
 use reconcile::Context;
@@ -365,12 +365,9 @@ fn scope_controller(
         .owns_stream(jobs)
         .owns_stream(services)
         .watches_stream(pods, |pod: Pod| {
-            let name = pod.metadata.labels.as_ref()?.get(LABEL_TEST_NAME)?.clone();
-            let namespace = pod.metadata.namespace.clone()?;
-            Some(
-                ObjectRef::new_with(&name, ApiResource::erase::<LocustTest>(&()))
-                    .within(&namespace),
-            )
+            let name = names::test_name_of(&pod.metadata)?;
+            let namespace = pod.metadata.namespace.as_deref()?;
+            Some(ObjectRef::new_with(name, ApiResource::erase::<LocustTest>(&())).within(namespace))
         })
         .graceful_shutdown_on(async move { stop.cancelled().await })
         .run(reconcile::reconcile, reconcile::error_policy, context)

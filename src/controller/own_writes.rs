@@ -166,8 +166,9 @@ impl OwnWrites {
         behind
     }
 
-    /// Number of records, tests and children (for tests).
-    pub fn len(&self) -> usize {
+    /// Number of records, tests and children.
+    #[cfg(test)]
+    fn len(&self) -> usize {
         self.inner
             .lock()
             .map(|i| i.by_uid.map.len() + i.children.map.len())
@@ -175,7 +176,8 @@ impl OwnWrites {
     }
 
     /// True when nothing is recorded.
-    pub fn is_empty(&self) -> bool {
+    #[cfg(test)]
+    fn is_empty(&self) -> bool {
         self.len() == 0
     }
 }

@@ -199,11 +199,10 @@ async fn reconcile_inner(object: &DynamicObject, ctx: &Context) -> Result<Action
         }
     };
     let uid = test.metadata.uid.clone().unwrap_or_default();
-    let lookup = Lookup::new(ctx, &namespace, &name, &uid, &test);
-    if lookup.children_behind {
+    let Some(lookup) = Lookup::new(ctx, &namespace, &name, &uid, &test) else {
         // A child we created is not in its cache yet: creating it again would get a 409.
         return Ok(Action::requeue(OWN_WRITE_WAIT));
-    }
+    };
     let source = plan::spec_source(&test, lookup.any_ours());
 
     // Validate the spec the test runs with (an edit after the start is ignored, valid or not).
@@ -321,12 +320,18 @@ struct Lookup {
     observed: Observed,
     /// Names of children whose name is taken by an object the test does not own.
     foreign: Vec<String>,
-    /// A child we created is not in its cache yet ([`OwnWrites::child_cache_is_behind`]).
-    children_behind: bool,
 }
 
 impl Lookup {
-    fn new(ctx: &Context, namespace: &str, name: &str, uid: &str, test: &LocustTest) -> Self {
+    /// `None` when a child we created is not in its cache yet
+    /// ([`OwnWrites::child_cache_is_behind`]): the caches are behind our own writes.
+    fn new(
+        ctx: &Context,
+        namespace: &str,
+        name: &str,
+        uid: &str,
+        test: &LocustTest,
+    ) -> Option<Self> {
         let names = desired_names(test);
         let mut foreign = Vec::new();
         let cached_service = ctx.caches.service(namespace, &names.service);
@@ -345,6 +350,9 @@ impl Lookup {
                 .child_cache_is_behind(uid, kind, name, cached, now)
                 || behind
         });
+        if children_behind {
+            return None;
+        }
         let service = owned(cached_service, uid, &mut foreign);
         let master = owned(cached_master, uid, &mut foreign);
         let worker = owned(cached_worker, uid, &mut foreign);
@@ -354,7 +362,7 @@ impl Lookup {
             .into_iter()
             .filter(|p| owned_by_our_jobs(p, master.as_ref(), worker.as_ref()))
             .collect();
-        Self {
+        Some(Self {
             observed: Observed {
                 service,
                 master_job: master,
@@ -364,8 +372,7 @@ impl Lookup {
                 original_spec: None,
             },
             foreign,
-            children_behind,
-        }
+        })
     }
 
     fn any_ours(&self) -> bool {
