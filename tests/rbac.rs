@@ -23,6 +23,9 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
 
+#[path = "support/wait.rs"]
+mod wait;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
 use std::sync::{Arc, Mutex};
@@ -56,8 +59,6 @@ const LEASE_NAMESPACE: &str = "locust-operator-system";
 const WAIT: Duration = Duration::from_secs(20);
 /// Upper bound of the whole test.
 const LIMIT: Duration = Duration::from_secs(90);
-/// Pause between two polls.
-const POLL: Duration = Duration::from_millis(50);
 /// Long enough for the operator's caches to hold its last write.
 const QUIET: Duration = Duration::from_millis(300);
 
@@ -198,22 +199,12 @@ impl Drop for Replica {
 // ---------------------------------------------------------------------------------------------
 // Driving the operator (through the test's own client)
 
-async fn eventually<T, F, Fut>(what: &str, mut check: F) -> T
+/// [`wait::eventually`] within [`WAIT`].
+async fn eventually<T, Fut>(what: &str, check: impl FnMut() -> Fut) -> T
 where
-    F: FnMut() -> Fut,
     Fut: Future<Output = Option<T>>,
 {
-    let deadline = tokio::time::Instant::now() + WAIT;
-    loop {
-        if let Some(value) = check().await {
-            return value;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "timed out after {WAIT:?}: {what}"
-        );
-        tokio::time::sleep(POLL).await;
-    }
+    wait::eventually(what, WAIT, check).await
 }
 
 struct World {

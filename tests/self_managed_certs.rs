@@ -28,6 +28,8 @@
 #[allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 #[path = "support/tls.rs"]
 mod tls;
+#[path = "support/wait.rs"]
+mod wait;
 
 use std::collections::BTreeSet;
 use std::net::SocketAddr;
@@ -431,30 +433,7 @@ fn issuer(leaf: &CertificateDer<'_>, cas: &[CertificateDer<'static>]) -> Option<
     })
 }
 
-async fn bounded<T>(what: &str, limit: Duration, future: impl Future<Output = T>) -> T {
-    tokio::time::timeout(limit, future)
-        .await
-        .unwrap_or_else(|_| panic!("timed out after {limit:?}: {what}"))
-}
-
-/// Polls `check` (every 50 ms) until it returns `Some`, for at most `limit`.
-async fn eventually<T, F, Fut>(what: &str, limit: Duration, mut check: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Option<T>>,
-{
-    let deadline = tokio::time::Instant::now() + limit;
-    loop {
-        if let Some(value) = check().await {
-            return value;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "timed out after {limit:?} waiting for {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
+use wait::{bounded, eventually};
 
 // ---------------------------------------------------------------------------------------------
 // Tests

@@ -28,6 +28,8 @@
 #[allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 #[path = "tls.rs"]
 mod tls;
+#[path = "wait.rs"]
+mod wait;
 
 use std::future::Future;
 use std::hash::{BuildHasher, Hasher};
@@ -83,13 +85,7 @@ pub const POLL_INTERVAL: Duration = Duration::from_millis(100);
 // ---------------------------------------------------------------------------------------------
 // Time bounds
 
-/// Runs `future`, panicking with `what` if it takes longer than `limit`.
-pub async fn bounded<T>(what: &str, limit: Duration, future: impl Future<Output = T>) -> T {
-    match tokio::time::timeout(limit, future).await {
-        Ok(value) => value,
-        Err(_) => panic!("timed out after {limit:?}: {what}"),
-    }
-}
+pub use wait::bounded;
 
 /// Runs the body of a test within [`TEST_TIMEOUT`].
 pub async fn within<T>(future: impl Future<Output = T>) -> T {
