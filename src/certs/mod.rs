@@ -148,20 +148,6 @@ impl Settings {
         Policy::dns_names(&self.service, &self.namespace)
     }
 
-    /// The name an API call of [`API_CALLS`] is limited to (`None`: any name in the
-    /// operator's namespace). The Lease is not the certificate manager's: `None`.
-    pub fn name_of(&self, target: CallTarget) -> Option<&str> {
-        match target {
-            CallTarget::Any | CallTarget::Lease => None,
-            CallTarget::Secret => Some(&self.secret),
-            CallTarget::MutatingWebhookConfiguration => Some(&self.mutating_webhook_configuration),
-            CallTarget::ValidatingWebhookConfiguration => {
-                Some(&self.validating_webhook_configuration)
-            }
-            CallTarget::Crd => Some(&self.crd),
-        }
-    }
-
     /// The three injection targets.
     pub fn targets(&self) -> [Target; 3] {
         [
