@@ -106,12 +106,8 @@ impl ApiCall {
         scope: Scope,
     ) -> Self {
         Self {
-            group,
-            resource,
-            verb,
-            scope,
-            target: Target::Any,
             need: Need::Admission,
+            ..Self::request(group, resource, verb, scope, Target::Any)
         }
     }
 
