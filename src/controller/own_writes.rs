@@ -55,11 +55,15 @@ impl<K, V> Default for Expiring<K, V> {
 impl<K: std::hash::Hash + Eq, V> Expiring<K, V> {
     fn prune(&mut self, now: Instant, recorded_at: impl Fn(&V) -> Instant) {
         if self.map.len() >= self.prune_at {
-            self.map
-                .retain(|_, value| now.duration_since(recorded_at(value)) < OwnWrites::TRUST);
+            self.map.retain(|_, value| trusted(recorded_at(value), now));
             self.prune_at = (self.map.len() * 2).max(OwnWrites::MIN_PRUNE_AT);
         }
     }
+}
+
+/// True while a record made `at` is trusted ([`OwnWrites::TRUST`]).
+fn trusted(at: Instant, now: Instant) -> bool {
+    now.duration_since(at) < OwnWrites::TRUST
 }
 
 #[derive(Debug)]
@@ -87,7 +91,7 @@ impl OwnWrites {
         };
         match inner.by_uid.map.get_mut(uid) {
             // A chain of our writes: each replaced what the previous one stored.
-            Some(entry) if entry.latest == before && now.duration_since(entry.at) < Self::TRUST => {
+            Some(entry) if entry.latest == before && trusted(entry.at, now) => {
                 entry.replaced.push(before.to_owned());
                 entry.latest = after.to_owned();
                 entry.at = now;
@@ -115,8 +119,7 @@ impl OwnWrites {
             return false;
         };
         let behind = inner.by_uid.map.get(uid).is_some_and(|entry| {
-            now.duration_since(entry.at) < Self::TRUST
-                && entry.replaced.iter().any(|rv| rv == resource_version)
+            trusted(entry.at, now) && entry.replaced.iter().any(|rv| rv == resource_version)
         });
         if !behind {
             inner.by_uid.map.remove(uid);
@@ -159,7 +162,7 @@ impl OwnWrites {
                 .children
                 .map
                 .get(&key)
-                .is_some_and(|at| now.duration_since(*at) < Self::TRUST);
+                .is_some_and(|at| trusted(*at, now));
         if !behind {
             inner.children.map.remove(&key);
         }
