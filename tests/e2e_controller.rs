@@ -15,8 +15,12 @@
 
 #[path = "support/e2e.rs"]
 mod e2e;
+#[path = "support/logs.rs"]
+mod logs;
 #[path = "support/operator.rs"]
 mod operator;
+#[path = "support/test_status.rs"]
+mod test_status;
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -44,6 +48,7 @@ use locust_operator::status::{
 use locust_operator::validation::validate;
 use operator::{Operator, Options};
 use serde_json::{Value, json};
+use test_status::{condition, has, phase};
 
 const IMAGE: &str = "locustio/locust:2.43.3";
 /// The Job controller's message of a Job that failed its backoff limit (`sim::fail_job`).
@@ -58,13 +63,7 @@ const QUIET: Duration = Duration::from_millis(400);
 /// Logs of the operator in the test's output (`RUST_LOG` overrides; shown for failing tests
 /// or with `--nocapture`).
 fn init_logs() {
-    let _ = tracing_subscriber::fmt()
-        .with_test_writer()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "locust_operator=info".into()),
-        )
-        .try_init();
+    logs::init("locust_operator=info");
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -127,21 +126,6 @@ async fn patch_spec(env: &Env, name: &str, spec: Value) {
         )
         .await
         .unwrap_or_else(|e| panic!("edit the spec of {name}: {e}"));
-}
-
-fn phase(test: &Value) -> &str {
-    test["status"]["phase"].as_str().unwrap_or_default()
-}
-
-fn condition<'a>(test: &'a Value, type_: &str) -> Option<&'a Value> {
-    test["status"]["conditions"]
-        .as_array()?
-        .iter()
-        .find(|c| c["type"] == type_)
-}
-
-fn has(test: &Value, type_: &str, status: &str, reason: &str) -> bool {
-    condition(test, type_).is_some_and(|c| c["status"] == status && c["reason"] == reason)
 }
 
 /// The condition has exactly this status, reason and message, the test's generation and a

@@ -21,6 +21,8 @@
 
 #[path = "support/e2e.rs"]
 mod e2e;
+#[path = "support/logs.rs"]
+mod logs;
 #[path = "support/operator.rs"]
 mod operator;
 
@@ -55,13 +57,7 @@ const SAMPLE: Duration = Duration::from_millis(20);
 /// Logs of the in-process operators (`RUST_LOG`, default warnings without the client's
 /// per-request errors, which the fault injection makes many of), shown for failed tests.
 fn init_logs() {
-    let _ = tracing_subscriber::fmt()
-        .with_test_writer()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "warn,kube_client::client::builder=off".into()),
-        )
-        .try_init();
+    logs::init("warn,kube_client::client::builder=off");
 }
 
 /// A Lease name of its own for each test.

@@ -6,6 +6,9 @@
 //! Every wait is bounded; "must not happen" checks watch a window well inside the time the
 //! algorithm guarantees.
 
+#[path = "support/logs.rs"]
+mod logs;
+
 use std::time::Duration;
 
 use apiserver_harness::{ApiServer, Filter};
@@ -35,13 +38,7 @@ fn fast() -> Timings {
 }
 
 fn init_logs() {
-    let _ = tracing_subscriber::fmt()
-        .with_test_writer()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "locust_operator=debug".into()),
-        )
-        .try_init();
+    logs::init("locust_operator=debug");
 }
 
 /// One running elector.

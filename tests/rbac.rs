@@ -23,6 +23,10 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
 
+#[path = "support/logs.rs"]
+mod logs;
+#[path = "support/test_status.rs"]
+mod test_status;
 #[path = "support/wait.rs"]
 mod wait;
 
@@ -47,6 +51,7 @@ use locust_operator::metrics::Metrics;
 use locust_operator::operator::{self, RunError};
 use locust_operator::rbac::{self, ApiCall, Names, Scope};
 use serde_json::{Value, json};
+use test_status::{has, phase};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
@@ -63,13 +68,7 @@ const LIMIT: Duration = Duration::from_secs(90);
 const QUIET: Duration = Duration::from_millis(300);
 
 fn init_logs() {
-    let _ = tracing_subscriber::fmt()
-        .with_test_writer()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "warn,kube_client::client::builder=off".into()),
-        )
-        .try_init();
+    logs::init("warn,kube_client::client::builder=off");
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -340,18 +339,6 @@ impl World {
             })
             .collect()
     }
-}
-
-fn phase(test: &Value) -> &str {
-    test["status"]["phase"].as_str().unwrap_or_default()
-}
-
-fn has(test: &Value, type_: &str, status: &str, reason: &str) -> bool {
-    test["status"]["conditions"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .any(|c| c["type"] == type_ && c["status"] == status && c["reason"] == reason)
 }
 
 async fn create_namespace(client: &Client, name: &str) {
