@@ -468,7 +468,12 @@ async fn the_operator_makes_exactly_the_declared_api_calls() {
 }
 
 async fn run() {
-    let server = ApiServer::start().await.unwrap();
+    let server = ApiServer::start_with(apiserver_harness::Options {
+        job_controller: false,
+        ..apiserver_harness::Options::default()
+    })
+    .await
+    .unwrap();
     let crd = serde_json::to_value(locust_operator::crd::locust_test_crd().unwrap()).unwrap();
     server.install_crd(&crd).await;
     // Everything the harness receives from here on.

@@ -270,9 +270,12 @@ impl Env {
                 (client, Backend::Real(Box::new(config)))
             }
             None => {
-                let server = ApiServer::start()
-                    .await
-                    .expect("start the harness API server");
+                let server = ApiServer::start_with(apiserver_harness::Options {
+                    job_controller: false,
+                    ..apiserver_harness::Options::default()
+                })
+                .await
+                .expect("start the harness API server");
                 let crd =
                     serde_json::to_value(locust_operator::crd::locust_test_crd().expect("CRD"))
                         .expect("CRD as JSON");

@@ -38,18 +38,29 @@ pub struct State {
     pub schemas: RwLock<serde_json::Map<String, Value>>,
     /// Fault injection.
     pub faults: Faults,
+    /// Whether a Job controller runs ([`crate::job_controller`]): then the control plane's
+    /// reactions that are the Job controller's (letting go of a deleted Job's pods, see
+    /// [`crate::gc::collect`]) happen too.
+    pub job_controller: bool,
     next_ip: AtomicU32,
 }
 
 impl State {
-    /// A fresh server state with the `default` and `kube-system` namespaces.
+    /// A fresh server state with the `default` and `kube-system` namespaces, for a server with
+    /// a Job controller.
     pub fn new() -> Arc<Self> {
+        Self::with_job_controller(true)
+    }
+
+    /// [`State::new`], saying whether a Job controller runs.
+    pub fn with_job_controller(job_controller: bool) -> Arc<Self> {
         let state = Arc::new(Self {
             store: Store::new(),
             webhooks: RwLock::new(None),
             services: Services::default(),
             schemas: RwLock::new(serde_json::Map::new()),
             faults: Faults::default(),
+            job_controller,
             next_ip: AtomicU32::new(10),
         });
         for name in ["default", "kube-system"] {
@@ -180,10 +191,23 @@ pub async fn handle(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let path = uri.path().to_owned();
-    if let Some(error) = state.faults.before(&method, &path).await {
+    if let Some(error) = state.faults.before(&method, uri.path()).await {
         return error.into_response();
     }
+    serve(state, method, uri, headers, body).await
+}
+
+/// A request as [`handle`] serves it, without fault injection or recording: the entry of the
+/// harness's own controllers, which are clients of the API like any other but not traffic
+/// the tests observe or disturb.
+pub async fn serve(
+    state: Arc<State>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let path = uri.path().to_owned();
     let Some(route) = parse_route(&path) else {
         return ApiError::new(
             404,
@@ -767,7 +791,6 @@ impl Request<'_> {
         let (mut object, warnings) = self.admit("CREATE", object, None).await?;
         metadata_mut(&mut object).insert("uid".into(), json!(uuid::Uuid::new_v4().to_string()));
         if !self.resource.custom {
-            crate::defaults::creation_request(&self.resource, &mut object);
             crate::defaults::defaults(&self.resource, &mut object);
         }
         // Scheme defaults count as the creator's fields; what the strategy, the allocators and
@@ -949,7 +972,6 @@ impl Request<'_> {
             stored,
             spec_changed,
         )?;
-        crate::gc::after_write(self.state, &self.resource, &updated);
         Ok((updated, warnings))
     }
 

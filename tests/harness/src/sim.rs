@@ -1,6 +1,10 @@
 //! What kubelet and the Job controller would do, done through the public API only (status
-//! subresource writes), so the same helpers work against the harness and a real API server
-//! without controllers (envtest-like).
+//! subresource writes), so the same helpers work against the harness and a real API server.
+//! The pod-status helpers are the kubelet (no API server here has one). The Job helpers
+//! ([`create_job_pods`], [`set_job_counts`], [`complete_job`], [`fail_job`]) are the Job
+//! controller, for API servers without one (envtest-like, or the harness with
+//! [`crate::Options::job_controller`] off): where a Job controller runs, it makes the pods and
+//! owns Job status, and these would only fight it.
 
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::Pod;
@@ -13,7 +17,7 @@ fn now() -> String {
 }
 
 /// The field manager of the Job controller's writes (as on a real cluster).
-pub const JOB_CONTROLLER: &str = "kube-controller-manager";
+pub const JOB_CONTROLLER: &str = crate::job_controller::FIELD_MANAGER;
 /// The field manager of the kubelet's pod status writes.
 pub const KUBELET: &str = "kubelet";
 
@@ -26,9 +30,8 @@ fn as_manager(manager: &str) -> PatchParams {
 
 /// Creates `count` pods for a Job the way the Job controller does: `generateName`
 /// `<job>-`, the template's labels plus the job labels, an owner reference to the Job, field
-/// manager [`JOB_CONTROLLER`]. (The harness also gives them the Job controller's
-/// `batch.kubernetes.io/job-tracking` finalizer, and takes it off when they or their Job are
-/// deleted or they finish; a real API server without controllers does neither.)
+/// manager [`JOB_CONTROLLER`]; without the Job controller's
+/// `batch.kubernetes.io/job-tracking` finalizer, as nothing would take it off again.
 pub async fn create_job_pods(
     client: &Client,
     namespace: &str,
@@ -270,7 +273,8 @@ pub async fn set_job_counts(
         .await
 }
 
-/// The Job completed (`SuccessCriteriaMet`, `Complete`).
+/// The Job completed (`SuccessCriteriaMet`, `Complete`), as
+/// [`crate::job_controller`] writes it.
 pub async fn complete_job(
     client: &Client,
     namespace: &str,
@@ -289,7 +293,8 @@ pub async fn complete_job(
         .await
 }
 
-/// The Job failed (`FailureTarget`, `Failed`, reason `BackoffLimitExceeded`).
+/// The Job failed (`FailureTarget`, `Failed`, reason `BackoffLimitExceeded`), as
+/// [`crate::job_controller`] writes it.
 pub async fn fail_job(client: &Client, namespace: &str, job: &str) -> Result<Job, kube::Error> {
     let jobs: Api<Job> = Api::namespaced(client.clone(), namespace);
     let status = json!({"status": {
