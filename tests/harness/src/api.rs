@@ -593,20 +593,17 @@ impl Request<'_> {
         old: Option<&Value>,
     ) -> Result<(Value, Vec<String>), ApiError> {
         let name = meta_str(&object, "name").unwrap_or_default().to_owned();
-        if !self.resource.custom {
-            let causes = crate::defaults::validate(&self.resource, &object);
-            if !causes.is_empty() {
-                return Err(ApiError::invalid(&self.resource, &name, &causes));
-            }
-            return Ok((object, Vec::new()));
-        }
-        let schema = self
-            .state
-            .schemas
-            .read()
-            .await
-            .get(&self.resource.api_version())
-            .cloned();
+        // Built-ins have no structural schema here; their validation follows admission.
+        let schema = if self.resource.custom {
+            self.state
+                .schemas
+                .read()
+                .await
+                .get(&self.resource.api_version())
+                .cloned()
+        } else {
+            None
+        };
         let old_request_version = match old {
             Some(old) => Some(self.to_request_version(old.clone()).await?),
             None => None,
@@ -680,14 +677,27 @@ impl Request<'_> {
                 }
             }
         }
+        if !self.resource.custom {
+            let causes = crate::defaults::validate(&self.resource, &object);
+            if !causes.is_empty() {
+                return Err(ApiError::invalid(&self.resource, &name, &causes));
+            }
+            return Ok((object, warnings));
+        }
         let stored = convert(self.state, object, &self.resource.storage_api_version()).await?;
         Ok((storage_defaults(self.state, stored).await, warnings))
     }
 
-    /// The mutating and validating webhooks a request goes through: the registered ones, or
-    /// those of the stored webhook configurations that match it.
+    /// The mutating and validating webhooks a request goes through: the registered ones (for
+    /// LocustTests), or those of the stored webhook configurations that match it (for any
+    /// resource, built-ins too: a pod injector's, say).
     async fn admission_hooks(&self, object: &Value, operation: &str) -> (Vec<Hook>, Vec<Hook>) {
-        if let Some(fixed) = self.state.webhooks.read().await.clone() {
+        let fixed = if self.resource.custom {
+            self.state.webhooks.read().await.clone()
+        } else {
+            None
+        };
+        if let Some(fixed) = fixed {
             let hook = |name: &str, path: &str| Hook {
                 name: name.to_owned(),
                 target: Ok((fixed.clone(), path.to_owned())),

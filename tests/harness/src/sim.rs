@@ -212,6 +212,77 @@ pub async fn set_pod_terminated(
     .await
 }
 
+fn init_container_names(pod: &Pod) -> Vec<String> {
+    pod.spec
+        .as_ref()
+        .and_then(|s| s.init_containers.as_ref())
+        .map(|c| c.iter().map(|c| c.name.clone()).collect())
+        .unwrap_or_default()
+}
+
+/// The pod's (classic) init containers are running: the pod is scheduled, not initialized,
+/// its containers wait in `PodInitializing`.
+pub async fn set_init_containers_running(
+    client: &Client,
+    namespace: &str,
+    pod: &Pod,
+) -> Result<Pod, kube::Error> {
+    let init: Vec<Value> = init_container_names(pod)
+        .into_iter()
+        .map(|name| json!({"name": name, "ready": false, "restartCount": 0, "image": "busybox", "imageID": "", "started": true, "state": {"running": {"startedAt": now()}}}))
+        .collect();
+    let containers: Vec<Value> = container_names(pod)
+        .into_iter()
+        .map(|name| json!({"name": name, "ready": false, "restartCount": 0, "image": "locust", "imageID": "", "started": false, "state": {"waiting": {"reason": "PodInitializing"}}}))
+        .collect();
+    patch_pod_status(client, namespace, &pod.name_any(), json!({
+        "phase": "Pending",
+        "conditions": [
+            {"type": "PodScheduled", "status": "True", "lastTransitionTime": now()},
+            {"type": "Initialized", "status": "False", "reason": "ContainersNotInitialized", "lastTransitionTime": now()}
+        ],
+        "initContainerStatuses": init,
+        "containerStatuses": containers,
+    }))
+    .await
+}
+
+/// The (classic) init container `container` exited with `exit_code` and, the pod's
+/// `restartPolicy` being `Never`, the pod failed before its containers started.
+pub async fn set_init_container_failed(
+    client: &Client,
+    namespace: &str,
+    pod: &Pod,
+    container: &str,
+    exit_code: i32,
+) -> Result<Pod, kube::Error> {
+    let init: Vec<Value> = init_container_names(pod)
+        .into_iter()
+        .map(|name| {
+            let state = if name == container {
+                json!({"terminated": {"exitCode": exit_code, "reason": "Error", "startedAt": now(), "finishedAt": now()}})
+            } else {
+                json!({"waiting": {"reason": "PodInitializing"}})
+            };
+            json!({"name": name, "ready": false, "restartCount": 0, "image": "busybox", "imageID": "", "started": false, "state": state})
+        })
+        .collect();
+    let containers: Vec<Value> = container_names(pod)
+        .into_iter()
+        .map(|name| json!({"name": name, "ready": false, "restartCount": 0, "image": "locust", "imageID": "", "started": false, "state": {"waiting": {"reason": "PodInitializing"}}}))
+        .collect();
+    patch_pod_status(client, namespace, &pod.name_any(), json!({
+        "phase": "Failed",
+        "conditions": [
+            {"type": "PodScheduled", "status": "True", "lastTransitionTime": now()},
+            {"type": "Initialized", "status": "False", "reason": "ContainersNotInitialized", "lastTransitionTime": now()}
+        ],
+        "initContainerStatuses": init,
+        "containerStatuses": containers,
+    }))
+    .await
+}
+
 /// The scheduler could not place the pod.
 pub async fn set_pod_unschedulable(
     client: &Client,
