@@ -1456,6 +1456,313 @@ async fn failure_paths() {
 }
 
 // =============================================================================================
+// 2b. The failure message names every pod in that failure state, whenever it was created
+
+/// Failure states reached by three worker pods created seconds apart.
+#[derive(Clone, Copy, Debug)]
+enum Staggered {
+    /// `CreateContainerConfigError`: a Secret is missing.
+    Config,
+    /// `PodScheduled=False`, `Unschedulable`.
+    Unschedulable,
+    /// The injected init container exits 1 (all three pods' at about the same time: with
+    /// `backoffLimit: 0` the Job controller ends the Job's remaining pods once it counts one
+    /// failed pod).
+    InitFailed,
+}
+
+impl Staggered {
+    fn reason_and_detail(self) -> (&'static str, &'static str) {
+        match self {
+            Self::Config => (
+                reasons::CONFIGURATION_ERROR,
+                "Secret \"api-creds\" not found",
+            ),
+            Self::Unschedulable => (
+                reasons::SCHEDULING_ERROR,
+                "0/3 nodes are available: 3 Insufficient cpu.",
+            ),
+            Self::InitFailed => (
+                reasons::INITIALIZATION_ERROR,
+                "init container \"setup\" exited with code 1",
+            ),
+        }
+    }
+}
+
+/// One test whose worker Job gets three pods seconds apart (its parallelism raised from 1 to
+/// 2 to 3, as `kubectl patch job` does), each in the failure state as soon as it exists; the
+/// test fails once the first pod's grace period is over, and the message names all three.
+async fn staggered_failure(env: &Env, name: &str, kind: Staggered) {
+    let (client, ns) = (env.client(), env.namespace());
+    let worker = format!("{name}-worker");
+    if matches!(kind, Staggered::InitFailed) {
+        env.inject_init_container("performance-test-pod-name", &worker)
+            .await;
+    }
+    create(env, name, 1).await;
+    children(env, name).await;
+    let jobs = env.jobs();
+    let mut pods: Vec<Pod> = Vec::new();
+    for n in 1..=3 {
+        if n > 1 {
+            // Whole seconds apart: creation timestamps have whole seconds.
+            tokio::time::sleep(Duration::from_millis(1100)).await;
+            jobs.scale(&worker, n).await;
+        }
+        let usize_n = usize::try_from(n).unwrap();
+        let pod = jobs
+            .pods(&worker, usize_n)
+            .await
+            .into_iter()
+            .find(|p| pods.iter().all(|q| q.name_any() != p.name_any()))
+            .expect("a new pod");
+        match kind {
+            Staggered::Config => {
+                sim::set_pod_waiting(
+                    client,
+                    ns,
+                    &pod,
+                    "CreateContainerConfigError",
+                    "secret \"api-creds\" not found",
+                    false,
+                )
+                .await
+                .unwrap();
+            }
+            Staggered::Unschedulable => {
+                sim::set_pod_unschedulable(
+                    client,
+                    ns,
+                    &pod,
+                    "0/3 nodes are available: 3 Insufficient cpu.",
+                )
+                .await
+                .unwrap();
+            }
+            Staggered::InitFailed => {
+                assert_injected(&pod);
+                sim::set_init_containers_running(client, ns, &pod)
+                    .await
+                    .unwrap();
+            }
+        }
+        pods.push(pod);
+    }
+    if matches!(kind, Staggered::InitFailed) {
+        for pod in &pods {
+            sim::set_init_container_failed(client, ns, pod, e2e::INIT_CONTAINER, 1)
+                .await
+                .unwrap();
+        }
+    }
+    let created: std::collections::BTreeSet<_> =
+        pods.iter().map(ResourceExt::creation_timestamp).collect();
+    assert_eq!(created.len(), 3, "{name}: pods created seconds apart");
+
+    let test = wait_for(env, name, "Failed", |t| phase(t) == "Failed").await;
+    let (reason, detail) = kind.reason_and_detail();
+    let mut names: Vec<String> = pods.iter().map(ResourceExt::name_any).collect();
+    names.sort();
+    let message = format!(
+        "{reason}: 3 pod(s) affected [{}]: {detail}",
+        names.join(", ")
+    );
+    assert_condition(&test, types::PODS_HEALTHY, "False", reason, &message);
+    let list = wait_event(env, name, event_reasons::TEST_FAILED).await;
+    assert_eq!(
+        notes(&list, event_reasons::POD_FAILURE),
+        [("Warning".to_owned(), message)],
+        "{name}"
+    );
+}
+
+#[tokio::test]
+async fn the_failure_message_names_every_pod_in_that_state_whenever_created() {
+    init_logs();
+    let env = Env::start().await;
+    // Longer than the ~3 s over which the pods are made, so all three are failing when the
+    // first one's grace period ends.
+    let mut options = Options::new();
+    options.grace = Duration::from_secs(8);
+    let op = Operator::start(env.client().clone(), env.namespace(), options);
+    within(async {
+        futures::future::join_all([
+            staggered_failure(&env, "s-config", Staggered::Config),
+            staggered_failure(&env, "s-sched", Staggered::Unschedulable),
+            staggered_failure(&env, "s-init", Staggered::InitFailed),
+        ])
+        .await;
+    })
+    .await;
+    op.stop().await;
+    env.teardown().await;
+}
+
+// =============================================================================================
+// 6b. The operator's own Job deleted in the foreground
+
+/// The finalizer with which the test holds a pod (as a slow kubelet would, terminating it).
+const HOLD: &str = "e2e.locust.io/hold";
+
+/// Changes a pod's finalizers (merge patch, with the read resourceVersion as precondition).
+async fn set_finalizers(env: &Env, pod: &str, change: impl Fn(&mut Vec<String>)) {
+    let current = env.api::<Pod>().get(pod).await.unwrap();
+    let mut finalizers = current.finalizers().to_vec();
+    change(&mut finalizers);
+    let finalizers = if finalizers.is_empty() {
+        Value::Null
+    } else {
+        json!(finalizers)
+    };
+    env.api::<Pod>()
+        .patch(
+            pod,
+            &PatchParams::default(),
+            &Patch::Merge(json!({"metadata": {
+                "resourceVersion": current.metadata.resource_version,
+                "finalizers": finalizers
+            }})),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("finalizers of pod {pod}: {e}"));
+}
+
+/// `kubectl delete job <test>-worker --cascade=foreground`: the Job is marked (deletion
+/// timestamp, `foregroundDeletion`) until its pods are gone. Meanwhile it is still the
+/// operator's own Job going away, not a foreign object taking the name: no `NameConflict`,
+/// no error; once it is gone, the operator recreates it.
+#[tokio::test]
+async fn its_job_deleted_in_the_foreground_is_waited_for_then_recreated() {
+    init_logs();
+    let env = Env::start().await;
+    let op = Operator::start(env.client().clone(), env.namespace(), Options::new());
+    within(async {
+        let name = "fg";
+        let worker = format!("{name}-worker");
+        create(&env, name, 2).await;
+        let (_, workers) = run_to_running(&env, name, 2).await;
+        let original = children(&env, name).await;
+        // Pods take their time to terminate (a kubelet gives them their grace period): one
+        // is held by a finalizer until the test lets it go.
+        let held = workers[0].name_any();
+        set_finalizers(&env, &held, |finalizers| finalizers.push(HOLD.to_owned())).await;
+        tokio::time::sleep(QUIET).await; // the operator's cache holds its last write
+        let before = reconciles(&op);
+        let marked = env
+            .api::<Job>()
+            .delete(&worker, &DeleteParams::foreground())
+            .await
+            .unwrap()
+            .left()
+            .expect("a Job with a foreground finalizer is marked, not removed");
+        assert!(marked.metadata.deletion_timestamp.is_some());
+        assert!(
+            marked
+                .finalizers()
+                .iter()
+                .any(|f| f == "foregroundDeletion")
+        );
+        // Without kube-controller-manager a real API server has no garbage collector: the
+        // test deletes the pods as it would.
+        let gc_by_hand = env.is_real_cluster() && !env.jobs().has_controller();
+        if gc_by_hand {
+            for pod in &workers {
+                let _ = env
+                    .api::<Pod>()
+                    .delete(&pod.name_any(), &DeleteParams::background())
+                    .await;
+            }
+        }
+        poll("the held pod terminating", WAIT, || async {
+            let pod = env
+                .api::<Pod>()
+                .get(&held)
+                .await
+                .map_err(|e| e.to_string())?;
+            if pod.metadata.deletion_timestamp.is_some() {
+                Ok(())
+            } else {
+                Err("not deleted yet".to_owned())
+            }
+        })
+        .await;
+        reconciled_since(&op, before).await;
+        let deleting = env.api::<Job>().get(&worker).await.unwrap();
+        assert_eq!(
+            deleting.metadata.uid, original.worker.metadata.uid,
+            "the Job waits for its pods; nothing can take its name meanwhile"
+        );
+        assert!(deleting.metadata.deletion_timestamp.is_some());
+        let list = events(&env, name).await;
+        assert_eq!(
+            notes(&list, "NameConflict"),
+            Vec::<(String, String)>::new(),
+            "its own Job being deleted is no name conflict"
+        );
+        let child_owned_by_other = series(
+            "locust_operator_reconcile_errors_by_kind_total",
+            &format!("{CONTROLLER},kind=\"child_owned_by_other\""),
+        );
+        let text = op.metrics_text();
+        assert_eq!(
+            metric(&text, &child_owned_by_other).unwrap_or_default(),
+            0.0,
+            "{child_owned_by_other} in\n{text}"
+        );
+
+        // The pod goes, then the Job; the operator recreates it.
+        set_finalizers(&env, &held, |finalizers| finalizers.retain(|f| f != HOLD)).await;
+        if gc_by_hand {
+            let _ = env
+                .api::<Job>()
+                .patch(
+                    &worker,
+                    &PatchParams::default(),
+                    &Patch::Merge(json!({"metadata": {"finalizers": null}})),
+                )
+                .await;
+        }
+        let recreated = poll("the worker Job recreated", WAIT, || async {
+            match env.api::<Job>().get_opt(&worker).await {
+                Ok(Some(job)) if job.metadata.uid != original.worker.metadata.uid => Ok(job),
+                other => Err(format!("{:?}", other.map(|j| j.map(|j| j.metadata.uid)))),
+            }
+        })
+        .await;
+        assert_eq!(built(&recreated), built(&original.worker));
+        let list = wait_event(&env, name, "Recreated").await;
+        assert_eq!(
+            notes(&list, "Recreated"),
+            [(
+                "Warning".to_owned(),
+                format!("Recreated Job {worker}, {RECREATED_WHY}")
+            )]
+        );
+        assert_eq!(occurrences(&list, "NameConflict"), 0);
+        start_workers(&env, name, 2).await;
+        wait_for(&env, name, "2/2 workers again", |t| {
+            has(
+                t,
+                types::WORKERS_CONNECTED,
+                "True",
+                reasons::ALL_WORKERS_CONNECTED,
+            )
+        })
+        .await;
+        let text = op.metrics_text();
+        assert_eq!(
+            metric(&text, &child_owned_by_other).unwrap_or_default(),
+            0.0,
+            "{child_owned_by_other} in\n{text}"
+        );
+    })
+    .await;
+    op.stop().await;
+    env.teardown().await;
+}
+
+// =============================================================================================
 // 3. Grace period
 
 #[tokio::test]
