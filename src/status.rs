@@ -50,8 +50,9 @@
 //! - `TestCompleted`: `False`/`TestInProgress`, `True`/`TestSucceeded`, `True`/`TestFailed`.
 //! - `SpecDrifted`: absent until the test has left `Pending` (or has a `startTime`); then
 //!   `True`/`SpecChangeIgnored` when the defaulted current spec differs from the defaulted
-//!   original one ([`Observed::original_spec`]), `False`/`SpecUnchanged` when they are equal.
-//!   Without an original spec the previous `SpecDrifted` condition is kept as it is.
+//!   original one ([`Observed::original_spec`]), and absent again when they are equal (the
+//!   guide's condition *appears* on an edit; it has no `False` row). Without an original spec
+//!   the previous `SpecDrifted` condition is kept as it is.
 //!
 //! Every condition written carries `observedGeneration = metadata.generation`; its
 //! `lastTransitionTime` is the previous one of the same type when the `status` did not change,
@@ -72,8 +73,8 @@
 //! **Events** are emitted on transitions only, so a resync that changes nothing emits nothing:
 //! `TestStarted` (Normal, first entry into `Running`), `PodFailure` (Warning, `PodsHealthy`
 //! becomes `False` or its message changes), `TestSucceeded` (Normal), `TestFailed` (Warning),
-//! `SpecChangeIgnored` (Warning, `SpecDrifted` becomes `True`), `SpecUnchanged` (Normal,
-//! `SpecDrifted` returns to `False`), `InvalidSpec` (Warning, from [`invalid_spec`]). Event
+//! `SpecChangeIgnored` (Warning, `SpecDrifted` becomes `True`), `SpecRestored` (Normal, the
+//! spec was edited back and `SpecDrifted` went away), `InvalidSpec` (Warning, from [`invalid_spec`]). Event
 //! messages are cut to the 1 kB limit of `events.k8s.io/v1` notes.
 
 use std::time::Duration;
@@ -115,8 +116,9 @@ pub const MESSAGE_TEST_RUNNING: &str = "Test is running";
 /// `SpecDrifted=True` message (the meaning column of the user's guide).
 pub const MESSAGE_SPEC_DRIFTED: &str =
     "Spec was modified after creation. Changes ignored. Delete and recreate to apply.";
-/// `SpecDrifted=False` message.
-pub const MESSAGE_SPEC_UNCHANGED: &str = "Spec matches the one the test started with";
+/// Message of the `SpecRestored` event.
+pub const MESSAGE_SPEC_RESTORED: &str =
+    "Spec matches the one the test started with again: SpecDrifted removed";
 /// Message of the `TestStarted` event.
 pub const MESSAGE_TEST_STARTED: &str = "Test started: the master pod is running";
 /// Message of the `TestSucceeded` event.
@@ -138,8 +140,9 @@ pub mod event_reasons {
     pub const POD_FAILURE: &str = "PodFailure";
     /// Warning: the spec was edited after the test started; the edit is ignored.
     pub const SPEC_CHANGE_IGNORED: &str = reasons::SPEC_CHANGE_IGNORED;
-    /// Normal: the spec matches the original again.
-    pub const SPEC_UNCHANGED: &str = reasons::SPEC_UNCHANGED;
+    /// Normal: the spec was edited back to the one the test started with; `SpecDrifted` is
+    /// gone.
+    pub const SPEC_RESTORED: &str = "SpecRestored";
     /// Warning: the spec failed validation; nothing is created.
     pub const INVALID_SPEC: &str = reasons::INVALID_SPEC;
 }
@@ -293,7 +296,7 @@ pub struct PodFailure {
 pub struct HealthFailure {
     /// The highest-priority failure type among the judged pods.
     pub kind: FailureKind,
-    /// The pods with that failure type, sorted.
+    /// Every pod with that failure type now, sorted (also those still in their grace period).
     pub pods: Vec<String>,
     /// The detail of the first of them.
     pub detail: String,
@@ -529,9 +532,10 @@ pub fn failure_message(kind: FailureKind, pods: &[String], detail: &str) -> Stri
 /// ignored):
 /// - no pod -> [`PodHealth::NoPods`];
 /// - some failure past its pod's grace period -> [`PodHealth::Failed`] with the
-///   highest-priority failure type among the judged pods ([`FailureKind`] order), the pods with
-///   that type (sorted; pods still in their grace period are not counted), and the detail of the
-///   first of them;
+///   highest-priority failure type among the judged pods ([`FailureKind`] order), every pod
+///   with that type (sorted; pods still in their grace period included: the grace period
+///   decides when a failure is reported, not which pods it names), and the detail of the first
+///   of them;
 /// - some pod failing, or not yet `Running`/`Succeeded`, within its grace period ->
 ///   [`PodHealth::Starting`], to be re-checked when the earliest such grace period ends;
 /// - otherwise [`PodHealth::Healthy`].
@@ -541,17 +545,19 @@ pub fn pod_health(test_name: &str, pods: &[Pod], now: Timestamp, grace: Duration
     if pods.is_empty() {
         return PodHealth::NoPods;
     }
-    let mut judged: Vec<PodFailure> = Vec::new();
+    let mut failures: Vec<PodFailure> = Vec::new();
     let mut recheck_after: Option<Duration> = None;
     let mut all_running = true;
     for pod in pods {
         let settled = matches!(pod_phase(pod), "Running" | "Succeeded");
         all_running &= settled;
         match classify(pod, now, grace) {
-            Some(failure) => match failure.grace_remaining {
-                None => judged.push(failure),
-                Some(left) => recheck_after = Some(recheck_after.map_or(left, |r| r.min(left))),
-            },
+            Some(failure) => {
+                if let Some(left) = failure.grace_remaining {
+                    recheck_after = Some(recheck_after.map_or(left, |r| r.min(left)));
+                }
+                failures.push(failure);
+            }
             None if !settled => {
                 if let Some(left) = grace_remaining(pod, now, grace) {
                     recheck_after = Some(recheck_after.map_or(left, |r| r.min(left)));
@@ -560,8 +566,16 @@ pub fn pod_health(test_name: &str, pods: &[Pod], now: Timestamp, grace: Duration
             None => {}
         }
     }
-    if let Some(kind) = judged.iter().map(|f| f.kind).min() {
-        let of_kind: Vec<&PodFailure> = judged.iter().filter(|f| f.kind == kind).collect();
+    // The grace period decides *when* a failure type is reported (once one of its pods is past
+    // it); the report then names every pod in that state, judged or not: `Failed` freezes the
+    // status, so a pod left out now would never be named.
+    let judged_kind = failures
+        .iter()
+        .filter(|f| f.grace_remaining.is_none())
+        .map(|f| f.kind)
+        .min();
+    if let Some(kind) = judged_kind {
+        let of_kind: Vec<&PodFailure> = failures.iter().filter(|f| f.kind == kind).collect();
         let names: Vec<String> = of_kind.iter().map(|f| f.pod.clone()).collect();
         let detail = of_kind
             .first()
@@ -874,24 +888,20 @@ impl<'a> Context<'a> {
         }
     }
 
-    /// Sets `SpecDrifted` from the original spec, or keeps the previous one without it.
+    /// Sets `SpecDrifted` when the spec differs from the original one (and leaves it out when
+    /// it does not), or keeps the previous one when the original spec is unknown.
     fn spec_drifted(&self, conditions: &mut ConditionBuilder<'_>) {
         match self.observed.original_spec.as_ref() {
             Some(original) => {
                 let drifted = defaulted(&self.test.spec) != defaulted(original);
+                // The user's guide has the condition *appear* on an edit, with one row
+                // (`True`/`SpecChangeIgnored`): an unchanged spec has no condition at all.
                 if drifted {
                     conditions.set(
                         types::SPEC_DRIFTED,
                         true,
                         reasons::SPEC_CHANGE_IGNORED,
                         MESSAGE_SPEC_DRIFTED.to_owned(),
-                    );
-                } else {
-                    conditions.set(
-                        types::SPEC_DRIFTED,
-                        false,
-                        reasons::SPEC_UNCHANGED,
-                        MESSAGE_SPEC_UNCHANGED.to_owned(),
                     );
                 }
             }
@@ -1094,19 +1104,18 @@ fn pod_failure_event(
     }
 }
 
-/// `SpecChangeIgnored` when `SpecDrifted` becomes `True`; `SpecUnchanged` when it goes from
-/// `True` back to `False`.
+/// `SpecChangeIgnored` when `SpecDrifted` becomes `True`; `SpecRestored` when the spec is
+/// edited back and the condition goes away.
 fn spec_drift_events(
     previous: &LocustTestStatus,
     status: &LocustTestStatus,
     events: &mut Vec<StatusEvent>,
 ) {
-    let was = find(previous.conditions.as_deref(), types::SPEC_DRIFTED)
-        .is_some_and(|c| c.status == STATUS_TRUE);
-    let Some(now) = find(status.conditions.as_deref(), types::SPEC_DRIFTED) else {
-        return;
+    let drifted = |status: &LocustTestStatus| {
+        find(status.conditions.as_deref(), types::SPEC_DRIFTED)
+            .is_some_and(|c| c.status == STATUS_TRUE)
     };
-    let is = now.status == STATUS_TRUE;
+    let (was, is) = (drifted(previous), drifted(status));
     if is && !was {
         events.push(event(
             EventType::Warning,
@@ -1116,8 +1125,8 @@ fn spec_drift_events(
     } else if was && !is {
         events.push(event(
             EventType::Normal,
-            event_reasons::SPEC_UNCHANGED,
-            "Spec matches the one the test started with again",
+            event_reasons::SPEC_RESTORED,
+            MESSAGE_SPEC_RESTORED,
         ));
     }
 }
