@@ -7,7 +7,8 @@
 //!   warning that it is ignored (the user's document, SpecDrifted); status-only,
 //!   metadata-only updates and DELETE are always allowed.
 //! - mutating: the shared [`apply_defaults`](crate::defaulting::apply_defaults) as a minimal
-//!   RFC 6902 JSON Patch, touching nothing else.
+//!   RFC 6902 JSON Patch, touching nothing else. An object it cannot read is allowed unchanged:
+//!   mutating admission runs before the API server's schema validation, which reports it.
 //! - conversion: [`convert_object`](crate::conversion::convert_object) for every object; a
 //!   failure is a `Failure` result with a message, never an HTTP error.
 
@@ -20,6 +21,8 @@ use serde_json::Value;
 use crate::api::{API_VERSION_V1, API_VERSION_V2, GROUP, KIND, Phase, v1, v2};
 use crate::conversion::{convert_object, v1_to_v2};
 use crate::defaulting::{apply_defaults, defaulted};
+use crate::field::FieldError;
+use crate::schema_check::SchemaChecker;
 use crate::validation::validate;
 
 /// `apiVersion` of the admission reviews served.
@@ -251,6 +254,34 @@ fn object_as_v2(object: &DynamicObject) -> Result<v2::LocustTest, String> {
     }
 }
 
+/// The denial message for an object that does not read as a LocustTest: the problems the API
+/// server's schema validation reports (an object normally never gets here, since that
+/// validation runs before the validating webhook; it can when the CRD's schema is not ours),
+/// in its wording, never the parser's.
+fn unreadable(object: &DynamicObject, parse_error: &str) -> String {
+    let name = object.metadata.name.as_deref().unwrap_or_default();
+    let errors = match (SchemaChecker::new(), serde_json::to_value(object)) {
+        (Ok(checker), Ok(value)) => checker.check(&value),
+        _ => Vec::new(),
+    };
+    if errors.is_empty() {
+        // The schema accepts what the types do not: only the parser can say where.
+        return format!("LocustTest {name:?} is invalid: {parse_error}");
+    }
+    invalid(name, &errors)
+}
+
+/// `LocustTest "<name>" is invalid (N problems): <field>: <rule>; ...`.
+fn invalid(name: &str, errors: &[FieldError]) -> String {
+    let count = errors.len();
+    let list: Vec<String> = errors.iter().map(ToString::to_string).collect();
+    format!(
+        "LocustTest {name:?} is invalid ({count} problem{}): {}",
+        if count == 1 { "" } else { "s" },
+        list.join("; ")
+    )
+}
+
 /// Operations and requests that need no look at the object.
 fn passes_through(request: &AdmissionRequest<DynamicObject>) -> bool {
     matches!(request.operation, Operation::Delete | Operation::Connect)
@@ -274,14 +305,7 @@ fn validating(request: &AdmissionRequest<DynamicObject>) -> AdmissionResponse {
     };
     let test = match object_as_v2(object) {
         Ok(test) => defaulted(&test),
-        Err(e) => {
-            return deny(
-                request,
-                422,
-                "Invalid",
-                format!("the object is not a valid LocustTest: {e}"),
-            );
-        }
+        Err(e) => return deny(request, 422, "Invalid", unreadable(object, &e)),
     };
     if request.operation == Operation::Update
         && let Some(old) = request
@@ -308,18 +332,8 @@ fn validating(request: &AdmissionRequest<DynamicObject>) -> AdmissionResponse {
     let mut response = if report.is_valid() {
         AdmissionResponse::from(request)
     } else {
-        let count = report.errors.len();
-        deny(
-            request,
-            422,
-            "Invalid",
-            format!(
-                "LocustTest {:?} is invalid ({count} problem{}): {}",
-                test.metadata.name.as_deref().unwrap_or_default(),
-                if count == 1 { "" } else { "s" },
-                report.error_message()
-            ),
-        )
+        let name = test.metadata.name.as_deref().unwrap_or_default();
+        deny(request, 422, "Invalid", invalid(name, &report.errors))
     };
     if !warnings.is_empty() {
         response.warnings = Some(warnings);
@@ -355,19 +369,14 @@ fn mutating(request: &AdmissionRequest<DynamicObject>) -> AdmissionResponse {
     if text(&value, "apiVersion") != API_VERSION_V2 {
         return AdmissionResponse::from(request);
     }
+    // Mutating admission runs before the API server's schema validation: an object this
+    // webhook cannot read is not its to reject. Passed on unchanged, it gets every schema error
+    // from the API server in kubectl's own format, then the validating webhook's rules.
     let test: v2::LocustTest = match serde_path_to_error::deserialize(value) {
         Ok(test) => test,
         Err(e) => {
-            return deny(
-                request,
-                422,
-                "Invalid",
-                format!(
-                    "the object is not a valid LocustTest: {}: {}",
-                    e.path(),
-                    e.inner()
-                ),
-            );
+            tracing::debug!(error = %e, "mutating webhook: object not readable, left to schema validation");
+            return AdmissionResponse::from(request);
         }
     };
     let patch = defaults_patch(&test.spec);

@@ -587,73 +587,76 @@ impl Request<'_> {
             Some(old) => Some(self.to_request_version(old.clone()).await?),
             None => None,
         };
-        let process = |object: &Value| match &schema {
-            Some(schema) => admit_schema(
-                schema,
+        // As kube-apiserver: decode (prune, default), mutating admission (each patch decoded
+        // again), schema and CEL validation, validating admission.
+        let decode = |object: &Value| match &schema {
+            Some(schema) => crate::schema::decode_custom(schema, object),
+            None => object.clone(),
+        };
+        let mut object = decode(&object);
+        let mut warnings = Vec::new();
+        let (mutating, validating) =
+            if !self.is_status() && matches!(operation, "CREATE" | "UPDATE") {
+                self.admission_hooks(&object, operation).await
+            } else {
+                (Vec::new(), Vec::new())
+            };
+        let request = |object: &Value| {
+            admission_request(
+                &self.resource,
+                self.ns(),
+                &name,
+                operation,
                 object,
                 old_request_version.as_ref(),
-                &self.resource,
-                &name,
-            ),
-            None => Ok(object.clone()),
+                self.dry_run(),
+            )
         };
-        let mut object = process(&object)?;
-        let mut warnings = Vec::new();
-        if !self.is_status() && matches!(operation, "CREATE" | "UPDATE") {
-            let (mutating, validating) = self.admission_hooks(&object, operation).await;
-            let request = |object: &Value| {
-                admission_request(
-                    &self.resource,
-                    self.ns(),
-                    &name,
-                    operation,
-                    object,
-                    old_request_version.as_ref(),
-                    self.dry_run(),
-                )
+        for hook in &mutating {
+            let Some(mutated) = hook.call(request(&object)).await? else {
+                continue;
             };
-            for hook in &mutating {
-                let Some(mutated) = hook.call(request(&object)).await? else {
-                    continue;
-                };
-                warnings.extend(mutated.warnings.clone());
-                if let Some((code, reason, message)) = mutated.denial {
-                    return Err(ApiError::new(
-                        code,
-                        &reason,
-                        format!(
-                            "admission webhook \"{}\" denied the request: {message}",
-                            hook.name
-                        ),
-                        None,
-                    ));
-                }
-                if let Some(patch) = mutated.patch {
-                    let patched = json_patch(&object, &patch).map_err(|e| {
-                        ApiError::internal(format!(
-                            "Internal error occurred: the patch of webhook \"{}\" does not apply: {e}",
-                            hook.name
-                        ))
-                    })?;
-                    object = process(&patched)?;
-                }
+            warnings.extend(mutated.warnings.clone());
+            if let Some((code, reason, message)) = mutated.denial {
+                return Err(ApiError::new(
+                    code,
+                    &reason,
+                    format!(
+                        "admission webhook \"{}\" denied the request: {message}",
+                        hook.name
+                    ),
+                    None,
+                ));
             }
-            for hook in &validating {
-                let Some(validated) = hook.call(request(&object)).await? else {
-                    continue;
-                };
-                warnings.extend(validated.warnings.clone());
-                if let Some((code, reason, message)) = validated.denial {
-                    return Err(ApiError::new(
-                        code,
-                        &reason,
-                        format!(
-                            "admission webhook \"{}\" denied the request: {message}",
-                            hook.name
-                        ),
-                        None,
-                    ));
-                }
+            if let Some(patch) = mutated.patch {
+                let patched = json_patch(&object, &patch).map_err(|e| {
+                    ApiError::internal(format!(
+                        "Internal error occurred: the patch of webhook \"{}\" does not apply: {e}",
+                        hook.name
+                    ))
+                })?;
+                object = decode(&patched);
+            }
+        }
+        if let Some(schema) = &schema {
+            crate::schema::validate_custom(schema, &object, old_request_version.as_ref())
+                .map_err(|causes| ApiError::invalid(&self.resource, &name, &causes))?;
+        }
+        for hook in &validating {
+            let Some(validated) = hook.call(request(&object)).await? else {
+                continue;
+            };
+            warnings.extend(validated.warnings.clone());
+            if let Some((code, reason, message)) = validated.denial {
+                return Err(ApiError::new(
+                    code,
+                    &reason,
+                    format!(
+                        "admission webhook \"{}\" denied the request: {message}",
+                        hook.name
+                    ),
+                    None,
+                ));
             }
         }
         let stored = convert(self.state, object, &self.resource.storage_api_version()).await?;
@@ -1245,17 +1248,6 @@ fn without(object: &Value, keys: &[&str]) -> Value {
         }
     }
     copy
-}
-
-fn admit_schema(
-    schema: &Value,
-    object: &Value,
-    old: Option<&Value>,
-    resource: &ResourceType,
-    name: &str,
-) -> Result<Value, ApiError> {
-    crate::schema::admit_custom(schema, object, old)
-        .map_err(|causes| ApiError::invalid(resource, name, &causes))
 }
 
 fn admission_request(
