@@ -29,5 +29,6 @@ fn name_length_rule() -> kube::core::Rule {
             "metadata.name must be no more than {} characters: the operator appends -master/-worker and names are limited to 63",
             v2::MAX_NAME_LENGTH
         )))
+        .field_path(".metadata.name")
         .reason(kube::core::Reason::FieldValueInvalid)
 }
