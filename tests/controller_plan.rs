@@ -341,8 +341,14 @@ fn ownership_needs_a_controller_reference_with_the_uid() {
             Ownership::Foreign,
         ),
         (
-            "ours but being deleted",
+            "ours but being deleted (kubectl delete --cascade=foreground)",
             json!([owner(UID, json!(true))]),
+            true,
+            Ownership::Leaving,
+        ),
+        (
+            "someone else's, being deleted",
+            json!([owner(OTHER_UID, json!(true))]),
             true,
             Ownership::Foreign,
         ),
