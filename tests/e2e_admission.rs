@@ -535,6 +535,58 @@ async fn a_started_test_accepts_spec_edits_with_a_warning_labels_silently_and_de
     env.teardown().await;
 }
 
+/// Still `Pending`, but its Service and Jobs exist (the controller recorded the spec they are
+/// built from before creating them): a spec edit can no longer take effect, and says so with
+/// the same warning as after `Pending`. Before that record, an edit is silent.
+#[tokio::test]
+async fn a_pending_test_whose_resources_exist_warns_on_a_spec_edit() {
+    let env = Env::start().await;
+    within(async {
+        let api = env.locust_tests("v2");
+        let stored = api
+            .create(&PostParams::default(), &object(minimal("pending")))
+            .await
+            .unwrap();
+        let edit = |replicas: u32| {
+            kube::core::Request::new(env.locust_tests_path("v2", ""))
+                .patch(
+                    "pending",
+                    &PatchParams::default(),
+                    &Patch::Merge(json!({"spec": {"worker": {"replicas": replicas}}})),
+                )
+                .unwrap()
+        };
+        // No resources yet: the edit takes effect, nothing to warn about.
+        let reply = env.send(edit(3)).await;
+        assert_eq!(reply.status, 200, "{}", reply.text);
+        assert!(reply.warnings.is_empty(), "{:?}", reply.warnings);
+
+        // As the controller does before it creates the first child: the original spec.
+        let original = serde_json::to_string(&stored.data["spec"]).unwrap();
+        api.patch(
+            "pending",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"metadata": {"annotations": {
+                locust_operator::api::ANNOTATION_ORIGINAL_SPEC: original
+            }}})),
+        )
+        .await
+        .unwrap();
+        let reply = env.send(edit(4)).await;
+        assert_eq!(reply.status, 200, "{}", reply.text);
+        assert_warned(
+            &reply,
+            &[
+                "Pending",
+                "spec changes are ignored",
+                "delete and recreate the LocustTest",
+            ],
+        );
+    })
+    .await;
+    env.teardown().await;
+}
+
 #[tokio::test]
 async fn an_update_that_makes_a_pending_test_invalid_is_rejected() {
     let env = Env::start().await;

@@ -18,7 +18,9 @@ use kube::core::{DynamicObject, Status};
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::api::{API_VERSION_V1, API_VERSION_V2, GROUP, KIND, Phase, v1, v2};
+use crate::api::{
+    ANNOTATION_ORIGINAL_SPEC, API_VERSION_V1, API_VERSION_V2, GROUP, KIND, Phase, v1, v2,
+};
 use crate::conversion::{convert_object, v1_to_v2};
 use crate::defaulting::{apply_defaults, defaulted};
 use crate::field::FieldError;
@@ -318,12 +320,9 @@ fn validating(request: &AdmissionRequest<DynamicObject>) -> AdmissionResponse {
             // Metadata-only or status-only: never rejected, even if the spec is (still) invalid.
             return AdmissionResponse::from(request);
         }
-        let phase = old.status.as_ref().and_then(|s| s.phase);
-        if let Some(phase) = phase.filter(|p| *p != Phase::Pending) {
+        if let Some(warning) = ignored_edit_warning(&old) {
             let mut response = AdmissionResponse::from(request);
-            response.warnings = Some(vec![format!(
-                "this test is {phase}: spec changes are ignored once a test has started; delete and recreate the LocustTest to run it with the new spec"
-            )]);
+            response.warnings = Some(vec![warning]);
             return response;
         }
     }
@@ -339,6 +338,26 @@ fn validating(request: &AdmissionRequest<DynamicObject>) -> AdmissionResponse {
         response.warnings = Some(warnings);
     }
     response
+}
+
+/// The warning for a spec edit that can no longer take effect, `None` while it still can. An
+/// edit is ignored once the test's children were built from its spec: from the moment the
+/// controller records that spec (before the first child, so also while still `Pending`), and
+/// in any phase past `Pending`.
+fn ignored_edit_warning(old: &v2::LocustTest) -> Option<String> {
+    let phase = old
+        .status
+        .as_ref()
+        .and_then(|s| s.phase)
+        .unwrap_or(Phase::Pending);
+    let built = old
+        .metadata
+        .annotations
+        .as_ref()
+        .is_some_and(|a| a.contains_key(ANNOTATION_ORIGINAL_SPEC));
+    (phase != Phase::Pending || built).then(|| format!(
+        "this test is {phase} and its resources exist: spec changes are ignored once they are created; delete and recreate the LocustTest to run it with the new spec"
+    ))
 }
 
 /// At most [`MAX_WARNINGS`] warnings (the API server and kubectl truncate anyway), the last
