@@ -441,11 +441,12 @@ pub struct ProcessFlags {
     #[arg(long, env = "LEADER_ELECT", default_value_t = true, action = clap::ArgAction::Set)]
     pub leader_elect: bool,
 
-    /// Name of the leader-election Lease.
+    /// Name of the leader-election Lease: the Go operator's, so that during a migration the
+    /// two can never both lead.
     #[arg(
         long,
         env = "LEADER_ELECTION_ID",
-        default_value = "locust-operator.locust.io"
+        default_value = "locust-k8s-operator.locust.io"
     )]
     pub leader_election_id: String,
 

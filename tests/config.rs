@@ -304,7 +304,7 @@ fn process_flags_defaults_and_parsing() {
         Duration::from_secs(10)
     );
     assert!(defaults.leader_elect);
-    assert_eq!(defaults.leader_election_id, "locust-operator.locust.io");
+    assert_eq!(defaults.leader_election_id, "locust-k8s-operator.locust.io");
     assert_eq!(defaults.pod_health_grace_period, Duration::from_secs(120));
     assert_eq!(defaults.watch_namespace, Namespaces::default());
 
