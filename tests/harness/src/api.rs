@@ -613,21 +613,9 @@ impl Request<'_> {
             )
         };
         for hook in &mutating {
-            let Some(mutated) = hook.call(request(&object)).await? else {
+            let Some(mutated) = hook.admit(request(&object), &mut warnings).await? else {
                 continue;
             };
-            warnings.extend(mutated.warnings.clone());
-            if let Some((code, reason, message)) = mutated.denial {
-                return Err(ApiError::new(
-                    code,
-                    &reason,
-                    format!(
-                        "admission webhook \"{}\" denied the request: {message}",
-                        hook.name
-                    ),
-                    None,
-                ));
-            }
             if let Some(patch) = mutated.patch {
                 let patched = json_patch(&object, &patch).map_err(|e| {
                     ApiError::internal(format!(
@@ -643,21 +631,7 @@ impl Request<'_> {
                 .map_err(|causes| ApiError::invalid(&self.resource, &name, &causes))?;
         }
         for hook in &validating {
-            let Some(validated) = hook.call(request(&object)).await? else {
-                continue;
-            };
-            warnings.extend(validated.warnings.clone());
-            if let Some((code, reason, message)) = validated.denial {
-                return Err(ApiError::new(
-                    code,
-                    &reason,
-                    format!(
-                        "admission webhook \"{}\" denied the request: {message}",
-                        hook.name
-                    ),
-                    None,
-                ));
-            }
+            hook.admit(request(&object), &mut warnings).await?;
         }
         let stored = convert(self.state, object, &self.resource.storage_api_version()).await?;
         Ok((storage_defaults(self.state, stored).await, warnings))
@@ -1223,6 +1197,32 @@ struct Hook {
 }
 
 impl Hook {
+    /// Calls the webhook and collects its warnings: its denial as the API server words it
+    /// (`admission webhook "<name>" denied the request: ...`), `None` when the call failed and
+    /// the failure policy is `Ignore`.
+    async fn admit(
+        &self,
+        review: Value,
+        warnings: &mut Vec<String>,
+    ) -> Result<Option<Decision>, ApiError> {
+        let Some(decision) = self.call(review).await? else {
+            return Ok(None);
+        };
+        warnings.extend(decision.warnings.iter().cloned());
+        match &decision.denial {
+            Some((code, reason, message)) => Err(ApiError::new(
+                *code,
+                reason,
+                format!(
+                    "admission webhook \"{}\" denied the request: {message}",
+                    self.name
+                ),
+                None,
+            )),
+            None => Ok(Some(decision)),
+        }
+    }
+
     /// Calls the webhook; `None` when the call failed and the failure policy is `Ignore`.
     async fn call(&self, review: Value) -> Result<Option<Decision>, ApiError> {
         let result = match &self.target {
