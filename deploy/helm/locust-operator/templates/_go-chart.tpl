@@ -42,8 +42,13 @@ of the keys they can set. JSON: `$values := include "locust-operator.values" . |
 {{- $node := index . 0 -}}
 {{- $found := true -}}
 {{- range $key := splitList "." (index . 1) -}}
-{{- if and $found (kindIs "map" $node) (hasKey $node $key) -}}
+{{- /* Nested ifs: `and` evaluates all its arguments in Helm built with Go < 1.18. */ -}}
+{{- if and $found (kindIs "map" $node) -}}
+{{- if hasKey $node $key -}}
 {{- $node = index $node $key -}}
+{{- else -}}
+{{- $found = false -}}
+{{- end -}}
 {{- else -}}
 {{- $found = false -}}
 {{- end -}}
@@ -285,7 +290,10 @@ chart's default, or what this chart does anyway), else rejected naming what to d
 {{- $got := include "locust-operator.lookup" (list $values (index $context 0)) | fromJson -}}
 {{- if hasKey $got "value" -}}
 {{- $ours := include (index $context 1) $root | fromYaml -}}
-{{- $agrees := and (kindIs "map" $got.value) (gt (len $got.value) 0) -}}
+{{- $agrees := false -}}
+{{- if kindIs "map" $got.value -}}
+{{- $agrees = gt (len $got.value) 0 -}}
+{{- end -}}
 {{- if $agrees -}}
 {{- range $field, $value := $got.value -}}
 {{- if ne (toJson $value) (toJson (index $ours $field)) -}}
