@@ -14,10 +14,13 @@ value there is always the user's; their defaults are filled in here, after the t
 */}}
 
 {{/*
-The values every template reads: .Values with the Go keys translated and this chart's defaults
-of the keys they can set. JSON: `$values := include "locust-operator.values" . | fromJson`.
+.Values with the Go keys translated and this chart's defaults of the keys they can set, as
+JSON: `$values := include "locust-operator.values" . | fromJson`. Templates read those keys
+through it (the others from .Values); a Go key without a meaning fails here, whichever template
+renders first.
 */}}
 {{- define "locust-operator.values" -}}
+{{- /* A copy (plain maps, every number a float64) that the translation may change. */ -}}
 {{- $values := .Values | toJson | fromJson -}}
 {{- $context := dict "values" $values "root" . -}}
 {{- $_ := include "locust-operator.goChart.reject" $context -}}
