@@ -109,7 +109,7 @@ impl Settings {
 
 fn reviews_dir() -> PathBuf {
     std::env::var_os("REVIEWS_DIR").map_or_else(
-        || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures/apiserver-reviews"),
+        || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/apiserver-reviews"),
         PathBuf::from,
     )
 }

@@ -1,8 +1,8 @@
-//! Operator configuration: the environment variables of the Go operator (compat.md A7), with
+//! Operator configuration: the environment variables of the Go operator (docs/compatibility.md A7), with
 //! the same names, read once at start-up and validated.
 //!
 //! Every invalid value stops start-up with an error naming the variable and the value; all of
-//! them are reported at once. Deliberate differences from the Go operator (compat.md Part B):
+//! them are reported at once. Deliberate differences from the Go operator (docs/compatibility.md Part B):
 //! - an empty value (`VAR=""`) for a resource default *removes* that request or limit;
 //! - `JOB_TTL_SECONDS_AFTER_FINISHED=0` is allowed (delete right after finishing);
 //! - unparsable booleans and numbers are errors, not silently replaced by defaults;

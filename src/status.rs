@@ -4,10 +4,10 @@
 //! children and pods the controller read ([`Observed`]), the current time and the pod-health
 //! grace period, and returns the new status, the events that describe its transitions, and when
 //! to look again ([`Outcome`]). No I/O, no clock: the same input always gives the same output.
-//! [`invalid_spec`] is the same for a test that failed validation (compat.md Part B 12).
+//! [`invalid_spec`] is the same for a test that failed validation (docs/compatibility.md Part B 12).
 //!
-//! The vocabulary is the user's monitoring guide (`../shared/seeds/monitor-test-status.md`);
-//! the behaviour is compat.md Part B items 4–7. The rules, in the order they apply:
+//! The vocabulary is the user's monitoring guide (`docs/monitor-test-status.md`);
+//! the behaviour is docs/compatibility.md Part B items 4–7. The rules, in the order they apply:
 //!
 //! **Phase.** A terminal phase (`Succeeded`, `Failed`) never changes again (see "Terminal
 //! phases" below). Otherwise, first match wins:
@@ -220,7 +220,7 @@ pub struct Outcome {
 
 /// A pod failure type: the `PodsHealthy=False` reason. The declaration order is the priority
 /// when pods fail in different ways (the first present wins the condition): the user's table
-/// in its order, then the types compat.md Part B 6 adds.
+/// in its order, then the types docs/compatibility.md Part B 6 adds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum FailureKind {
     /// `ErrImagePull`, `ImagePullBackOff`, `InvalidImageName` (and the kubelet's other image

@@ -1,10 +1,10 @@
 //! Validation of a LocustTest: the one function the validating webhook and the reconciler
-//! both call (compat.md Part B item 12).
+//! both call (docs/compatibility.md Part B item 12).
 //!
 //! It reports **every** violation at once, each with its field path and a sentence a user can
 //! act on, plus warnings for things that are allowed but probably not meant (an `extraArgs`
 //! entry overriding an operator-managed flag, a label the operator will not let through).
-//! Rules: compat.md A6, plus everything that would otherwise make the generated Service, Jobs
+//! Rules: docs/compatibility.md A6, plus everything that would otherwise make the generated Service, Jobs
 //! or pods invalid (names, label syntax, volume names, duplicate mount paths, quantities).
 
 use std::collections::{BTreeMap, BTreeSet};

@@ -1,4 +1,4 @@
-//! Operator configuration (compat.md A7 and Part B items 9 and 10): every variable, its
+//! Operator configuration (docs/compatibility.md A7 and Part B items 9 and 10): every variable, its
 //! default, invalid values (all reported, each naming the variable and the value), empty
 //! values removing requests/limits, TTL 0, Kafka, and the process flags.
 

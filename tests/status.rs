@@ -1,4 +1,4 @@
-//! Status as a pure function (issue 6 section 2; compat.md Part B 4–7 and 12, Part C
+//! Status as a pure function (docs/compatibility.md Part B 4–7 and 12, Part C
 //! "Status"): every phase, condition type, status, reason and message format of the user's
 //! monitoring guide, built from API objects written as JSON the way the API server returns
 //! them.
@@ -741,7 +741,7 @@ fn the_lifecycle_of_the_users_guide_kubectl_get_w() {
 }
 
 // ------------------------------------------------------------------------------------------
-// Terminal phases never change (compat.md Part B 4)
+// Terminal phases never change (docs/compatibility.md Part B 4)
 
 /// Observations that would move a non-terminal test somewhere.
 fn disturbing_observations() -> Vec<(&'static str, Observed)> {
@@ -861,7 +861,7 @@ fn a_failed_test_keeps_its_pods_failure_and_never_reports_them_again() {
 }
 
 // ------------------------------------------------------------------------------------------
-// WorkersConnected and the worker counts (compat.md Part B 7)
+// WorkersConnected and the worker counts (docs/compatibility.md Part B 7)
 
 #[test]
 fn workers_connected_counts_ready_worker_pods() {
@@ -965,7 +965,7 @@ fn expected_workers_come_from_the_spec_the_test_runs_with() {
 }
 
 // ------------------------------------------------------------------------------------------
-// Pod health: classification (the user's five reasons and compat.md Part B 6)
+// Pod health: classification (the user's five reasons and docs/compatibility.md Part B 6)
 
 /// One classification case: a pod, and the failure type and detail expected (`None`: healthy).
 struct Case {
@@ -1567,7 +1567,7 @@ fn a_failure_still_in_its_grace_period_does_not_outrank_a_judged_one() {
 }
 
 // ------------------------------------------------------------------------------------------
-// Pod health: grace period per pod (compat.md Part B 6)
+// Pod health: grace period per pod (docs/compatibility.md Part B 6)
 
 #[test]
 fn grace_period_boundaries() {
@@ -1961,7 +1961,7 @@ fn a_pod_failure_event_is_cut_to_the_event_limit_but_the_condition_is_not() {
 }
 
 // ------------------------------------------------------------------------------------------
-// SpecDrifted (compat.md Part B 5)
+// SpecDrifted (docs/compatibility.md Part B 5)
 
 #[test]
 fn spec_drifted_is_absent_while_pending() {
@@ -2289,7 +2289,7 @@ fn a_status_fed_back_is_a_fixed_point() {
 }
 
 // ------------------------------------------------------------------------------------------
-// Invalid spec (compat.md Part B 12)
+// Invalid spec (docs/compatibility.md Part B 12)
 
 #[test]
 fn an_invalid_spec_gets_ready_false_invalid_spec() {

@@ -1,7 +1,7 @@
 //! The webhook server over real TLS: started in-process on loopback (port 0) with certificates
 //! generated here, driven by real HTTPS clients that verify the chain against the test CA.
 //!
-//! - every review recorded from a real kube-apiserver (`../shared/fixtures/apiserver-reviews`)
+//! - every review recorded from a real kube-apiserver (`tests/fixtures/apiserver-reviews`)
 //!   replayed as sent (path with `?timeout=`, headers, body) over HTTP/1.1 and HTTP/2;
 //! - admission reviews shaped like the API server's: CREATE, UPDATE (spec, metadata, running
 //!   tests), DELETE, v1 objects, dry runs, the Go operator's paths, failed conversions;
@@ -306,7 +306,7 @@ struct Fixture {
 }
 
 fn fixtures() -> Vec<Fixture> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures/apiserver-reviews");
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/apiserver-reviews");
     let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
         .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
         .map(|entry| entry.expect("directory entry").path())

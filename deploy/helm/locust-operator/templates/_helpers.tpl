@@ -170,7 +170,7 @@ removes that request or limit); numbers are written as integers.
 {{- end -}}
 
 {{/*
-The locust-pod defaults of compat.md A7 (values `locustPods`) as the operator's environment
+The locust-pod defaults of docs/compatibility.md A7 (values `locustPods`) as the operator's environment
 variables, with the names src/config.rs reads.
 */}}
 {{- define "locust-operator.locustPodEnv" -}}
