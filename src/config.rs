@@ -285,7 +285,7 @@ impl Reader<'_> {
 
     fn runtime_class(&mut self, name: &str) -> Option<String> {
         let value = self.string(name)?;
-        if crate::validation::dns_subdomain(&value).is_ok() {
+        if crate::syntax::dns_subdomain(&value).is_ok() {
             Some(value)
         } else {
             self.error(
@@ -565,13 +565,13 @@ fn parse_duration(text: &str) -> Result<Duration, String> {
 
 fn parse_subdomain(text: &str) -> Result<String, String> {
     let text = text.trim();
-    crate::validation::dns_subdomain(text).map_err(|reason| format!("{text:?}: {reason}"))?;
+    crate::syntax::dns_subdomain(text).map_err(|reason| format!("{text:?}: {reason}"))?;
     Ok(text.to_owned())
 }
 
 fn parse_label(text: &str) -> Result<String, String> {
     let text = text.trim();
-    crate::validation::dns_label(text).map_err(|reason| format!("{text:?}: {reason}"))?;
+    crate::syntax::dns_label(text).map_err(|reason| format!("{text:?}: {reason}"))?;
     Ok(text.to_owned())
 }
 
@@ -583,7 +583,7 @@ fn parse_namespaces(text: &str) -> Result<Namespaces, String> {
         .map(str::to_owned)
         .collect();
     for name in &list {
-        crate::validation::dns_label(name)
+        crate::syntax::dns_label(name)
             .map_err(|reason| format!("{name:?} is not a namespace name: {reason}"))?;
     }
     list.sort();
