@@ -44,7 +44,7 @@ use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto;
-use locust_operator::config::ServerFlags;
+use locust_operator::flags::ServerFlags;
 use locust_operator::metrics::Metrics;
 use locust_operator::webhook::admission::{Admission, admit};
 use locust_operator::webhook::server::Readiness;

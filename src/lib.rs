@@ -14,6 +14,7 @@ pub mod conversion;
 pub mod crd;
 pub mod defaulting;
 pub mod field;
+pub mod flags;
 pub mod leader;
 pub mod metrics;
 pub mod names;

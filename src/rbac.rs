@@ -14,7 +14,7 @@
 //! miss a call nor keep one the code no longer makes.
 
 pub use crate::api_call::{ApiCall, Need, Scope, Target};
-use crate::config::{CertMode, ProcessFlags};
+use crate::flags::{CertMode, ProcessFlags};
 
 /// Every API call a process started with `flags` can make: the start-up CRD check and the
 /// controller always, leader election with `--leader-elect`, the certificate manager with

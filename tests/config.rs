@@ -9,7 +9,8 @@ use std::time::Duration;
 
 use clap::Parser;
 use k8s_openapi::api::core::v1::ResourceRequirements;
-use locust_operator::config::{Config, ConfigError, KafkaConfig, Namespaces, ProcessFlags};
+use locust_operator::config::{Config, ConfigError, KafkaConfig};
+use locust_operator::flags::{Namespaces, ProcessFlags};
 
 fn load(vars: &[(&str, &str)]) -> Result<(Config, Vec<String>), ConfigError> {
     let map: BTreeMap<String, String> = vars

@@ -57,8 +57,9 @@ use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, Role, RoleBind
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
-use locust_operator::config::{CertMode, Config, ProcessFlags};
+use locust_operator::config::Config;
 use locust_operator::crd::{locust_test_crd, locust_test_crd_yaml};
+use locust_operator::flags::{CertMode, ProcessFlags};
 use locust_operator::quantity;
 use locust_operator::telemetry::LogFormat;
 use locust_operator::webhook::server::{CONVERT_PATH, HANDLER_TIMEOUT, MUTATE_PATH, VALIDATE_PATH};

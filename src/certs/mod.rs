@@ -35,7 +35,7 @@ use k8s_openapi::api::core::v1::Secret;
 use kube::{Api, Client};
 use tokio_util::sync::CancellationToken;
 
-use crate::config::CertFlags;
+use crate::flags::CertFlags;
 use crate::webhook::tls::ReloadingCert;
 pub use generate::{Contents, GenerateError, Inspected, execute, inspect};
 pub use inject::{Injected, Target};
