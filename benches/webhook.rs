@@ -12,7 +12,7 @@
 //!
 //! Environment: `BENCH_ITERS` (timed iterations per case, default 5000), `BENCH_WARMUP`
 //! (untimed iterations first, default 500), `REVIEWS_DIR` (the recorded reviews, default
-//! `../shared/fixtures/apiserver-reviews` next to the crate). See `BENCHMARKS.md`.
+//! `tests/fixtures/apiserver-reviews` next to the crate). See `BENCHMARKS.md`.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::hint::black_box;
@@ -39,7 +39,7 @@ fn env_usize(name: &str, default: usize) -> usize {
 
 fn reviews_dir() -> PathBuf {
     std::env::var_os("REVIEWS_DIR").map_or_else(
-        || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures/apiserver-reviews"),
+        || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/apiserver-reviews"),
         PathBuf::from,
     )
 }

@@ -44,7 +44,7 @@ use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto;
-use locust_operator::config::ServerFlags;
+use locust_operator::flags::ServerFlags;
 use locust_operator::metrics::Metrics;
 use locust_operator::webhook::admission::{Admission, admit};
 use locust_operator::webhook::server::Readiness;
@@ -109,7 +109,7 @@ impl Settings {
 
 fn reviews_dir() -> PathBuf {
     std::env::var_os("REVIEWS_DIR").map_or_else(
-        || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures/apiserver-reviews"),
+        || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/apiserver-reviews"),
         PathBuf::from,
     )
 }

@@ -1,4 +1,4 @@
-//! Defaulting: fills every default of compat.md A2 into a v2 spec. The mutating webhook turns
+//! Defaulting: fills every default of docs/compatibility.md A2 into a v2 spec. The mutating webhook turns
 //! the difference into a JSON Patch; the builders read only defaulted specs.
 //!
 //! Nested defaults are filled where their parent exists (as an API server does with schema

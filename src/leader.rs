@@ -39,8 +39,8 @@ use tokio::sync::watch;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
+use crate::api_call::{ApiCall, Scope, Target};
 pub use crate::names::FIELD_MANAGER;
-use crate::rbac::{ApiCall, Scope, Target};
 
 /// Every API request of leader election, all on the Lease in its namespace, for the RBAC
 /// rules of the install manifests ([`crate::rbac`]; tests/rbac.rs records what the operator

@@ -4,6 +4,7 @@
 //! generator, the pure v1 <-> v2 conversion, and the operator process itself.
 
 pub mod api;
+pub mod api_call;
 pub mod builders;
 pub mod certs;
 pub mod check;
@@ -13,6 +14,7 @@ pub mod conversion;
 pub mod crd;
 pub mod defaulting;
 pub mod field;
+pub mod flags;
 pub mod leader;
 pub mod metrics;
 pub mod names;
@@ -22,6 +24,7 @@ pub mod rbac;
 pub mod render;
 pub mod schema_check;
 pub mod status;
+pub mod syntax;
 pub mod telemetry;
 pub mod validation;
 pub mod webhook;

@@ -4,7 +4,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use locust_operator::config::{CertMode, Config, ProcessFlags, ServerFlags};
+use locust_operator::config::Config;
+use locust_operator::flags::{CertMode, ProcessFlags, ServerFlags};
 use locust_operator::telemetry::{self, LogFormat};
 use locust_operator::webhook::CertSource;
 use locust_operator::webhook::tls::ReloadingCert;

@@ -12,12 +12,13 @@ use std::sync::Arc;
 use kube::{Api, Client};
 
 use crate::api::LocustTest;
+use crate::api_call::{ApiCall, Scope, Target};
 use crate::certs;
-use crate::config::{Config, ProcessFlags};
+use crate::config::Config;
 use crate::controller::{self, ControllerMetrics, Leadership, Settings, State};
+use crate::flags::ProcessFlags;
 use crate::leader::{self, Timings};
 use crate::metrics::Metrics;
-use crate::rbac::{ApiCall, Scope, Target};
 use crate::webhook::tls::ReloadingCert;
 
 /// The API request of the start-up check that the CRD is served, for the RBAC rules of the

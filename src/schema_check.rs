@@ -74,18 +74,23 @@ impl SchemaChecker {
                 },
             }
         }
+        if root.is_none_or(|r| !r.contains_key("metadata")) {
+            check_metadata(&Value::Object(serde_json::Map::new()), &mut errors);
+        }
         for required in required_fields(schema) {
             if root.is_none_or(|r| !r.contains_key(required)) {
                 errors.push(FieldError::new(required, "Required value"));
             }
         }
-        // Like the API server, CEL rules are skipped when a value has the wrong type.
+        // Like the API server, CEL rules are skipped when a value has the wrong type. (It also
+        // skips them after a missing, unsupported or too long value; `check` evaluates them
+        // anyway, since the validation it runs next repeats every rule on the typed test.)
         if errors.type_mismatch {
             errors.push(FieldError::new(
                 "",
                 "validation rules (x-kubernetes-validations) were not checked because the object has values of the wrong type",
             ));
-        } else if let Err(failures) = self.cel.validate(schema, &defaulted, None) {
+        } else if let Err(failures) = self.cel.validate(schema, &named(defaulted), None) {
             for failure in failures.iter() {
                 errors.push(cel_error(
                     failure.field_path.trim_start_matches('.'),
@@ -95,6 +100,30 @@ impl SchemaChecker {
         }
         errors.list
     }
+}
+
+/// The object as the API server's CEL rules see it: with a `metadata.name` always (the API
+/// server generates it from `generateName` before validation, and rejects an object with
+/// neither, reported by [`check_metadata`]), so a rule reading the name never fails with
+/// "No such key".
+fn named(mut object: Value) -> Value {
+    let Some(root) = object.as_object_mut() else {
+        return object;
+    };
+    let metadata = root
+        .entry("metadata")
+        .or_insert_with(|| Value::Object(serde_json::Map::new()));
+    if let Some(metadata) = metadata.as_object_mut()
+        && !metadata.get("name").is_some_and(Value::is_string)
+    {
+        // Five characters, like the API server's random suffix.
+        let generated = match metadata.get("generateName").and_then(Value::as_str) {
+            Some(prefix) => format!("{prefix}xxxxx"),
+            None => String::new(),
+        };
+        metadata.insert("name".to_owned(), Value::String(generated));
+    }
+    object
 }
 
 /// Problems found so far, and whether one of them is a type mismatch (which, in the API
@@ -363,13 +392,14 @@ fn check_list_bounds(schema: &Value, len: usize, path: &str, errors: &mut Errors
     }
 }
 
-/// A CEL failure as a field error. Rules on the root cannot name `metadata.name` as their
-/// field path (it is not in the schema), so their messages start with the field instead:
-/// `metadata.name must be ...` becomes field `metadata.name`, message `must be ...`.
+/// A CEL failure as a field error. A rule's message may start with the field it names
+/// (`metadata.name must be ...`, the words the API server shows after the field path): the
+/// field is then said once, `metadata.name: must be ...`. A rule without a field path whose
+/// message starts with a field gets that field.
 fn cel_error(field: &str, message: &str) -> FieldError {
-    if field.is_empty()
-        && let Some((first, rest)) = message.split_once(' ')
+    if let Some((first, rest)) = message.split_once(' ')
         && first.contains('.')
+        && (field.is_empty() || field == first)
         && first
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '[' | ']'))

@@ -1,4 +1,4 @@
-//! Resource builders (compat.md A5, Part B 6/9/10/13, Part C "Builders"): the master Service
+//! Resource builders (docs/compatibility.md A5, Part B 6/9/10/13, Part C "Builders"): the master Service
 //! and the two Jobs built from LocustTest manifests and operator configurations. Every build
 //! in this file also checks that the defaulted copy of the test builds identically, that the
 //! objects survive a JSON round trip through the k8s-openapi types, and that they contain no

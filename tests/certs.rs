@@ -17,7 +17,7 @@ use locust_operator::certs::plan::{
     Action, CaFacts, Observed, Plan, Policy, PolicyError, ServingFacts, Validity, Why,
     bundle_members, decide, human,
 };
-use locust_operator::config::{CertFlags, CertMode};
+use locust_operator::flags::{CertFlags, CertMode};
 use rustls::client::danger::ServerCertVerifier;
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, ServerName, UnixTime};

@@ -126,6 +126,24 @@ fn check_reports_every_violation_of_a_broken_test_at_once() {
     );
 }
 
+/// A manifest without `metadata`: what the API server says (`metadata.name: Required
+/// value`), never a CEL evaluation error about a missing key.
+#[test]
+fn check_of_a_manifest_without_metadata_says_what_the_api_server_says() {
+    let manifest = "apiVersion: locust.io/v2\nkind: LocustTest\nspec:\n  image: locustio/locust:2.43.3\n  master:\n    command: --locustfile /lotest/src/t.py --host https://example.com --run-time 1m\n  worker:\n    command: --locustfile /lotest/src/t.py\n    replicas: 2\n";
+    let output = run(&["check", "-"], &[], Some(manifest));
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    assert_eq!(
+        stdout(&output),
+        "-: document 1 (LocustTest/<no name>): error: metadata.name: Required value: name or generateName is required\n"
+    );
+    assert!(
+        !stderr(&output).contains("rule evaluation"),
+        "{}",
+        stderr(&output)
+    );
+}
+
 #[test]
 fn check_reads_multiple_documents_and_stdin() {
     let input = format!(

@@ -1,4 +1,4 @@
-//! Operator configuration (compat.md A7 and Part B items 9 and 10): every variable, its
+//! Operator configuration (docs/compatibility.md A7 and Part B items 9 and 10): every variable, its
 //! default, invalid values (all reported, each naming the variable and the value), empty
 //! values removing requests/limits, TTL 0, Kafka, and the process flags.
 
@@ -9,7 +9,8 @@ use std::time::Duration;
 
 use clap::Parser;
 use k8s_openapi::api::core::v1::ResourceRequirements;
-use locust_operator::config::{Config, ConfigError, KafkaConfig, Namespaces, ProcessFlags};
+use locust_operator::config::{Config, ConfigError, KafkaConfig};
+use locust_operator::flags::{Namespaces, ProcessFlags};
 
 fn load(vars: &[(&str, &str)]) -> Result<(Config, Vec<String>), ConfigError> {
     let map: BTreeMap<String, String> = vars
@@ -304,7 +305,7 @@ fn process_flags_defaults_and_parsing() {
         Duration::from_secs(10)
     );
     assert!(defaults.leader_elect);
-    assert_eq!(defaults.leader_election_id, "locust-operator.locust.io");
+    assert_eq!(defaults.leader_election_id, "locust-k8s-operator.locust.io");
     assert_eq!(defaults.pod_health_grace_period, Duration::from_secs(120));
     assert_eq!(defaults.watch_namespace, Namespaces::default());
 

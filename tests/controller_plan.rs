@@ -341,8 +341,14 @@ fn ownership_needs_a_controller_reference_with_the_uid() {
             Ownership::Foreign,
         ),
         (
-            "ours but being deleted",
+            "ours but being deleted (kubectl delete --cascade=foreground)",
             json!([owner(UID, json!(true))]),
+            true,
+            Ownership::Leaving,
+        ),
+        (
+            "someone else's, being deleted",
+            json!([owner(OTHER_UID, json!(true))]),
             true,
             Ownership::Foreign,
         ),
@@ -578,4 +584,25 @@ fn readiness_before_the_controllers_start() {
     let candidate = State::new(true);
     assert!(!candidate.is_leading());
     assert!(candidate.ready());
+}
+
+/// A watch the API server ends with 410 Expired (a routine relist after a CRD update or etcd
+/// compaction) is routine and logged at debug; other watch errors are not.
+#[test]
+fn an_expired_watch_is_routine() {
+    use kube::runtime::watcher;
+    use locust_operator::controller::cache::is_routine;
+    let status = |code: u16, reason: &str| {
+        Box::new(
+            kube::core::Status::failure("too old resource version: 1 (42)", reason).with_code(code),
+        )
+    };
+    assert!(is_routine(&watcher::Error::WatchError(status(
+        410, "Expired"
+    ))));
+    assert!(!is_routine(&watcher::Error::WatchError(status(
+        500,
+        "InternalError"
+    ))));
+    assert!(!is_routine(&watcher::Error::NoResourceVersion));
 }

@@ -1,5 +1,5 @@
 //! `locust.io/v1` <-> `locust.io/v2` conversion (`locust_operator::conversion`), against
-//! `shared/spec/compat.md` A4, B15 and the Part C "Conversion" scenarios:
+//! `docs/compatibility.md` A4, B15 and the Part C "Conversion" scenarios:
 //!
 //! - exact v1 <-> v2 spec pairs (full, minimal, every v1 field on its own), both directions;
 //! - v2 specs v1 cannot express: the lossy v1 view, the `locust.io/v2-spec` stash, and
@@ -10,7 +10,7 @@
 //!   corrupt stash is ignored and removed;
 //! - generated round trips (a small deterministic LCG, no extra dependencies);
 //! - `convert_object` on the ConversionReview objects recorded from a real kube-apiserver
-//!   (`shared/fixtures/apiserver-reviews/convert-*.json`) and its errors.
+//!   (`tests/fixtures/apiserver-reviews/convert-*.json`) and its errors.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
 
@@ -2182,7 +2182,7 @@ fn a_v2_object_asked_for_as_v2_is_untouched_even_with_a_stash_annotation() {
 // =================================================================================================
 
 fn fixtures_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures/apiserver-reviews")
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/apiserver-reviews")
 }
 
 /// `(file name, desiredAPIVersion, objects)` of every recorded ConversionReview.

@@ -1,5 +1,5 @@
 //! The generated CRD: drift against `deploy/crd.yaml`, size, names and versions, printer
-//! columns, every compat.md A2/A4 field with its default and validation, structural-schema
+//! columns, every docs/compatibility.md A2/A4 field with its default and validation, structural-schema
 //! rules a real API server enforces, and the CEL rules (compiled, costed, evaluated).
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design

@@ -1,4 +1,4 @@
-//! Defaulting (compat.md A2): every default filled where its parent exists, absent
+//! Defaulting (docs/compatibility.md A2): every default filled where its parent exists, absent
 //! `autoquit` written out, explicit values untouched, idempotent, and equal to what the CRD's
 //! own schema defaults produce for every field they cover.
 

@@ -36,7 +36,7 @@ use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomRe
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use k8s_openapi::{NamespaceResourceScope, Resource};
-use locust_operator::config::{CertMode, ProcessFlags};
+use locust_operator::flags::{CertMode, ProcessFlags};
 use locust_operator::rbac::{self, Names, Scope};
 use locust_operator::webhook::server::{
     CONVERT_PATH, HANDLER_TIMEOUT, MUTATE_PATH, SHUTDOWN_GRACE, VALIDATE_PATH,

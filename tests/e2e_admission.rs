@@ -535,6 +535,58 @@ async fn a_started_test_accepts_spec_edits_with_a_warning_labels_silently_and_de
     env.teardown().await;
 }
 
+/// Still `Pending`, but its Service and Jobs exist (the controller recorded the spec they are
+/// built from before creating them): a spec edit can no longer take effect, and says so with
+/// the same warning as after `Pending`. Before that record, an edit is silent.
+#[tokio::test]
+async fn a_pending_test_whose_resources_exist_warns_on_a_spec_edit() {
+    let env = Env::start().await;
+    within(async {
+        let api = env.locust_tests("v2");
+        let stored = api
+            .create(&PostParams::default(), &object(minimal("pending")))
+            .await
+            .unwrap();
+        let edit = |replicas: u32| {
+            kube::core::Request::new(env.locust_tests_path("v2", ""))
+                .patch(
+                    "pending",
+                    &PatchParams::default(),
+                    &Patch::Merge(json!({"spec": {"worker": {"replicas": replicas}}})),
+                )
+                .unwrap()
+        };
+        // No resources yet: the edit takes effect, nothing to warn about.
+        let reply = env.send(edit(3)).await;
+        assert_eq!(reply.status, 200, "{}", reply.text);
+        assert!(reply.warnings.is_empty(), "{:?}", reply.warnings);
+
+        // As the controller does before it creates the first child: the original spec.
+        let original = serde_json::to_string(&stored.data["spec"]).unwrap();
+        api.patch(
+            "pending",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"metadata": {"annotations": {
+                locust_operator::api::ANNOTATION_ORIGINAL_SPEC: original
+            }}})),
+        )
+        .await
+        .unwrap();
+        let reply = env.send(edit(4)).await;
+        assert_eq!(reply.status, 200, "{}", reply.text);
+        assert_warned(
+            &reply,
+            &[
+                "Pending",
+                "spec changes are ignored",
+                "delete and recreate the LocustTest",
+            ],
+        );
+    })
+    .await;
+    env.teardown().await;
+}
+
 #[tokio::test]
 async fn an_update_that_makes_a_pending_test_invalid_is_rejected() {
     let env = Env::start().await;
@@ -598,6 +650,94 @@ async fn an_update_that_makes_a_pending_test_invalid_is_rejected() {
             api.get("pending").await.unwrap().data["spec"]["worker"]["replicas"],
             5
         );
+    })
+    .await;
+    env.teardown().await;
+}
+
+/// A manifest that breaks the CRD schema (`kubectl apply -f examples/invalid/broken-v2.yaml`):
+/// the mutating webhook, which runs before schema validation, lets it pass unchanged, and the
+/// API server lists every schema error in its own format, never a parser's words. CEL rules
+/// are the API server's too: skipped after such errors (as kube-apiserver 1.32 says), and
+/// naming their field when they run.
+#[tokio::test]
+async fn a_manifest_breaking_the_schema_gets_every_error_from_the_api_server() {
+    let env = Env::start().await;
+    within(async {
+        let api = env.locust_tests("v2");
+        let text = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/examples/invalid/broken-v2.yaml"
+        ))
+        .unwrap();
+        let broken = locust_operator::check::documents(&text).unwrap().remove(0);
+        let broken_name = broken["metadata"]["name"].as_str().unwrap().to_owned();
+        let long_name = "a-valid-test-whose-name-is-much-too-long-for-the-operator-x";
+        let mut without_worker = minimal("no-worker");
+        without_worker["spec"]
+            .as_object_mut()
+            .unwrap()
+            .remove("worker");
+        let cases = [
+            (
+                broken,
+                broken_name.as_str(),
+                vec![
+                    "spec.imagePullPolicy: Unsupported value: \"Sometimes\": supported values: \"Always\", \"IfNotPresent\", \"Never\"",
+                    "spec.worker.replicas: Invalid value: 600: spec.worker.replicas in body should be less than or equal to 500",
+                    "spec.volumeMounts[0].target: Unsupported value: \"everywhere\"",
+                    "some validation rules were not checked because the object was invalid",
+                ],
+            ),
+            (
+                without_worker,
+                "no-worker",
+                vec!["spec.worker: Required value"],
+            ),
+            (
+                minimal(long_name),
+                long_name,
+                vec![
+                    "metadata.name: Invalid value: \"object\": metadata.name must be no more than 56 characters",
+                ],
+            ),
+        ];
+        for (manifest, name, errors) in cases {
+            let status = rejection(
+                api.create(&PostParams::default(), &object(manifest.clone()))
+                    .await,
+            );
+            assert_eq!(status.code, 422, "{status:?}");
+            assert_eq!(status.reason, "Invalid", "{status:?}");
+            // The API server's own words: `<Kind>.<group> "<name>" is invalid: [...]`.
+            let prefix = format!("LocustTest.locust.io \"{name}\" is invalid: ");
+            assert!(
+                status.message.starts_with(&prefix),
+                "the API server's schema validation, not a webhook: {:?}",
+                status.message
+            );
+            for error in errors {
+                assert!(
+                    status.message.contains(error),
+                    "{error:?} in {:?}",
+                    status.message
+                );
+            }
+            for words in ["unknown variant", "missing field", "invalid type"] {
+                assert!(
+                    !status.message.contains(words),
+                    "{words:?} in {:?}",
+                    status.message
+                );
+            }
+            assert_nothing_stored(&api, name).await;
+        }
+        // A rule that runs names its field: never `<nil>: Invalid value: "object"`.
+        let status = rejection(
+            api.create(&PostParams::default(), &object(minimal(long_name)))
+                .await,
+        );
+        assert!(!status.message.contains("<nil>"), "{:?}", status.message);
     })
     .await;
     env.teardown().await;

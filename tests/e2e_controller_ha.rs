@@ -1225,3 +1225,85 @@ async fn the_binary_reconciles_serves_probes_and_metrics_and_hands_over_on_sigte
     env.teardown().await;
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// `/readyz` of `locust-operator run` with leader election, sampled every 20 ms from the
+/// moment its servers are bound until it leads with synced caches and for a while after:
+/// once it answers 200 it never answers anything else (it used to go 200 -> 503 -> 200 as the
+/// standby it starts as became leader and synced its caches).
+#[tokio::test]
+async fn readiness_of_the_binary_goes_up_once_during_start_up() {
+    init_logs();
+    let env = Env::start().await;
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!(
+        "e2e-ha-readyz-{}-{}",
+        std::process::id(),
+        random_suffix(6)
+    ));
+    let certs = dir.join("certs");
+    std::fs::create_dir_all(&certs).unwrap();
+    let leaf = e2e::Ca::new("locust-operator e2e-ha CA").issue("webhook");
+    std::fs::write(certs.join("tls.crt"), &leaf.cert_pem).unwrap();
+    std::fs::write(certs.join("tls.key"), &leaf.key_pem).unwrap();
+    let kubeconfig = match env.harness() {
+        Some(harness) => harness_kubeconfig(&dir, &harness.url(), env.namespace()),
+        None => e2e::kubeconfig_path().expect("the real cluster's kubeconfig"),
+    };
+    let lease = lease_name();
+    let ns = env.namespace().to_owned();
+    if let Some(harness) = env.harness() {
+        // As on a real API server, where it was seen: the lease takes a moment to win (the
+        // replica starts as a standby), and the caches a moment to sync once it leads.
+        let slow = |path: &str, millis| {
+            harness.faults().delay(
+                Filter {
+                    method: None,
+                    path_contains: Some(path.to_owned()),
+                },
+                Duration::from_millis(millis),
+            );
+        };
+        slow("/leases", 300);
+        slow("/pods", 600);
+    }
+    within(async {
+        let mut replica = Binary::start(&dir, &kubeconfig, &ns, &lease, "replica-readyz").await;
+        let mut samples: Vec<u16> = Vec::new();
+        let mut leading_since: Option<Instant> = None;
+        // Until it has led (gauge 1) for a second, bounded by the suite's wait limit.
+        let deadline = Instant::now() + WAIT;
+        while Instant::now() < deadline {
+            let status = replica.readyz().await.map_or(0, |(status, _)| status);
+            samples.push(status);
+            if leading_since.is_none()
+                && replica
+                    .metrics_text()
+                    .await
+                    .ok()
+                    .and_then(|text| metric(&text, "locust_operator_leader"))
+                    == Some(1.0)
+            {
+                leading_since = Some(Instant::now());
+            }
+            if leading_since.is_some_and(|at| at.elapsed() > Duration::from_secs(1)) {
+                break;
+            }
+            sleep(Duration::from_millis(20)).await;
+        }
+        assert!(leading_since.is_some(), "never led: {}", replica.log_text());
+        let first_up = samples
+            .iter()
+            .position(|s| *s == 200)
+            .unwrap_or_else(|| panic!("never ready: {samples:?}"));
+        assert!(
+            samples[first_up..].iter().all(|s| *s == 200),
+            "readiness went down after going up ({} samples): {samples:?}",
+            samples.len()
+        );
+        replica.sigterm();
+        let exit = replica.wait_exit(Duration::from_secs(5)).await;
+        assert_eq!(exit.code(), Some(0), "{}", replica.log_text());
+    })
+    .await;
+    env.teardown().await;
+    let _ = std::fs::remove_dir_all(&dir);
+}

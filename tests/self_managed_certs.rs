@@ -51,7 +51,7 @@ use kube::core::{DynamicObject, GroupVersionKind};
 use kube::discovery::ApiResource;
 use kube::{Api, Client};
 use locust_operator::certs::{self, CertsError, Policy, Settings};
-use locust_operator::config::ServerFlags;
+use locust_operator::flags::ServerFlags;
 use locust_operator::metrics::Metrics;
 use locust_operator::rbac;
 use locust_operator::webhook::server::Readiness;

@@ -1,4 +1,4 @@
-//! Status as a pure function (issue 6 section 2; compat.md Part B 4–7 and 12, Part C
+//! Status as a pure function (docs/compatibility.md Part B 4–7 and 12, Part C
 //! "Status"): every phase, condition type, status, reason and message format of the user's
 //! monitoring guide, built from API objects written as JSON the way the API server returns
 //! them.
@@ -14,8 +14,8 @@ use k8s_openapi::jiff::{SignedDuration, Timestamp};
 use locust_operator::api::conditions::{reasons, types};
 use locust_operator::api::{LocustTest, LocustTestSpec, LocustTestStatus, Phase};
 use locust_operator::status::{
-    self, EventType, FailureKind, MAX_EVENT_MESSAGE_BYTES, Observed, Outcome, PodHealth,
-    StatusEvent, event_reasons,
+    self, EventType, FailureKind, MAX_EVENT_MESSAGE_BYTES, MESSAGE_SPEC_RESTORED, Observed,
+    Outcome, PodHealth, StatusEvent, event_reasons,
 };
 use locust_operator::validation::validate;
 use serde_json::{Value, json};
@@ -622,10 +622,19 @@ fn recovery_after_external_deletion_goes_back_to_pending_then_running() {
     let before = previous(Phase::Running);
     let mut test = with_status(new_test(), &before);
     // The Service was deleted; the controller recreates it from the original spec.
+    // The spec was edited after the start: the recreation uses the original, and SpecDrifted
+    // says the edit is ignored.
+    let original = test.spec.clone();
+    test.spec.image = "locustio/locust:2.44.0".into();
+    let edited = Observed {
+        original_spec: Some(original.clone()),
+        ..running(5)
+    };
+    step(&mut test, &edited, at(90));
     let mut observed = running(5);
     observed.service = None;
     observed.recreating = true;
-    observed.original_spec = Some(test.spec.clone());
+    observed.original_spec = Some(original.clone());
     let outcome = step(&mut test, &observed, at(100));
     let s = &outcome.status;
     assert_eq!(s.phase, Some(Phase::Pending));
@@ -654,7 +663,7 @@ fn recovery_after_external_deletion_goes_back_to_pending_then_running() {
 
     // Recreated: Running again, without a second TestStarted.
     let mut observed = running(5);
-    observed.original_spec = Some(test.spec.clone());
+    observed.original_spec = Some(original);
     let outcome = step(&mut test, &observed, at(110));
     assert_eq!(outcome.status.phase, Some(Phase::Running));
     assert_eq!(outcome.status.start_time, before.start_time);
@@ -732,7 +741,7 @@ fn the_lifecycle_of_the_users_guide_kubectl_get_w() {
 }
 
 // ------------------------------------------------------------------------------------------
-// Terminal phases never change (compat.md Part B 4)
+// Terminal phases never change (docs/compatibility.md Part B 4)
 
 /// Observations that would move a non-terminal test somewhere.
 fn disturbing_observations() -> Vec<(&'static str, Observed)> {
@@ -852,7 +861,7 @@ fn a_failed_test_keeps_its_pods_failure_and_never_reports_them_again() {
 }
 
 // ------------------------------------------------------------------------------------------
-// WorkersConnected and the worker counts (compat.md Part B 7)
+// WorkersConnected and the worker counts (docs/compatibility.md Part B 7)
 
 #[test]
 fn workers_connected_counts_ready_worker_pods() {
@@ -956,7 +965,7 @@ fn expected_workers_come_from_the_spec_the_test_runs_with() {
 }
 
 // ------------------------------------------------------------------------------------------
-// Pod health: classification (the user's five reasons and compat.md Part B 6)
+// Pod health: classification (the user's five reasons and docs/compatibility.md Part B 6)
 
 /// One classification case: a pod, and the failure type and detail expected (`None`: healthy).
 struct Case {
@@ -1558,7 +1567,7 @@ fn a_failure_still_in_its_grace_period_does_not_outrank_a_judged_one() {
 }
 
 // ------------------------------------------------------------------------------------------
-// Pod health: grace period per pod (compat.md Part B 6)
+// Pod health: grace period per pod (docs/compatibility.md Part B 6)
 
 #[test]
 fn grace_period_boundaries() {
@@ -1666,17 +1675,113 @@ fn the_grace_period_runs_from_each_pods_own_creation() {
     );
 }
 
+/// The grace period decides when a failure is reported; the report names every pod in that
+/// state then. Pods created seconds apart: once the first one's grace period is over, the
+/// others (still within theirs) are named too — `Failed` freezes the status, so a pod left out
+/// now would never be named.
 #[test]
-fn only_pods_past_their_grace_period_are_counted() {
-    let pods = vec![
-        waiting_pod("my-test-worker-a", 0, "ErrImagePull", None),
-        waiting_pod("my-test-worker-b", 100, "ErrImagePull", None),
-        waiting_pod("my-test-worker-c", 10, "ErrImagePull", None),
+fn every_pod_in_the_reported_failure_state_is_named() {
+    let cases: Vec<(&str, Vec<Pod>, &str)> = vec![
+        (
+            "configuration error, pods a second apart",
+            vec![
+                waiting_pod(
+                    "my-test-worker-a",
+                    0,
+                    "CreateContainerConfigError",
+                    Some("secret \"api-creds\" not found"),
+                ),
+                waiting_pod(
+                    "my-test-worker-b",
+                    1,
+                    "CreateContainerConfigError",
+                    Some("secret \"api-creds\" not found"),
+                ),
+                waiting_pod(
+                    "my-test-worker-c",
+                    2,
+                    "CreateContainerConfigError",
+                    Some("secret \"api-creds\" not found"),
+                ),
+            ],
+            "ConfigurationError: 3 pod(s) affected [my-test-worker-a, my-test-worker-b, \
+             my-test-worker-c]: Secret \"api-creds\" not found",
+        ),
+        (
+            "image pull, one pod 100 s younger",
+            vec![
+                waiting_pod("my-test-worker-a", 0, "ErrImagePull", None),
+                waiting_pod("my-test-worker-b", 100, "ErrImagePull", None),
+                waiting_pod("my-test-worker-c", 10, "ImagePullBackOff", None),
+            ],
+            "ImagePullError: 3 pod(s) affected [my-test-worker-a, my-test-worker-b, \
+             my-test-worker-c]: ErrImagePull",
+        ),
+        (
+            "unschedulable",
+            vec![
+                unschedulable_pod("my-test-worker-a", 0, UNSCHEDULABLE),
+                unschedulable_pod("my-test-worker-b", 3, UNSCHEDULABLE),
+            ],
+            "SchedulingError: 2 pod(s) affected [my-test-worker-a, my-test-worker-b]: \
+             0/3 nodes are available: 3 Insufficient cpu.",
+        ),
+        (
+            "init container",
+            vec![
+                init_failed_pod("my-test-worker-a", 0),
+                init_failed_pod("my-test-worker-b", 1),
+                init_failed_pod("my-test-worker-c", 2),
+            ],
+            "InitializationError: 3 pod(s) affected [my-test-worker-a, my-test-worker-b, \
+             my-test-worker-c]: init container \"setup\" exited with code 1",
+        ),
     ];
-    let PodHealth::Failed(failure) = status::pod_health(NAME, &pods, at(135), GRACE) else {
+    for (case, pods, message) in cases {
+        // Just past the first pod's grace period.
+        let PodHealth::Failed(failure) = status::pod_health(NAME, &pods, at(120), GRACE) else {
+            panic!("{case}: not failed");
+        };
+        assert_eq!(failure.message, message, "{case}");
+        // A second earlier, none is reported yet.
+        assert!(
+            matches!(
+                status::pod_health(NAME, &pods, at(119), GRACE),
+                PodHealth::Starting { .. }
+            ),
+            "{case}"
+        );
+    }
+}
+
+const UNSCHEDULABLE: &str = "0/3 nodes are available: 3 Insufficient cpu.";
+
+/// A worker pod whose init container `setup` exited with code 1.
+fn init_failed_pod(name: &str, created: i64) -> Pod {
+    pod(
+        name,
+        "worker",
+        created,
+        json!({"phase": "Pending",
+            "initContainerStatuses": [container("setup", json!({"terminated": {"exitCode": 1}}))]}),
+    )
+}
+
+/// Pods in another failure state that are still within their grace period do not change which
+/// state is reported, nor are they named.
+#[test]
+fn pods_in_another_failure_state_within_their_grace_are_not_named() {
+    let pods = vec![
+        waiting_pod("my-test-worker-a", 0, "CrashLoopBackOff", None),
+        waiting_pod("my-test-worker-b", 100, "ErrImagePull", None),
+    ];
+    let PodHealth::Failed(failure) = status::pod_health(NAME, &pods, at(120), GRACE) else {
         panic!();
     };
-    assert_eq!(failure.pods, vec!["my-test-worker-a", "my-test-worker-c"]);
+    assert_eq!(
+        failure.message,
+        "CrashLoopBackOff: 1 pod(s) affected [my-test-worker-a]: CrashLoopBackOff"
+    );
 }
 
 #[test]
@@ -1856,7 +1961,7 @@ fn a_pod_failure_event_is_cut_to_the_event_limit_but_the_condition_is_not() {
 }
 
 // ------------------------------------------------------------------------------------------
-// SpecDrifted (compat.md Part B 5)
+// SpecDrifted (docs/compatibility.md Part B 5)
 
 #[test]
 fn spec_drifted_is_absent_while_pending() {
@@ -1880,15 +1985,17 @@ fn spec_drifted_set_and_cleared() {
         original_spec: Some(original.clone()),
         ..running(5)
     };
-    // Unchanged spec: False.
+    // Unchanged spec: no condition at all (the guide's condition appears on an edit, and it
+    // has no `False` row).
     let outcome = step(&mut test, &observed, at(100));
-    assert_eq!(
-        srm(&outcome.status, types::SPEC_DRIFTED),
-        triple(
-            "False",
-            "SpecUnchanged",
-            "Spec matches the one the test started with"
-        )
+    assert_eq!(find(&outcome.status, types::SPEC_DRIFTED), None);
+    assert!(
+        outcome
+            .status
+            .conditions
+            .iter()
+            .flatten()
+            .all(|c| c.reason != "SpecUnchanged")
     );
     assert!(outcome.events.is_empty());
 
@@ -1935,27 +2042,23 @@ fn spec_drifted_set_and_cleared() {
         time(200)
     );
 
-    // Edited back: False again (not merely generation > 1).
+    // Edited back: the condition goes away (not merely generation > 1), with a Normal event.
     test.spec.image = IMAGE.into();
     test.metadata.generation = Some(3);
     let outcome = step(&mut test, &observed, at(300));
+    assert_eq!(find(&outcome.status, types::SPEC_DRIFTED), None);
     assert_eq!(
-        srm(&outcome.status, types::SPEC_DRIFTED),
-        triple(
-            "False",
-            "SpecUnchanged",
-            "Spec matches the one the test started with"
-        )
+        outcome.events,
+        vec![StatusEvent {
+            type_: EventType::Normal,
+            reason: event_reasons::SPEC_RESTORED,
+            message: MESSAGE_SPEC_RESTORED.into(),
+        }]
     );
-    assert_eq!(
-        cond(&outcome.status, types::SPEC_DRIFTED).last_transition_time,
-        time(300)
-    );
-    assert_eq!(
-        reasons_of(&outcome.events),
-        vec![event_reasons::SPEC_UNCHANGED]
-    );
-    assert_eq!(outcome.events[0].type_, EventType::Normal);
+    // Still unchanged: nothing more.
+    let outcome = step(&mut test, &observed, at(350));
+    assert_eq!(find(&outcome.status, types::SPEC_DRIFTED), None);
+    assert!(outcome.events.is_empty());
 }
 
 #[test]
@@ -1973,7 +2076,7 @@ fn spec_drift_is_compared_after_defaulting() {
         ..running(5)
     };
     let outcome = compute(&test, &observed, at(100));
-    assert_eq!(cond(&outcome.status, types::SPEC_DRIFTED).status, "False");
+    assert_eq!(find(&outcome.status, types::SPEC_DRIFTED), None);
     // A non-default value is a drift.
     test.spec.master.autoquit.as_mut().unwrap().timeout = Some(61);
     let outcome = compute(&test, &observed, at(100));
@@ -2098,7 +2201,8 @@ fn conditions_come_in_a_fixed_order_and_foreign_ones_are_kept() {
     list.reverse();
     list.insert(0, foreign("Zeta"));
     list.insert(2, foreign("Alpha"));
-    let test = with_status(new_test(), &before);
+    let mut test = with_status(new_test(), &before);
+    test.spec.image = "locustio/locust:2.44.0".into(); // drifted: SpecDrifted is there
     let observed = Observed {
         original_spec: Some(new_test().spec),
         ..running(5)
@@ -2185,7 +2289,7 @@ fn a_status_fed_back_is_a_fixed_point() {
 }
 
 // ------------------------------------------------------------------------------------------
-// Invalid spec (compat.md Part B 12)
+// Invalid spec (docs/compatibility.md Part B 12)
 
 #[test]
 fn an_invalid_spec_gets_ready_false_invalid_spec() {

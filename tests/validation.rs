@@ -1,4 +1,4 @@
-//! The shared validation function (`locust_operator::validation::validate`): every compat.md
+//! The shared validation function (`locust_operator::validation::validate`): every docs/compatibility.md
 //! A6 rule and Part C validation scenario, the extra rules that protect the generated objects,
 //! warnings, and that all violations are reported at once with field paths.
 

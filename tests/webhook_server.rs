@@ -1,7 +1,7 @@
 //! The webhook server over real TLS: started in-process on loopback (port 0) with certificates
 //! generated here, driven by real HTTPS clients that verify the chain against the test CA.
 //!
-//! - every review recorded from a real kube-apiserver (`../shared/fixtures/apiserver-reviews`)
+//! - every review recorded from a real kube-apiserver (`tests/fixtures/apiserver-reviews`)
 //!   replayed as sent (path with `?timeout=`, headers, body) over HTTP/1.1 and HTTP/2;
 //! - admission reviews shaped like the API server's: CREATE, UPDATE (spec, metadata, running
 //!   tests), DELETE, v1 objects, dry runs, the Go operator's paths, failed conversions;
@@ -306,7 +306,7 @@ struct Fixture {
 }
 
 fn fixtures() -> Vec<Fixture> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures/apiserver-reviews");
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/apiserver-reviews");
     let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
         .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
         .map(|entry| entry.expect("directory entry").path())
@@ -1109,17 +1109,35 @@ async fn review_without_a_request_is_a_400() {
     server.stop().await;
 }
 
+/// What a Rust parser says (serde's wording), which must never reach a user.
+const PARSER_WORDING: [&str; 5] = [
+    "invalid type",
+    "unknown variant",
+    "missing field",
+    "expected",
+    "not a valid LocustTest",
+];
+
+fn assert_no_parser_wording(message: &str) {
+    for words in PARSER_WORDING {
+        assert!(
+            !message.contains(words),
+            "parser wording {words:?}: {message}"
+        );
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn object_that_is_not_a_locust_test_is_denied_with_the_field_path() {
+async fn object_that_is_not_a_locust_test_is_denied_with_the_field_path_and_left_alone_by_mutation()
+{
     let (server, client) = server_and_client("not-a-test").await;
     let mut test = v2_test("checkout");
     test["spec"]["worker"]["replicas"] = json!("ten");
-    for path in ["/validate", "/mutate"] {
-        let review = admission_review("CREATE", &test, &Value::Null, false);
-        let response = admit(&client, &server, path, &review).await;
-        let message = assert_denied_with(&response, &["spec.worker.replicas"]);
-        assert!(message.contains("not a valid LocustTest"), "{message}");
-    }
+    test["spec"]["imagePullPolicy"] = json!("Sometimes");
+    let review = admission_review("CREATE", &test, &Value::Null, false);
+    let response = admit(&client, &server, "/validate", &review).await;
+    let message = assert_denied_with(&response, &["spec.worker.replicas", "spec.imagePullPolicy"]);
+    assert_no_parser_wording(&message);
     let mut missing = v2_test("checkout");
     missing["spec"]["master"]
         .as_object_mut()
@@ -1127,11 +1145,18 @@ async fn object_that_is_not_a_locust_test_is_denied_with_the_field_path() {
         .remove("command");
     let review = admission_review("CREATE", &missing, &Value::Null, false);
     let response = admit(&client, &server, "/validate", &review).await;
-    let message = assert_denied_with(&response, &[]);
-    assert!(
-        message.contains("spec.master") && message.contains("command"),
-        "{message}"
-    );
+    let message = assert_denied_with(&response, &["spec.master.command"]);
+    assert!(message.contains("Required value"), "{message}");
+    assert_no_parser_wording(&message);
+    // Mutating admission runs before the API server's schema validation: what the mutating
+    // webhook cannot read it lets pass, unchanged, for the API server to report in its words.
+    for object in [&test, &missing] {
+        let review = admission_review("CREATE", object, &Value::Null, false);
+        let response = admit(&client, &server, "/mutate", &review).await;
+        assert_allowed(&response);
+        assert!(response.get("patch").is_none(), "{response}");
+        assert!(warnings(&response).is_empty(), "{response}");
+    }
     let mut v1 = v1_test("legacy");
     v1["spec"]["workerReplicas"] = json!("four");
     let review = admission_review("CREATE", &v1, &Value::Null, false);
@@ -2405,4 +2430,52 @@ async fn sigterm_finishes_the_in_flight_request_refuses_new_connections_and_exit
         "the probes are gone too"
     );
     drop(idle);
+}
+
+/// `/readyz` goes up once, when every check passes, and stays up: a check that fails again
+/// later (a replica that becomes leader and syncs its caches) does not take it down.
+#[tokio::test]
+async fn readiness_goes_up_once_and_stays_up() {
+    use locust_operator::webhook::server::{Readiness, probe_router};
+    use tower::ServiceExt;
+    let caches = Arc::new(AtomicBool::new(false));
+    let certificate = Arc::new(AtomicBool::new(false));
+    let readiness = {
+        let (caches, certificate) = (Arc::clone(&caches), Arc::clone(&certificate));
+        Readiness::default()
+            .with("controller caches synced", move || {
+                caches.load(Ordering::SeqCst)
+            })
+            .with("webhook certificate", move || {
+                certificate.load(Ordering::SeqCst)
+            })
+    };
+    let router = probe_router(readiness);
+    let readyz = || async {
+        let request = axum::http::Request::get("/readyz")
+            .body(axum::body::Body::empty())
+            .unwrap();
+        let response = router.clone().oneshot(request).await.unwrap();
+        let status = response.status().as_u16();
+        let body = response.into_body().collect().await.unwrap().to_bytes();
+        (status, String::from_utf8_lossy(&body).into_owned())
+    };
+    assert_eq!(
+        readyz().await,
+        (
+            503,
+            "not ready: controller caches synced, webhook certificate\n".to_owned()
+        )
+    );
+    caches.store(true, Ordering::SeqCst);
+    let (status, body) = readyz().await;
+    assert_eq!(status, 503, "one check still fails: {body}");
+    assert!(body.contains("webhook certificate"), "{body}");
+    certificate.store(true, Ordering::SeqCst);
+    assert_eq!(readyz().await.0, 200);
+    // A standby that becomes leader: its caches are not synced for a while.
+    caches.store(false, Ordering::SeqCst);
+    assert_eq!(readyz().await.0, 200, "readiness stays up");
+    caches.store(true, Ordering::SeqCst);
+    assert_eq!(readyz().await.0, 200);
 }

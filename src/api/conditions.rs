@@ -86,6 +86,4 @@ pub mod reasons {
 
     /// `SpecDrifted=True`: the spec was modified after creation; the change is ignored.
     pub const SPEC_CHANGE_IGNORED: &str = "SpecChangeIgnored";
-    /// `SpecDrifted=False`: the spec equals the one the test started with.
-    pub const SPEC_UNCHANGED: &str = "SpecUnchanged";
 }

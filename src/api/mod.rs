@@ -21,6 +21,13 @@ pub const API_VERSION_V2: &str = "locust.io/v2";
 /// `apiVersion` of the deprecated version.
 pub const API_VERSION_V1: &str = "locust.io/v1";
 
+/// Annotation on the LocustTest holding the spec its children were built from (defaulted,
+/// compact JSON), written by the controller before it creates the first child. It makes
+/// `SpecDrifted` exact and lets externally deleted children be recreated from the spec the test
+/// started with, never from an edited one; the validating webhook reads it to warn that an
+/// edit can no longer take effect.
+pub const ANNOTATION_ORIGINAL_SPEC: &str = "locust.io/original-spec";
+
 /// CEL rule on the root of both versions: names longer than [`v2::MAX_NAME_LENGTH`] would make
 /// the generated `<name>-master`/`<name>-worker` names exceed 63 characters.
 fn name_length_rule() -> kube::core::Rule {
@@ -29,5 +36,6 @@ fn name_length_rule() -> kube::core::Rule {
             "metadata.name must be no more than {} characters: the operator appends -master/-worker and names are limited to 63",
             v2::MAX_NAME_LENGTH
         )))
+        .field_path(".metadata.name")
         .reason(kube::core::Reason::FieldValueInvalid)
 }

@@ -1,7 +1,7 @@
 //! `locust.io/v2` `LocustTest`: the storage version.
 //!
 //! Field names, types, defaults and rules are those of the existing Go operator
-//! (`../shared/spec/compat.md` A2/A3) so that its manifests apply unchanged.
+//! (`docs/compatibility.md` A2/A3) so that its manifests apply unchanged.
 //! Fields that have a default are `Option`s here: `None` means "absent from the object",
 //! which the API server (schema defaults) and the mutating webhook fill in.
 

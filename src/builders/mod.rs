@@ -6,7 +6,7 @@
 //! `DEFAULT_*` constants of [`api::v2`](crate::api::v2). Lists that would be empty are left
 //! out (`None`), never written as `[]`.
 //!
-//! Objects per test (compat.md A5): the master Service ([`master_service`]), the master Job
+//! Objects per test (docs/compatibility.md A5): the master Service ([`master_service`]), the master Job
 //! ([`master_job`]) and the worker Job ([`worker_job`]), all owned by the test.
 
 pub mod args;

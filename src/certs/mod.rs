@@ -35,7 +35,7 @@ use k8s_openapi::api::core::v1::Secret;
 use kube::{Api, Client};
 use tokio_util::sync::CancellationToken;
 
-use crate::config::CertFlags;
+use crate::flags::CertFlags;
 use crate::webhook::tls::ReloadingCert;
 pub use generate::{Contents, GenerateError, Inspected, execute, inspect};
 pub use inject::{Injected, Target};
@@ -45,9 +45,9 @@ use secret::Written;
 /// Name of the CRD whose conversion webhook gets the bundle.
 pub const CRD_NAME: &str = "locusttests.locust.io";
 
-/// The object an API call of [`API_CALLS`] is limited to ([`crate::rbac::Target`]).
-pub use crate::rbac::Target as CallTarget;
-pub use crate::rbac::{ApiCall, Scope};
+/// The object an API call of [`API_CALLS`] is limited to ([`crate::api_call::Target`]).
+pub use crate::api_call::Target as CallTarget;
+pub use crate::api_call::{ApiCall, Scope};
 
 /// Every API request of `--certs=self-managed`, for the RBAC rules of the install manifests
 /// (tests/self_managed_certs.rs records what the manager really calls and compares it with

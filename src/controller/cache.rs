@@ -319,6 +319,10 @@ where
                 | watcher::Event::Delete(object),
             ) => vec![object],
             Ok(watcher::Event::Init) => Vec::new(),
+            Err(error) if is_routine(&error) => {
+                tracing::debug!(?cache, %error, "watch expired; the watcher relists");
+                Vec::new()
+            }
             Err(error) => {
                 tracing::warn!(?cache, %error, "watch error; the watcher retries");
                 Vec::new()
@@ -326,6 +330,12 @@ where
         };
         futures::stream::iter(objects.into_iter().map(Ok))
     })
+}
+
+/// A watch the API server ended with `410 Gone` / `Expired` ("too old resource version"):
+/// routine (etcd compaction, a CRD update), the watcher relists and nothing is lost.
+pub fn is_routine(error: &watcher::Error) -> bool {
+    matches!(error, watcher::Error::WatchError(status) if status.code == 410)
 }
 
 /// Empty caches and their writers for one scope.

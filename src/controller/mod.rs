@@ -37,9 +37,9 @@ use kube::{Api, Client};
 use tokio_util::sync::CancellationToken;
 
 use crate::api::{GROUP, LocustTest};
+use crate::api_call::{ApiCall, Scope, Target};
 use crate::config::Config;
 use crate::leader::{LeaderElector, Timings};
-use crate::rbac::{ApiCall, Scope, Target};
 
 use crate::names::{self, OPERATOR_NAME};
 use cache::Cache;

@@ -10,11 +10,7 @@ use crate::defaulting::apply_defaults;
 use crate::field::FieldError;
 use crate::validation::Report;
 
-/// Annotation on the LocustTest holding the spec its children were built from (defaulted,
-/// compact JSON), written by the controller before it creates the first child. It makes
-/// `SpecDrifted` exact and lets externally deleted children be recreated from the spec the test
-/// started with, never from an edited one (compat.md Part B 5).
-pub const ANNOTATION_ORIGINAL_SPEC: &str = "locust.io/original-spec";
+pub use crate::api::ANNOTATION_ORIGINAL_SPEC;
 
 /// Largest spec recorded in [`ANNOTATION_ORIGINAL_SPEC`] (the API server allows 256 KiB of
 /// annotations in all). A larger spec is run without a record: no drift detection, no recovery.
@@ -119,6 +115,10 @@ pub fn is_terminal(test: &LocustTest) -> bool {
 pub enum Ownership {
     /// Owned by this test (controller owner reference with its uid).
     Ours,
+    /// Ours, but being deleted (`deletionTimestamp` set, e.g. `kubectl delete job
+    /// --cascade=foreground` waiting for its pods): not there for the test any more, and not
+    /// someone else's either. The controller waits for it to go, then creates it again.
+    Leaving,
     /// Same name, other owner: another test of the same name being deleted, or an object the
     /// operator does not own. Never adopted or changed.
     Foreign,
@@ -131,10 +131,10 @@ pub fn ownership(child: &ObjectMeta, uid: &str) -> Ownership {
         .iter()
         .flatten()
         .any(|o| o.uid == uid && o.controller == Some(true));
-    if ours && child.deletion_timestamp.is_none() {
-        Ownership::Ours
-    } else {
-        Ownership::Foreign
+    match (ours, child.deletion_timestamp.is_some()) {
+        (true, false) => Ownership::Ours,
+        (true, true) => Ownership::Leaving,
+        (false, _) => Ownership::Foreign,
     }
 }
 

@@ -68,6 +68,9 @@ pub mod action_reasons {
 pub const RESYNC_PERIOD: Duration = Duration::from_secs(10 * 60);
 /// Retry after this long when a child name is taken by an object the test does not own.
 pub const FOREIGN_CHILD_RETRY: Duration = Duration::from_secs(5);
+/// Look again after this while a child of the test is being deleted (its deletion ends with a
+/// watch event that triggers a reconcile sooner).
+pub const LEAVING_CHILD_RETRY: Duration = Duration::from_secs(5);
 /// Look again after this long when the child caches do not hold a complete list yet.
 pub const CACHE_WAIT: Duration = Duration::from_millis(100);
 /// Look again after this long when the cached test is older than our own last write to it
@@ -224,16 +227,17 @@ async fn reconcile_inner(object: &DynamicObject, ctx: &Context) -> Result<Action
 
     let mut events: Vec<StatusEvent> = Vec::new();
     let mut foreign = lookup.foreign;
+    let mut leaving = lookup.leaving;
     if !is_terminal(&test) && report.is_valid() {
         match &runs_with {
             Some(runs_with) => {
                 let created = ctx
-                    .create_missing(runs_with, &mut observed, &mut foreign)
+                    .create_missing(runs_with, &mut observed, &mut foreign, &mut leaving)
                     .await?;
                 if children_were_created(&test) {
                     // One event per object, each naming it as the related object, so that
                     // repeated recoveries are told apart (the recorder folds identical events).
-                    observed.recreating |= !created.is_empty();
+                    observed.recreating |= !created.is_empty() || !leaving.is_empty();
                     for child in created {
                         let event = StatusEvent {
                             type_: EventType::Warning,
@@ -295,6 +299,11 @@ async fn reconcile_inner(object: &DynamicObject, ctx: &Context) -> Result<Action
         return Err(ctx.error(&test, ErrorKind::ChildOwnedByOther, None));
     }
     let terminal = outcome.status.phase.is_some_and(Phase::is_terminal);
+    if !leaving.is_empty() && !terminal {
+        // Its deletion ends with a watch event; look again soon in any case.
+        tracing::debug!(%namespace, %name, leaving = %leaving.join(", "), "waiting for children being deleted to go");
+        return Ok(Action::requeue(LEAVING_CHILD_RETRY));
+    }
     Ok(match outcome.requeue_after {
         Some(after) => Action::requeue(after.min(RESYNC_PERIOD)),
         None if terminal => Action::await_change(),
@@ -320,6 +329,9 @@ struct Lookup {
     observed: Observed,
     /// Names of children whose name is taken by an object the test does not own.
     foreign: Vec<String>,
+    /// Names of children of the test being deleted: neither there nor someone else's; they
+    /// are created again once gone.
+    leaving: Vec<String>,
 }
 
 impl Lookup {
@@ -353,9 +365,10 @@ impl Lookup {
         if children_behind {
             return None;
         }
-        let service = owned(cached_service, uid, &mut foreign);
-        let master = owned(cached_master, uid, &mut foreign);
-        let worker = owned(cached_worker, uid, &mut foreign);
+        let mut leaving = Vec::new();
+        let service = owned(cached_service, uid, &mut foreign, &mut leaving);
+        let master = owned(cached_master, uid, &mut foreign, &mut leaving);
+        let worker = owned(cached_worker, uid, &mut foreign, &mut leaving);
         let pods = ctx
             .caches
             .pods_of(namespace, name)
@@ -372,6 +385,7 @@ impl Lookup {
                 original_spec: None,
             },
             foreign,
+            leaving,
         })
     }
 
@@ -379,25 +393,30 @@ impl Lookup {
         self.observed.service.is_some()
             || self.observed.master_job.is_some()
             || self.observed.worker_job.is_some()
+            || !self.leaving.is_empty()
     }
 }
 
 /// The cached child `found` when the test with `uid` owns it; a child of that name owned by
-/// someone else is listed in `foreign` as `Kind name`.
+/// someone else is listed in `foreign`, one of ours being deleted in `leaving`, as
+/// `Kind name`.
 fn owned<K: Resource<DynamicType = ()> + Clone>(
     found: Option<Arc<K>>,
     uid: &str,
     foreign: &mut Vec<String>,
+    leaving: &mut Vec<String>,
 ) -> Option<K> {
     let found = found?;
+    let label = || {
+        let name = found.meta().name.as_deref().unwrap_or_default();
+        format!("{} {name}", K::kind(&()))
+    };
     match plan::ownership(found.meta(), uid) {
-        Ownership::Ours => Some((*found).clone()),
-        Ownership::Foreign => {
-            let name = found.meta().name.as_deref().unwrap_or_default();
-            foreign.push(format!("{} {name}", K::kind(&())));
-            None
-        }
+        Ownership::Ours => return Some((*found).clone()),
+        Ownership::Leaving => leaving.push(label()),
+        Ownership::Foreign => foreign.push(label()),
     }
+    None
 }
 
 /// A pod belongs to the test when its controller is one of the test's Jobs (pods of a deleted
@@ -509,22 +528,23 @@ impl Context {
         test: &LocustTest,
         observed: &mut Observed,
         foreign: &mut Vec<String>,
+        leaving: &mut Vec<String>,
     ) -> Result<Vec<ObjectReference>, ReconcileError> {
         let desired = desired(test, &self.config);
         let mut created = Vec::new();
         if observed.service.is_none() {
             observed.service = self
-                .create_child(test, desired.service, &mut created, foreign)
+                .create_child(test, desired.service, &mut created, foreign, leaving)
                 .await?;
         }
         if observed.master_job.is_none() {
             observed.master_job = self
-                .create_child(test, desired.master_job, &mut created, foreign)
+                .create_child(test, desired.master_job, &mut created, foreign, leaving)
                 .await?;
         }
         if observed.worker_job.is_none() {
             observed.worker_job = self
-                .create_child(test, desired.worker_job, &mut created, foreign)
+                .create_child(test, desired.worker_job, &mut created, foreign, leaving)
                 .await?;
         }
         Ok(created)
@@ -536,6 +556,7 @@ impl Context {
         child: K,
         created: &mut Vec<ObjectReference>,
         foreign: &mut Vec<String>,
+        leaving: &mut Vec<String>,
     ) -> Result<Option<K>, ReconcileError>
     where
         K: Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>
@@ -548,7 +569,7 @@ impl Context {
         let namespace = test.metadata.namespace.as_deref().unwrap_or_default();
         let name = child.meta().name.clone().unwrap_or_default();
         let label = format!("{} {name}", K::kind(&()));
-        if foreign.contains(&label) {
+        if foreign.contains(&label) || leaving.contains(&label) {
             return Ok(None);
         }
         let api: Api<K> = Api::namespaced(self.client.clone(), namespace);
@@ -574,11 +595,13 @@ impl Context {
                     .await
                     .map_err(|e| self.error(test, ErrorKind::ReadChild, Some(e)))?;
                 let uid = test.metadata.uid.as_deref().unwrap_or_default();
-                match existing {
-                    Some(object) if plan::ownership(object.meta(), uid) == Ownership::Ours => {
-                        Ok(Some(object))
+                match existing.map(|object| (plan::ownership(object.meta(), uid), object)) {
+                    Some((Ownership::Ours, object)) => Ok(Some(object)),
+                    Some((Ownership::Leaving, _)) => {
+                        leaving.push(label);
+                        Ok(None)
                     }
-                    Some(_) => {
+                    Some((Ownership::Foreign, _)) => {
                         foreign.push(label);
                         Ok(None)
                     }

@@ -7,7 +7,8 @@
 //!   warning that it is ignored (the user's document, SpecDrifted); status-only,
 //!   metadata-only updates and DELETE are always allowed.
 //! - mutating: the shared [`apply_defaults`](crate::defaulting::apply_defaults) as a minimal
-//!   RFC 6902 JSON Patch, touching nothing else.
+//!   RFC 6902 JSON Patch, touching nothing else. An object it cannot read is allowed unchanged:
+//!   mutating admission runs before the API server's schema validation, which reports it.
 //! - conversion: [`convert_object`](crate::conversion::convert_object) for every object; a
 //!   failure is a `Failure` result with a message, never an HTTP error.
 
@@ -17,9 +18,13 @@ use kube::core::{DynamicObject, Status};
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::api::{API_VERSION_V1, API_VERSION_V2, GROUP, KIND, Phase, v1, v2};
+use crate::api::{
+    ANNOTATION_ORIGINAL_SPEC, API_VERSION_V1, API_VERSION_V2, GROUP, KIND, Phase, v1, v2,
+};
 use crate::conversion::{convert_object, v1_to_v2};
 use crate::defaulting::{apply_defaults, defaulted};
+use crate::field::FieldError;
+use crate::schema_check::SchemaChecker;
 use crate::validation::validate;
 
 /// `apiVersion` of the admission reviews served.
@@ -251,6 +256,34 @@ fn object_as_v2(object: &DynamicObject) -> Result<v2::LocustTest, String> {
     }
 }
 
+/// The denial message for an object that does not read as a LocustTest: the problems the API
+/// server's schema validation reports (an object normally never gets here, since that
+/// validation runs before the validating webhook; it can when the CRD's schema is not ours),
+/// in its wording, never the parser's.
+fn unreadable(object: &DynamicObject, parse_error: &str) -> String {
+    let name = object.metadata.name.as_deref().unwrap_or_default();
+    let errors = match (SchemaChecker::new(), serde_json::to_value(object)) {
+        (Ok(checker), Ok(value)) => checker.check(&value),
+        _ => Vec::new(),
+    };
+    if errors.is_empty() {
+        // The schema accepts what the types do not: only the parser can say where.
+        return format!("LocustTest {name:?} is invalid: {parse_error}");
+    }
+    invalid(name, &errors)
+}
+
+/// `LocustTest "<name>" is invalid (N problems): <field>: <rule>; ...`.
+fn invalid(name: &str, errors: &[FieldError]) -> String {
+    let count = errors.len();
+    let list: Vec<String> = errors.iter().map(ToString::to_string).collect();
+    format!(
+        "LocustTest {name:?} is invalid ({count} problem{}): {}",
+        if count == 1 { "" } else { "s" },
+        list.join("; ")
+    )
+}
+
 /// Operations and requests that need no look at the object.
 fn passes_through(request: &AdmissionRequest<DynamicObject>) -> bool {
     matches!(request.operation, Operation::Delete | Operation::Connect)
@@ -274,14 +307,7 @@ fn validating(request: &AdmissionRequest<DynamicObject>) -> AdmissionResponse {
     };
     let test = match object_as_v2(object) {
         Ok(test) => defaulted(&test),
-        Err(e) => {
-            return deny(
-                request,
-                422,
-                "Invalid",
-                format!("the object is not a valid LocustTest: {e}"),
-            );
-        }
+        Err(e) => return deny(request, 422, "Invalid", unreadable(object, &e)),
     };
     if request.operation == Operation::Update
         && let Some(old) = request
@@ -294,12 +320,9 @@ fn validating(request: &AdmissionRequest<DynamicObject>) -> AdmissionResponse {
             // Metadata-only or status-only: never rejected, even if the spec is (still) invalid.
             return AdmissionResponse::from(request);
         }
-        let phase = old.status.as_ref().and_then(|s| s.phase);
-        if let Some(phase) = phase.filter(|p| *p != Phase::Pending) {
+        if let Some(warning) = ignored_edit_warning(&old) {
             let mut response = AdmissionResponse::from(request);
-            response.warnings = Some(vec![format!(
-                "this test is {phase}: spec changes are ignored once a test has started; delete and recreate the LocustTest to run it with the new spec"
-            )]);
+            response.warnings = Some(vec![warning]);
             return response;
         }
     }
@@ -308,23 +331,33 @@ fn validating(request: &AdmissionRequest<DynamicObject>) -> AdmissionResponse {
     let mut response = if report.is_valid() {
         AdmissionResponse::from(request)
     } else {
-        let count = report.errors.len();
-        deny(
-            request,
-            422,
-            "Invalid",
-            format!(
-                "LocustTest {:?} is invalid ({count} problem{}): {}",
-                test.metadata.name.as_deref().unwrap_or_default(),
-                if count == 1 { "" } else { "s" },
-                report.error_message()
-            ),
-        )
+        let name = test.metadata.name.as_deref().unwrap_or_default();
+        deny(request, 422, "Invalid", invalid(name, &report.errors))
     };
     if !warnings.is_empty() {
         response.warnings = Some(warnings);
     }
     response
+}
+
+/// The warning for a spec edit that can no longer take effect, `None` while it still can. An
+/// edit is ignored once the test's children were built from its spec: from the moment the
+/// controller records that spec (before the first child, so also while still `Pending`), and
+/// in any phase past `Pending`.
+fn ignored_edit_warning(old: &v2::LocustTest) -> Option<String> {
+    let phase = old
+        .status
+        .as_ref()
+        .and_then(|s| s.phase)
+        .unwrap_or(Phase::Pending);
+    let built = old
+        .metadata
+        .annotations
+        .as_ref()
+        .is_some_and(|a| a.contains_key(ANNOTATION_ORIGINAL_SPEC));
+    (phase != Phase::Pending || built).then(|| format!(
+        "this test is {phase} and its resources exist: spec changes are ignored once they are created; delete and recreate the LocustTest to run it with the new spec"
+    ))
 }
 
 /// At most [`MAX_WARNINGS`] warnings (the API server and kubectl truncate anyway), the last
@@ -355,19 +388,14 @@ fn mutating(request: &AdmissionRequest<DynamicObject>) -> AdmissionResponse {
     if text(&value, "apiVersion") != API_VERSION_V2 {
         return AdmissionResponse::from(request);
     }
+    // Mutating admission runs before the API server's schema validation: an object this
+    // webhook cannot read is not its to reject. Passed on unchanged, it gets every schema error
+    // from the API server in kubectl's own format, then the validating webhook's rules.
     let test: v2::LocustTest = match serde_path_to_error::deserialize(value) {
         Ok(test) => test,
         Err(e) => {
-            return deny(
-                request,
-                422,
-                "Invalid",
-                format!(
-                    "the object is not a valid LocustTest: {}: {}",
-                    e.path(),
-                    e.inner()
-                ),
-            );
+            tracing::debug!(error = %e, "mutating webhook: object not readable, left to schema validation");
+            return AdmissionResponse::from(request);
         }
     };
     let patch = defaults_patch(&test.spec);

@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use tokio_util::sync::CancellationToken;
 
-use crate::config::ServerFlags;
+use crate::flags::ServerFlags;
 use crate::metrics::Metrics;
 use server::{Readiness, bind, metrics_router, probe_router, router, serve_plain, serve_tls};
 use tls::{CertWatcher, ReloadingCert};

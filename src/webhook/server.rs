@@ -322,30 +322,46 @@ pub async fn serve_tls(
 /// One readiness check: true when ready.
 type Check = Arc<dyn Fn() -> bool + Send + Sync>;
 
-/// Named readiness checks; `/readyz` is 200 only when all pass.
+/// Named readiness checks; `/readyz` is 200 once all pass, and from then on.
+///
+/// Readiness goes up once and stays up: a replica that was ready and then becomes leader
+/// (and syncs its caches) keeps serving webhooks meanwhile, and a probe or a rollout must not
+/// catch a 503 in between (200 -> 503 -> 200 at start-up with leader election).
 #[derive(Clone, Default)]
 pub struct Readiness {
     checks: Vec<(&'static str, Check)>,
+    /// Set the first time every check passed.
+    reached: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl Readiness {
-    /// Adds a check.
+    /// Adds a check (a new set of checks: not ready until they all pass).
     pub fn with(
         mut self,
         name: &'static str,
         check: impl Fn() -> bool + Send + Sync + 'static,
     ) -> Self {
         self.checks.push((name, Arc::new(check)));
+        self.reached = Arc::default();
         self
     }
 
-    /// Names of the failing checks.
+    /// Names of the failing checks: none once they all passed at some point.
     pub fn failing(&self) -> Vec<&'static str> {
-        self.checks
+        use std::sync::atomic::Ordering;
+        if self.reached.load(Ordering::Acquire) {
+            return Vec::new();
+        }
+        let failing: Vec<&'static str> = self
+            .checks
             .iter()
             .filter(|(_, check)| !check())
             .map(|(name, _)| *name)
-            .collect()
+            .collect();
+        if failing.is_empty() {
+            self.reached.store(true, Ordering::Release);
+        }
+        failing
     }
 }
 

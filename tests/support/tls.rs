@@ -16,7 +16,7 @@ use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
-use locust_operator::config::ServerFlags;
+use locust_operator::flags::ServerFlags;
 use locust_operator::metrics::Metrics;
 use locust_operator::webhook::server::Readiness;
 use locust_operator::webhook::{Listeners, ServeError, serve_on};

@@ -584,8 +584,9 @@ impl Request<'_> {
         }
     }
 
-    /// Custom resources: schema processing and admission in the request version, then
-    /// conversion to the storage version. Built-ins: validation.
+    /// Admission in the request version (webhooks of the stored configurations for built-ins
+    /// too), with schema processing for custom resources, which are then converted to the
+    /// storage version; built-ins are validated.
     async fn admit(
         &self,
         operation: &str,
@@ -608,80 +609,59 @@ impl Request<'_> {
             Some(old) => Some(self.to_request_version(old.clone()).await?),
             None => None,
         };
-        let process = |object: &Value| match &schema {
-            Some(schema) => admit_schema(
-                schema,
+        // As kube-apiserver: decode (prune, default), mutating admission (each patch decoded
+        // again), schema and CEL validation, validating admission.
+        let decode = |object: &Value| match &schema {
+            Some(schema) => crate::schema::decode_custom(schema, object),
+            None => object.clone(),
+        };
+        let mut object = decode(&object);
+        let mut warnings = Vec::new();
+        let (mutating, validating) =
+            if !self.is_status() && matches!(operation, "CREATE" | "UPDATE") {
+                self.admission_hooks(&object, operation).await
+            } else {
+                (Vec::new(), Vec::new())
+            };
+        let request = |object: &Value| {
+            admission_request(
+                &self.resource,
+                self.ns(),
+                &name,
+                operation,
                 object,
                 old_request_version.as_ref(),
-                &self.resource,
-                &name,
-            ),
-            None => Ok(object.clone()),
+                self.dry_run(),
+            )
         };
-        let mut object = process(&object)?;
-        let mut warnings = Vec::new();
-        if !self.is_status() && matches!(operation, "CREATE" | "UPDATE") {
-            let (mutating, validating) = self.admission_hooks(&object, operation).await;
-            let request = |object: &Value| {
-                admission_request(
-                    &self.resource,
-                    self.ns(),
-                    &name,
-                    operation,
-                    object,
-                    old_request_version.as_ref(),
-                    self.dry_run(),
-                )
+        for hook in &mutating {
+            let Some(mutated) = hook.admit(request(&object), &mut warnings).await? else {
+                continue;
             };
-            for hook in &mutating {
-                let Some(mutated) = hook.call(request(&object)).await? else {
-                    continue;
-                };
-                warnings.extend(mutated.warnings.clone());
-                if let Some((code, reason, message)) = mutated.denial {
-                    return Err(ApiError::new(
-                        code,
-                        &reason,
-                        format!(
-                            "admission webhook \"{}\" denied the request: {message}",
-                            hook.name
-                        ),
-                        None,
-                    ));
-                }
-                if let Some(patch) = mutated.patch {
-                    let patched = json_patch(&object, &patch).map_err(|e| {
-                        ApiError::internal(format!(
-                            "Internal error occurred: the patch of webhook \"{}\" does not apply: {e}",
-                            hook.name
-                        ))
-                    })?;
-                    object = process(&patched)?;
-                }
+            if let Some(patch) = mutated.patch {
+                let patched = json_patch(&object, &patch).map_err(|e| {
+                    ApiError::internal(format!(
+                        "Internal error occurred: the patch of webhook \"{}\" does not apply: {e}",
+                        hook.name
+                    ))
+                })?;
+                object = decode(&patched);
             }
-            for hook in &validating {
-                let Some(validated) = hook.call(request(&object)).await? else {
-                    continue;
-                };
-                warnings.extend(validated.warnings.clone());
-                if let Some((code, reason, message)) = validated.denial {
-                    return Err(ApiError::new(
-                        code,
-                        &reason,
-                        format!(
-                            "admission webhook \"{}\" denied the request: {message}",
-                            hook.name
-                        ),
-                        None,
-                    ));
-                }
-            }
+        }
+        if let Some(schema) = &schema {
+            crate::schema::validate_custom(schema, &object, old_request_version.as_ref())
+                .map_err(|causes| ApiError::invalid(&self.resource, &name, &causes))?;
         }
         if !self.resource.custom {
             let causes = crate::defaults::validate(&self.resource, &object);
             if !causes.is_empty() {
                 return Err(ApiError::invalid(&self.resource, &name, &causes));
             }
+        }
+        for hook in &validating {
+            hook.admit(request(&object), &mut warnings).await?;
+        }
+        if !self.resource.custom {
             return Ok((object, warnings));
         }
         let stored = convert(self.state, object, &self.resource.storage_api_version()).await?;
@@ -1252,6 +1232,32 @@ struct Hook {
 }
 
 impl Hook {
+    /// Calls the webhook and collects its warnings: its denial as the API server words it
+    /// (`admission webhook "<name>" denied the request: ...`), `None` when the call failed and
+    /// the failure policy is `Ignore`.
+    async fn admit(
+        &self,
+        review: Value,
+        warnings: &mut Vec<String>,
+    ) -> Result<Option<Decision>, ApiError> {
+        let Some(decision) = self.call(review).await? else {
+            return Ok(None);
+        };
+        warnings.extend(decision.warnings.iter().cloned());
+        match &decision.denial {
+            Some((code, reason, message)) => Err(ApiError::new(
+                *code,
+                reason,
+                format!(
+                    "admission webhook \"{}\" denied the request: {message}",
+                    self.name
+                ),
+                None,
+            )),
+            None => Ok(Some(decision)),
+        }
+    }
+
     /// Calls the webhook; `None` when the call failed and the failure policy is `Ignore`.
     async fn call(&self, review: Value) -> Result<Option<Decision>, ApiError> {
         let result = match &self.target {
@@ -1277,17 +1283,6 @@ fn without(object: &Value, keys: &[&str]) -> Value {
         }
     }
     copy
-}
-
-fn admit_schema(
-    schema: &Value,
-    object: &Value,
-    old: Option<&Value>,
-    resource: &ResourceType,
-    name: &str,
-) -> Result<Value, ApiError> {
-    crate::schema::admit_custom(schema, object, old)
-        .map_err(|causes| ApiError::invalid(resource, name, &causes))
 }
 
 fn admission_request(

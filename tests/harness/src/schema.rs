@@ -197,22 +197,50 @@ fn type_name(value: &Value) -> &'static str {
     }
 }
 
-/// Prunes, defaults and validates a custom resource against its version's schema; returns
-/// the processed object or the validation causes.
-pub fn admit_custom(
-    schema: &Value,
-    object: &Value,
-    old: Option<&Value>,
-) -> Result<Value, Vec<(String, String)>> {
+/// Decodes a custom resource the way the API server does before admission: nulls dropped,
+/// unknown fields pruned, schema defaults applied. Validation comes later
+/// ([`validate_custom`]), after the mutating webhooks: an object that breaks the schema still
+/// reaches them.
+pub fn decode_custom(schema: &Value, object: &Value) -> Value {
     let mut object = object.clone();
     drop_nulls(&mut object);
     prune(schema, &mut object, true);
     let mut object = kube::core::cel::apply_defaults(schema, &object);
+    // apply_defaults may have produced maps where there were none; keep the object tidy.
+    if let Value::Object(map) = &mut object {
+        map.retain(|_, v| !v.is_null());
+    }
+    object
+}
+
+/// Validates a decoded custom resource against its version's schema and CEL rules, after
+/// mutating admission; returns every cause. As in kube-apiserver, the CEL rules are skipped
+/// after a "blocking" error (wrong type, required value missing, unsupported enum value, too
+/// long, too many), with a cause saying so.
+pub fn validate_custom(
+    schema: &Value,
+    object: &Value,
+    old: Option<&Value>,
+) -> Result<(), Vec<(String, String)>> {
     let mut causes = Vec::new();
-    validate(schema, &object, "", &mut causes);
-    if causes.is_empty()
-        && let Err(failures) = kube::core::cel::Validator::new().validate(schema, &object, old)
-    {
+    validate(schema, object, "", &mut causes);
+    let blocking = causes.iter().any(|(_, message)| {
+        message.contains(" in body must be of type ")
+            || [
+                "Required value",
+                "Unsupported value",
+                "Too long",
+                "Too many",
+            ]
+            .iter()
+            .any(|kind| message.starts_with(kind))
+    });
+    if blocking {
+        causes.push((
+            "<nil>".to_owned(),
+            "Invalid value: \"null\": some validation rules were not checked because the object was invalid; correct the existing errors to complete validation".to_owned(),
+        ));
+    } else if let Err(failures) = kube::core::cel::Validator::new().validate(schema, object, old) {
         for failure in failures.iter() {
             let field = failure.field_path.trim_start_matches('.').to_owned();
             causes.push((
@@ -226,11 +254,7 @@ pub fn admit_custom(
         }
     }
     if causes.is_empty() {
-        // apply_defaults may have produced maps where there were none; keep the object tidy.
-        if let Value::Object(map) = &mut object {
-            map.retain(|_, v| !v.is_null());
-        }
-        Ok(object)
+        Ok(())
     } else {
         Err(causes)
     }

@@ -1,5 +1,5 @@
 //! Replays the HTTP exchanges recorded from a real kube-apiserver v1.32 with
-//! kube-controller-manager (`fixtures/apiserver-http`, see its README) against the harness,
+//! kube-controller-manager (`tests/fixtures/apiserver-http`, see its README) against the harness,
 //! with its Job controller, and compares the answers.
 //!
 //! The fixtures form one session in namespace `http-capture`. They are replayed in file-name
@@ -60,7 +60,7 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 const EVENTUALLY: Duration = Duration::from_secs(5);
 
 fn fixture_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/apiserver-http")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/apiserver-http")
 }
 
 // ---- order-preserving JSON ------------------------------------------------------------------

@@ -28,10 +28,17 @@ install's (deploy/): `locust-operator`, `locust-operator-webhook`, ...
 {{- include "locust-operator.fullname" . }}-metrics
 {{- end -}}
 
+{{/* Where the webhook certificate comes from: certManager, selfManaged or provided. */}}
+{{- define "locust-operator.certMode" -}}
+{{- $values := include "locust-operator.values" . | fromJson -}}
+{{- $values.certificates.mode -}}
+{{- end -}}
+
 {{/* The Secret holding the webhook serving certificate (tls.crt, tls.key). */}}
 {{- define "locust-operator.certSecretName" -}}
-{{- if eq .Values.certificates.mode "provided" -}}
-{{- .Values.certificates.provided.secretName -}}
+{{- $values := include "locust-operator.values" . | fromJson -}}
+{{- if eq $values.certificates.mode "provided" -}}
+{{- $values.certificates.provided.secretName -}}
 {{- else -}}
 {{- include "locust-operator.fullname" . }}-webhook-cert
 {{- end -}}
@@ -44,7 +51,7 @@ install's (deploy/): `locust-operator`, `locust-operator-webhook`, ...
 
 {{/* `annotations:` of the objects that carry the CA bundle (webhooks, CRD), if any. */}}
 {{- define "locust-operator.caInjectionAnnotations" -}}
-{{- if eq .Values.certificates.mode "certManager" -}}
+{{- if eq (include "locust-operator.certMode" .) "certManager" -}}
 annotations:
   cert-manager.io/inject-ca-from: {{ .Release.Namespace }}/{{ include "locust-operator.certificateName" . }}
 {{- end -}}
@@ -52,8 +59,9 @@ annotations:
 
 {{/* `caBundle:` of a webhook clientConfig, in provided mode. */}}
 {{- define "locust-operator.caBundle" -}}
-{{- if eq .Values.certificates.mode "provided" -}}
-caBundle: {{ required "certificates.provided.caBundle is required when certificates.mode is provided" .Values.certificates.provided.caBundle | quote }}
+{{- $values := include "locust-operator.values" . | fromJson -}}
+{{- if eq $values.certificates.mode "provided" -}}
+caBundle: {{ required "certificates.provided.caBundle is required when certificates.mode is provided" $values.certificates.provided.caBundle | quote }}
 {{- end -}}
 {{- end -}}
 
@@ -80,7 +88,31 @@ app.kubernetes.io/component: controller
 {{- end -}}
 
 {{- define "locust-operator.image" -}}
-{{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) -}}
+{{- $values := include "locust-operator.values" . | fromJson -}}
+{{- printf "%s:%s" $values.image.repository (default .Chart.AppVersion $values.image.tag) -}}
+{{- end -}}
+
+{{/*
+The operator pod's security context, and its container's: the restricted Pod Security Standard.
+Also what the Go chart's podSecurityContext and containerSecurityContext must agree with.
+*/}}
+{{- define "locust-operator.podSecurityContext" -}}
+runAsNonRoot: true
+runAsUser: 65532
+runAsGroup: 65532
+fsGroup: 65532
+seccompProfile:
+  type: RuntimeDefault
+{{- end -}}
+
+{{- define "locust-operator.containerSecurityContext" -}}
+allowPrivilegeEscalation: false
+readOnlyRootFilesystem: true
+runAsNonRoot: true
+capabilities:
+  drop: ["ALL"]
+seccompProfile:
+  type: RuntimeDefault
 {{- end -}}
 
 {{/*
@@ -138,11 +170,12 @@ removes that request or limit); numbers are written as integers.
 {{- end -}}
 
 {{/*
-The locust-pod defaults of compat.md A7 (values `locustPods`) as the operator's environment
+The locust-pod defaults of docs/compatibility.md A7 (values `locustPods`) as the operator's environment
 variables, with the names src/config.rs reads.
 */}}
 {{- define "locust-operator.locustPodEnv" -}}
-{{- $lp := .Values.locustPods | default dict -}}
+{{- $values := include "locust-operator.values" . | fromJson -}}
+{{- $lp := $values.locustPods | default dict -}}
 {{- $resources := $lp.resources | default dict -}}
 {{- include "locust-operator.resourceEnv" (list "POD_" $resources) }}
 {{- include "locust-operator.resourceEnv" (list "MASTER_POD_" $resources.master) }}
