@@ -1685,6 +1685,24 @@ async fn its_job_deleted_in_the_foreground_is_waited_for_then_recreated() {
         })
         .await;
         reconciled_since(&op, before).await;
+        // While it goes the test is Pending, recreating (as for any child deleted by someone
+        // else), and stays so: waiting writes nothing.
+        let waiting = get(&env, name).await;
+        assert_eq!(phase(&waiting), "Pending", "{}", waiting["status"]);
+        assert_condition(
+            &waiting,
+            types::READY,
+            "False",
+            reasons::RESOURCES_CREATING,
+            &format!("Recreating externally deleted resources: Job {worker}"),
+        );
+        tokio::time::sleep(QUIET).await;
+        let later = get(&env, name).await;
+        assert_eq!(
+            later["metadata"]["resourceVersion"], waiting["metadata"]["resourceVersion"],
+            "no write while waiting: {} then {}",
+            waiting["status"], later["status"]
+        );
         let deleting = env.api::<Job>().get(&worker).await.unwrap();
         assert_eq!(
             deleting.metadata.uid, original.worker.metadata.uid,
