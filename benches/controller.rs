@@ -48,7 +48,7 @@ use std::sync::{Arc, Mutex};
 use std::task::Poll;
 use std::time::{Duration, Instant};
 
-use apiserver_harness::{ApiServer, sim};
+use apiserver_harness::{ApiServer, Options, sim};
 use futures::StreamExt;
 use hyper::{Method, Request, Response, Uri};
 use k8s_openapi::api::batch::v1::Job;
@@ -1054,7 +1054,14 @@ struct Env {
 impl Env {
     fn start(rts: &Runtimes) -> Self {
         let server = rts.harness.block_on(async {
-            let server = ApiServer::start().await.unwrap();
+            // Without a Job controller, as envtest: the bench writes pods and Job status itself
+            // (`start_pods`), so its numbers count the operator's work only.
+            let server = ApiServer::start_with(Options {
+                job_controller: false,
+                ..Options::default()
+            })
+            .await
+            .unwrap();
             let crd =
                 serde_json::to_value(locust_operator::crd::locust_test_crd().unwrap()).unwrap();
             server.install_crd(&crd).await;

@@ -240,23 +240,30 @@ async fn assert_created_once(env: &Env, name: &str) {
     );
 }
 
-/// What kubelet and the Job controller would write for a running test.
+/// A running test: its master and worker pods running and ready (the kubelet), the Jobs
+/// reporting them (the Job controller, or without one the test as it would).
 async fn drive_to_running(env: &Env, name: &str) {
     let (client, ns) = (env.client(), env.namespace());
-    let master = format!("{name}-master");
-    let worker = format!("{name}-worker");
-    let masters = sim::create_job_pods(client, ns, &master, 1).await.unwrap();
-    let workers = sim::create_job_pods(client, ns, &worker, 1).await.unwrap();
-    for pod in masters.iter().chain(&workers) {
-        sim::set_pod_running(client, ns, pod, true).await.unwrap();
+    let jobs = env.jobs();
+    for job in [format!("{name}-master"), format!("{name}-worker")] {
+        for pod in jobs.pods(&job, 1).await {
+            sim::set_pod_running(client, ns, &pod, true).await.unwrap();
+        }
+        jobs.settle(&job).await;
     }
-    sim::set_job_counts(client, ns, &master, 1, 1, 0, 0)
-        .await
-        .unwrap();
-    sim::set_job_counts(client, ns, &worker, 1, 1, 0, 0)
-        .await
-        .unwrap();
     wait_for_phase(env, name, "Running").await;
+}
+
+/// The master exits 0 (the kubelet) and its Job completes.
+async fn finish_master(env: &Env, name: &str) {
+    let jobs = env.jobs();
+    let job = format!("{name}-master");
+    let master = jobs.pods(&job, 1).await;
+    sim::set_pod_terminated(env.client(), env.namespace(), &master[0], 0, "Completed")
+        .await
+        .unwrap();
+    let done = jobs.settle(&job).await;
+    assert!(e2e::jobs::finished(&done, "Complete"), "{:?}", done.status);
 }
 
 /// The value of one series (`name{labels}` exactly as encoded) in a metrics text.
@@ -503,10 +510,7 @@ async fn a_clean_stop_hands_over_at_once_and_the_new_leader_finishes_the_test() 
         assert_ne!(holder(&spec), old_id.as_str());
 
         // The new leader picks up the test where the old one left it.
-        let (client, ns) = (env.client(), env.namespace());
-        sim::complete_job(client, ns, "ha-handover-master", 1)
-            .await
-            .unwrap();
+        finish_master(env, "ha-handover").await;
         let status = wait_for_phase(env, "ha-handover", "Succeeded").await;
         assert!(status["completionTime"].is_string(), "{status}");
         assert_eq!(
@@ -560,10 +564,7 @@ async fn a_crashed_leader_is_replaced_only_after_the_lease_duration() {
         old.crash();
         // The test finishes while nobody leads: nothing may be written until the standby
         // takes over.
-        let (client, ns) = (env.client(), env.namespace());
-        sim::complete_job(client, ns, "ha-crash-master", 1)
-            .await
-            .unwrap();
+        finish_master(env, "ha-crash").await;
         let timings = fast_timings();
         // The last renewal was at most a retry period before the crash.
         let quiet = timings.lease_duration - timings.retry_period * 2;

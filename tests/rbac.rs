@@ -9,7 +9,8 @@
 //! harness's own recording of every request it receives proves nothing reached it from
 //! elsewhere (what it received, minus the test's own recorded requests, was sent by the
 //! replicas' recorded clients). The life: two replicas on one Lease (namespaced, as the
-//! `namespaced` overlay), tests run to `Succeeded` with `apiserver_harness::sim`, a pod failure,
+//! `namespaced` overlay), tests run to `Succeeded` (pods from the harness's Job controller, or
+//! from the test when `LOCUST_E2E_JOB_CONTROLLER=off`; pod status from `apiserver_harness::sim`), a pod failure,
 //! a spec edit and an externally deleted Job, expired watches (`compact` + `drop_watches`),
 //! children names taken by foreign objects (a repeated event), an invalid spec, a failover on
 //! the leader's clean shutdown (the Lease released), and a restart watching every namespace
@@ -23,6 +24,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
 
+#[path = "support/jobs.rs"]
+mod jobs;
 #[path = "support/logs.rs"]
 mod logs;
 #[path = "support/test_status.rs"]
@@ -209,6 +212,8 @@ where
 
 struct World {
     server: ApiServer,
+    /// Whether the harness runs its Job controller.
+    job_control: jobs::JobControl,
     /// The test's own client (recorded too: what the harness received from it).
     client: Client,
     log: Log,
@@ -269,20 +274,21 @@ impl World {
         .await
     }
 
+    /// The Jobs of [`TESTS`]: their pods made by the harness's Job controller, or (when it is
+    /// off) by the test as it would.
+    fn job_pods(&self) -> jobs::Jobs {
+        jobs::Jobs::new(self.client.clone(), TESTS, self.job_control)
+    }
+
     /// `count` pods of `job`, running and ready, the Job reporting them.
     async fn run_pods(&self, job: &str, count: usize) -> Vec<Pod> {
-        let pods = sim::create_job_pods(&self.client, TESTS, job, count)
-            .await
-            .unwrap();
+        let pods = self.job_pods().pods(job, count).await;
         for pod in &pods {
             sim::set_pod_running(&self.client, TESTS, pod, true)
                 .await
                 .unwrap();
         }
-        let n = i32::try_from(count).unwrap();
-        sim::set_job_counts(&self.client, TESTS, job, n, n, 0, 0)
-            .await
-            .unwrap();
+        self.job_pods().settle(job).await;
         pods
     }
 
@@ -469,7 +475,9 @@ async fn the_operator_makes_exactly_the_declared_api_calls() {
 }
 
 async fn run() {
-    let server = ApiServer::start().await.unwrap();
+    let options = jobs::harness_options();
+    let job_control = jobs::JobControl::of_harness(&options);
+    let server = ApiServer::start_with(options).await.unwrap();
     let crd = serde_json::to_value(locust_operator::crd::locust_test_crd().unwrap()).unwrap();
     server.install_crd(&crd).await;
     // Everything the harness receives from here on.
@@ -478,6 +486,7 @@ async fn run() {
     let client = recording_client(&server, &log);
     let world = World {
         server,
+        job_control,
         client,
         log,
     };
@@ -504,9 +513,7 @@ async fn run() {
     sim::set_pod_terminated(&world.client, TESTS, &master, 0, "Completed")
         .await
         .unwrap();
-    sim::complete_job(&world.client, TESTS, "done-master", 1)
-        .await
-        .unwrap();
+    world.job_pods().settle("done-master").await;
     world
         .wait_for("done", "Succeeded", |t| phase(t) == "Succeeded")
         .await;
@@ -515,9 +522,7 @@ async fn run() {
     world.create("crash", 1, json!({})).await;
     world.children("crash").await;
     world.run_pods("crash-master", 1).await;
-    let workers = sim::create_job_pods(&world.client, TESTS, "crash-worker", 1)
-        .await
-        .unwrap();
+    let workers = world.job_pods().pods("crash-worker", 1).await;
     sim::set_pod_terminated(&world.client, TESTS, &workers[0], 137, "OOMKilled")
         .await
         .unwrap();

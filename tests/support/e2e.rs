@@ -21,10 +21,19 @@
 //! webhook server per test process (on its own thread, living as long as the process) rather
 //! than at a per-test server that would stop when its test ends.
 //!
+//! Jobs: whether a Job controller runs is [`JOB_CONTROLLER_ENV`]'s to say (`on`, `off`,
+//! `auto`: the harness runs its own unless `off`; a real cluster is probed once per process,
+//! [`JOB_CONTROLLER_PROBE`]). [`Env::jobs`] gets a Job's pods and status either way (see
+//! [`jobs`]); the tests always write pod status themselves, as the kubelet would.
+//!
 //! Everything waits with bounded polling, never on harness shortcuts.
 
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)] // shared by several test crates; tests fail loudly
 
+#[path = "injector.rs"]
+mod injector;
+#[path = "jobs.rs"]
+pub mod jobs;
 #[allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 #[path = "tls.rs"]
 mod tls;
@@ -45,7 +54,8 @@ use k8s_openapi::NamespaceResourceScope;
 use k8s_openapi::api::admissionregistration::v1::{
     MutatingWebhookConfiguration, ValidatingWebhookConfiguration,
 };
-use k8s_openapi::api::core::v1::Namespace;
+use k8s_openapi::api::batch::v1::Job;
+use k8s_openapi::api::core::v1::{Namespace, Pod};
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::api::{DeleteParams, ListParams, Patch, PatchParams, PostParams};
 use kube::config::{KubeConfigOptions, Kubeconfig};
@@ -54,6 +64,8 @@ use kube::discovery::ApiResource;
 use kube::{Api, Client, Resource};
 use serde_json::{Value, json};
 
+pub use injector::{INIT_CONTAINER, Injector};
+pub use jobs::{JOB_CONTROLLER_ENV, JobControl, Jobs};
 pub use tls::{Ca, TestServer};
 
 /// The environment variable naming a kubeconfig for real-cluster mode.
@@ -81,6 +93,9 @@ pub const CLEANUP_TIMEOUT: Duration = Duration::from_secs(15);
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(20);
 /// Pause between two polls.
 pub const POLL_INTERVAL: Duration = Duration::from_millis(100);
+/// How long the real-cluster probe waits for a Job controller to make a pod
+/// ([`JOB_CONTROLLER_ENV`] `auto`).
+pub const JOB_CONTROLLER_PROBE: Duration = Duration::from_secs(20);
 
 // ---------------------------------------------------------------------------------------------
 // Time bounds
@@ -235,6 +250,9 @@ pub struct Env {
     ca: Ca,
     webhooks: Option<TestServer>,
     backend: Backend,
+    job_control: JobControl,
+    /// The pod init-container injector, once a test asks for one.
+    injector: tokio::sync::OnceCell<Injector>,
     cleaned_up: bool,
 }
 
@@ -256,7 +274,7 @@ impl Env {
         let (webhooks, _dir, _leaf) = TestServer::ready("e2e", &ca).await;
         let base = webhooks.url("");
         let namespace = format!("e2e-{}", random_suffix(8));
-        let (client, backend) = match kubeconfig_path() {
+        let (client, backend, job_control) = match kubeconfig_path() {
             Some(path) => {
                 let config = real_config(&path).await;
                 let client = Client::try_from(config.clone()).expect("a client for the kubeconfig");
@@ -267,10 +285,13 @@ impl Env {
                     );
                 }
                 ensure_real_cluster_setup(&client).await;
-                (client, Backend::Real(Box::new(config)))
+                let job_control = real_job_control(&client).await;
+                (client, Backend::Real(Box::new(config)), job_control)
             }
             None => {
-                let server = ApiServer::start()
+                let options = jobs::harness_options();
+                let job_control = JobControl::of_harness(&options);
+                let server = ApiServer::start_with(options)
                     .await
                     .expect("start the harness API server");
                 let crd =
@@ -282,7 +303,7 @@ impl Env {
                     .await
                     .expect("register the webhooks with the harness");
                 let client = server.client().expect("a client for the harness");
-                (client, Backend::Harness(server))
+                (client, Backend::Harness(server), job_control)
             }
         };
         let env = Self {
@@ -291,6 +312,8 @@ impl Env {
             ca,
             webhooks: Some(webhooks),
             backend,
+            job_control,
+            injector: tokio::sync::OnceCell::new(),
             cleaned_up: false,
         };
         env.create_namespace().await;
@@ -304,6 +327,16 @@ impl Env {
     /// Whether this runs against a real API server (`LOCUST_E2E_KUBECONFIG`).
     pub fn is_real_cluster(&self) -> bool {
         matches!(self.backend, Backend::Real(_))
+    }
+
+    /// Who makes Job pods and writes Job status here (see [`jobs`]).
+    pub fn job_control(&self) -> JobControl {
+        self.job_control
+    }
+
+    /// The Jobs of this test's namespace: their pods and status, whoever makes them.
+    pub fn jobs(&self) -> Jobs {
+        Jobs::new(self.client.clone(), &self.namespace, self.job_control)
     }
 
     /// The client (as kubectl would use it).
@@ -485,6 +518,83 @@ impl Env {
         .await;
     }
 
+    /// From now on, pods created in this namespace with the label `key=value` get a classic
+    /// init container [`INIT_CONTAINER`] from a mutating admission webhook ([`Injector`]), as
+    /// from a sidecar injector: a MutatingWebhookConfiguration
+    /// `locust-operator-e2e-<namespace>-inject-<n>` (deleted at teardown) whose rules select pod
+    /// creates in this namespace with that label. Returns once the API server applies it (a
+    /// dry-run pod create comes back with the init container).
+    pub async fn inject_init_container(&self, key: &str, value: &str) {
+        static INJECTIONS: AtomicU64 = AtomicU64::new(0);
+        let injector = self
+            .injector
+            .get_or_init(|| async {
+                let leaf = self.ca.issue("e2e-injector");
+                Injector::start(&leaf.cert_pem, &leaf.key_pem).await
+            })
+            .await;
+        let name = format!(
+            "{}-inject-{}",
+            webhook_configuration_name(&self.namespace),
+            INJECTIONS.fetch_add(1, Ordering::Relaxed)
+        );
+        let configuration: MutatingWebhookConfiguration = serde_json::from_value(json!({
+            "metadata": {
+                "name": name,
+                "labels": {E2E_LABEL: "true", E2E_NAMESPACE_LABEL: self.namespace}
+            },
+            "webhooks": [{
+                "name": "inject.e2e.locust.io",
+                "clientConfig": {
+                    "url": injector.url(),
+                    "caBundle": base64::engine::general_purpose::STANDARD.encode(self.ca.pem())
+                },
+                "rules": [{
+                    "apiGroups": [""], "apiVersions": ["v1"], "resources": ["pods"],
+                    "operations": ["CREATE"], "scope": "Namespaced"
+                }],
+                "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": self.namespace}},
+                "objectSelector": {"matchLabels": {key: value}},
+                "admissionReviewVersions": ["v1"],
+                "sideEffects": "None",
+                "failurePolicy": "Fail",
+                "timeoutSeconds": 5,
+                "matchPolicy": "Equivalent",
+                "reinvocationPolicy": "Never"
+            }]
+        }))
+        .expect("a MutatingWebhookConfiguration");
+        let configurations: Api<MutatingWebhookConfiguration> = Api::all(self.client.clone());
+        poll("creating the injector's configuration", WAIT_LIMIT, || {
+            create_idempotent(&configurations, &configuration)
+        })
+        .await;
+        let probe: Pod = serde_json::from_value(json!({
+            "metadata": {"generateName": "inject-probe-", "labels": {key: value}},
+            "spec": {"restartPolicy": "Never", "containers": [{"name": "c", "image": "busybox:1.36"}]}
+        }))
+        .expect("a Pod");
+        let pods: Api<Pod> = self.api();
+        let dry_run = PostParams {
+            dry_run: true,
+            ..PostParams::default()
+        };
+        poll("the injector to act", WAIT_LIMIT, || async {
+            let made = request("dry-run create pod", pods.create(&dry_run, &probe)).await?;
+            let injected = made
+                .spec
+                .as_ref()
+                .and_then(|s| s.init_containers.as_ref())
+                .is_some_and(|c| c.iter().any(|c| c.name == INIT_CONTAINER));
+            if injected {
+                Ok(())
+            } else {
+                Err("no init container yet".to_owned())
+            }
+        })
+        .await;
+    }
+
     /// Waits until both webhooks act on this namespace: a dry-run create of a valid test comes
     /// back defaulted (mutating), one of an invalid test is denied (validating). A real API
     /// server picks up new webhook configurations and CRDs asynchronously.
@@ -589,6 +699,22 @@ async fn cleanup(client: Client, namespace: String) -> Result<(), String> {
     let validating: Api<ValidatingWebhookConfiguration> = Api::all(client.clone());
     let namespaces: Api<Namespace> = Api::all(client);
     let dp = DeleteParams::default();
+    // Those of `Env::inject_init_container`.
+    let labelled = ListParams::default().labels(&format!("{E2E_NAMESPACE_LABEL}={namespace}"));
+    if let Ok(list) = request("list webhook configurations", mutating.list(&labelled)).await {
+        for configuration in list {
+            if let Some(other) = configuration.metadata.name.filter(|n| *n != name) {
+                errors.extend(not_found(
+                    request(
+                        "delete MutatingWebhookConfiguration",
+                        mutating.delete(&other, &dp),
+                    )
+                    .await
+                    .map(drop),
+                ));
+            }
+        }
+    }
     errors.extend(not_found(
         request(
             "delete MutatingWebhookConfiguration",
@@ -724,6 +850,76 @@ async fn ensure_real_cluster_setup(client: &Client) {
             wait_for_conversion(client).await;
         })
         .await;
+}
+
+/// Whether a Job controller runs on the real cluster: as [`JOB_CONTROLLER_ENV`] says, or
+/// (`auto`) as a probe finds out, once per process.
+async fn real_job_control(client: &Client) -> JobControl {
+    static CONTROL: tokio::sync::OnceCell<JobControl> = tokio::sync::OnceCell::const_new();
+    *CONTROL
+        .get_or_init(|| async {
+            match jobs::setting() {
+                jobs::Setting::On => JobControl::Controller,
+                jobs::Setting::Off => JobControl::Manual,
+                jobs::Setting::Auto => probe_job_controller(client).await,
+            }
+        })
+        .await
+}
+
+/// Creates a Job in a scratch namespace and waits up to [`JOB_CONTROLLER_PROBE`] for a pod
+/// of it: kube-controller-manager makes one within milliseconds; an API server without it
+/// (envtest) never does.
+async fn probe_job_controller(client: &Client) -> JobControl {
+    const PROBE: &str = "job-controller-probe";
+    let namespace = format!("e2e-{}", random_suffix(8));
+    let namespaces: Api<Namespace> = Api::all(client.clone());
+    let scratch: Namespace = serde_json::from_value(json!({
+        "metadata": {"name": namespace, "labels": {E2E_LABEL: "true"}}
+    }))
+    .expect("a Namespace");
+    poll("creating the probe's namespace", WAIT_LIMIT, || {
+        create_idempotent(&namespaces, &scratch)
+    })
+    .await;
+    let jobs: Api<Job> = Api::namespaced(client.clone(), &namespace);
+    // Ends by itself should a scheduler and kubelet run it.
+    let probe: Job = serde_json::from_value(json!({
+        "metadata": {"name": PROBE},
+        "spec": {"backoffLimit": 0, "activeDeadlineSeconds": 60, "template": {"spec": {
+            "restartPolicy": "Never",
+            "containers": [{"name": "probe", "image": "registry.k8s.io/pause:3.10"}]
+        }}}
+    }))
+    .expect("a Job");
+    poll("creating the Job controller probe", WAIT_LIMIT, || {
+        create_idempotent(&jobs, &probe)
+    })
+    .await;
+    let pods: Api<Pod> = Api::namespaced(client.clone(), &namespace);
+    let selector = ListParams::default().labels(&format!("batch.kubernetes.io/job-name={PROBE}"));
+    let deadline = tokio::time::Instant::now() + JOB_CONTROLLER_PROBE;
+    let found = loop {
+        if let Ok(list) = request("list the probe's pods", pods.list(&selector)).await
+            && !list.items.is_empty()
+        {
+            break true;
+        }
+        if tokio::time::Instant::now() >= deadline {
+            break false;
+        }
+        tokio::time::sleep(POLL_INTERVAL).await;
+    };
+    let _ = cleanup(client.clone(), namespace).await;
+    let control = if found {
+        JobControl::Controller
+    } else {
+        JobControl::Manual
+    };
+    eprintln!(
+        "e2e: Job controller probe: {control:?} (set {JOB_CONTROLLER_ENV}=on or off to skip it)"
+    );
+    control
 }
 
 /// Deletes webhook configurations of this suite whose namespace is gone or terminating

@@ -38,18 +38,29 @@ pub struct State {
     pub schemas: RwLock<serde_json::Map<String, Value>>,
     /// Fault injection.
     pub faults: Faults,
+    /// Whether a Job controller runs ([`crate::job_controller`]): then the control plane's
+    /// reactions that are the Job controller's (letting go of a deleted Job's pods, see
+    /// [`crate::gc::collect`]) happen too.
+    pub job_controller: bool,
     next_ip: AtomicU32,
 }
 
 impl State {
-    /// A fresh server state with the `default` and `kube-system` namespaces.
+    /// A fresh server state with the `default` and `kube-system` namespaces, for a server with
+    /// a Job controller.
     pub fn new() -> Arc<Self> {
+        Self::with_job_controller(true)
+    }
+
+    /// [`State::new`], saying whether a Job controller runs.
+    pub fn with_job_controller(job_controller: bool) -> Arc<Self> {
         let state = Arc::new(Self {
             store: Store::new(),
             webhooks: RwLock::new(None),
             services: Services::default(),
             schemas: RwLock::new(serde_json::Map::new()),
             faults: Faults::default(),
+            job_controller,
             next_ip: AtomicU32::new(10),
         });
         for name in ["default", "kube-system"] {
@@ -180,10 +191,23 @@ pub async fn handle(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let path = uri.path().to_owned();
-    if let Some(error) = state.faults.before(&method, &path).await {
+    if let Some(error) = state.faults.before(&method, uri.path()).await {
         return error.into_response();
     }
+    serve(state, method, uri, headers, body).await
+}
+
+/// A request as [`handle`] serves it, without fault injection or recording: the entry of the
+/// harness's own controllers, which are clients of the API like any other but not traffic
+/// the tests observe or disturb.
+pub async fn serve(
+    state: Arc<State>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let path = uri.path().to_owned();
     let Some(route) = parse_route(&path) else {
         return ApiError::new(
             404,
@@ -560,8 +584,9 @@ impl Request<'_> {
         }
     }
 
-    /// Custom resources: schema processing and admission in the request version, then
-    /// conversion to the storage version. Built-ins: validation.
+    /// Admission in the request version (webhooks of the stored configurations for built-ins
+    /// too), with schema processing for custom resources, which are then converted to the
+    /// storage version; built-ins are validated.
     async fn admit(
         &self,
         operation: &str,
@@ -569,20 +594,17 @@ impl Request<'_> {
         old: Option<&Value>,
     ) -> Result<(Value, Vec<String>), ApiError> {
         let name = meta_str(&object, "name").unwrap_or_default().to_owned();
-        if !self.resource.custom {
-            let causes = crate::defaults::validate(&self.resource, &object);
-            if !causes.is_empty() {
-                return Err(ApiError::invalid(&self.resource, &name, &causes));
-            }
-            return Ok((object, Vec::new()));
-        }
-        let schema = self
-            .state
-            .schemas
-            .read()
-            .await
-            .get(&self.resource.api_version())
-            .cloned();
+        // Built-ins have no structural schema here; their validation follows admission.
+        let schema = if self.resource.custom {
+            self.state
+                .schemas
+                .read()
+                .await
+                .get(&self.resource.api_version())
+                .cloned()
+        } else {
+            None
+        };
         let old_request_version = match old {
             Some(old) => Some(self.to_request_version(old.clone()).await?),
             None => None,
@@ -630,17 +652,32 @@ impl Request<'_> {
             crate::schema::validate_custom(schema, &object, old_request_version.as_ref())
                 .map_err(|causes| ApiError::invalid(&self.resource, &name, &causes))?;
         }
+        if !self.resource.custom {
+            let causes = crate::defaults::validate(&self.resource, &object);
+            if !causes.is_empty() {
+                return Err(ApiError::invalid(&self.resource, &name, &causes));
+            }
+        }
         for hook in &validating {
             hook.admit(request(&object), &mut warnings).await?;
+        }
+        if !self.resource.custom {
+            return Ok((object, warnings));
         }
         let stored = convert(self.state, object, &self.resource.storage_api_version()).await?;
         Ok((storage_defaults(self.state, stored).await, warnings))
     }
 
-    /// The mutating and validating webhooks a request goes through: the registered ones, or
-    /// those of the stored webhook configurations that match it.
+    /// The mutating and validating webhooks a request goes through: the registered ones (for
+    /// LocustTests), or those of the stored webhook configurations that match it (for any
+    /// resource, built-ins too: a pod injector's, say).
     async fn admission_hooks(&self, object: &Value, operation: &str) -> (Vec<Hook>, Vec<Hook>) {
-        if let Some(fixed) = self.state.webhooks.read().await.clone() {
+        let fixed = if self.resource.custom {
+            self.state.webhooks.read().await.clone()
+        } else {
+            None
+        };
+        if let Some(fixed) = fixed {
             let hook = |name: &str, path: &str| Hook {
                 name: name.to_owned(),
                 target: Ok((fixed.clone(), path.to_owned())),
@@ -744,7 +781,6 @@ impl Request<'_> {
         let (mut object, warnings) = self.admit("CREATE", object, None).await?;
         metadata_mut(&mut object).insert("uid".into(), json!(uuid::Uuid::new_v4().to_string()));
         if !self.resource.custom {
-            crate::defaults::creation_request(&self.resource, &mut object);
             crate::defaults::defaults(&self.resource, &mut object);
         }
         // Scheme defaults count as the creator's fields; what the strategy, the allocators and
@@ -926,7 +962,6 @@ impl Request<'_> {
             stored,
             spec_changed,
         )?;
-        crate::gc::after_write(self.state, &self.resource, &updated);
         Ok((updated, warnings))
     }
 

@@ -61,27 +61,10 @@ fn pod_spec_defaults(spec: &mut Value) {
 }
 
 /// Fills the server-side defaults of a new built-in object (which already has its uid):
-/// [`creation_request`], [`defaults`], then [`prepare_create`].
+/// [`defaults`], then [`prepare_create`].
 pub fn apply(resource: &ResourceType, object: &mut Value, service_ip: impl FnOnce() -> String) {
-    creation_request(resource, object);
     defaults(resource, object);
     prepare_create(resource, object, service_ip);
-}
-
-/// What the creating controller puts into its create request besides what the client sent:
-/// the Job controller creates its pods with its tracking finalizer (so, like the rest of the
-/// request, the finalizer is the creator's field in managedFields). Creates only.
-pub fn creation_request(resource: &ResourceType, object: &mut Value) {
-    if (resource.group, resource.kind) != ("", "Pod") || job_of(object).is_none() {
-        return;
-    }
-    let metadata = crate::store::metadata_mut(object);
-    let finalizers = metadata.entry("finalizers").or_insert_with(|| json!([]));
-    if let Value::Array(list) = finalizers
-        && !list.iter().any(|f| f == JOB_TRACKING_FINALIZER)
-    {
-        list.push(json!(JOB_TRACKING_FINALIZER));
-    }
 }
 
 /// The finalizer the Job controller puts on the pods it creates (it removes it once it has

@@ -1,8 +1,9 @@
 //! Deletion (finalizers, graceful deletion, propagation policies) and what the control plane
 //! does after it: the garbage collector of owner references, the namespace controller (a
-//! deleted namespace is emptied, then removed), and the Job controller's pod finalizer
-//! (`batch.kubernetes.io/job-tracking`, taken off a Job's pods when they or their Job are
-//! deleted, or when they finish), without which deleted Job pods would never go away.
+//! deleted namespace is emptied, then removed), and, when a Job controller runs, its first
+//! reaction to a deleted Job: taking its `batch.kubernetes.io/job-tracking` finalizer off the
+//! Job's pods before the garbage collector deletes them (as 13d of the recordings shows).
+//! Everything else the Job controller does is [`crate::job_controller`].
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -23,6 +24,8 @@ pub const ORPHAN_FINALIZER: &str = "orphan";
 /// How long the simulated controllers take to react (the real ones take milliseconds; the
 /// intermediate states stay observable).
 const REACTION: Duration = Duration::from_millis(20);
+/// How often a foreground deletion looks whether the owner's dependents are gone.
+const FOREGROUND_POLL: Duration = Duration::from_millis(10);
 
 /// What a DELETE did.
 pub enum Deleted {
@@ -144,9 +147,10 @@ fn blocks(state: &State, resource: &ResourceType, object: &Value) -> bool {
 }
 
 /// What the control plane does after a deletion step of `owner` (marked, or removed):
-/// the Job controller lets go of the pods of a deleted Job and of deleted pods; the garbage
+/// the Job controller (when one runs) lets go of the pods of a deleted Job; the garbage
 /// collector deletes (background, foreground) or orphans the dependents, then removes the
-/// owner's own propagation finalizer.
+/// owner's own propagation finalizer once they are gone (foreground: however long that takes,
+/// as the garbage collector waits for dependents that are still terminating).
 pub fn collect(state: Arc<State>, resource: ResourceType, owner: Value, propagation: Propagation) {
     let Some(uid) = meta_str(&owner, "uid").map(str::to_owned) else {
         return;
@@ -158,7 +162,10 @@ pub fn collect(state: Arc<State>, resource: ResourceType, owner: Value, propagat
     );
     tokio::spawn(async move {
         tokio::time::sleep(REACTION).await;
-        if is_kind(&resource, "batch", "Job") {
+        // Here rather than in the Job controller's own loop so that it always comes before
+        // the garbage collector's deletions below (as on a real cluster, where the Job
+        // controller reacts within milliseconds and the collector later).
+        if state.job_controller && is_kind(&resource, "batch", "Job") {
             for (dep_key, dependent) in state.store.dependents(&uid) {
                 if let Some(pods) = resource_of(&dep_key)
                     && is_kind(&pods, "", "Pod")
@@ -167,9 +174,6 @@ pub fn collect(state: Arc<State>, resource: ResourceType, owner: Value, propagat
                     release(&state, &pods, &dep_key, JOB_TRACKING_FINALIZER);
                 }
             }
-        }
-        if is_kind(&resource, "", "Pod") && job_of(&owner).is_some() {
-            release(&state, &resource, &owner_key, JOB_TRACKING_FINALIZER);
         }
         let still_there = state
             .store
@@ -225,12 +229,20 @@ pub fn collect(state: Arc<State>, resource: ResourceType, owner: Value, propagat
                         let _ = delete(state.clone(), &dep_resource, dep_key, policy);
                     }
                 }
-                // Wait (bounded) until every dependent is gone, then let the owner go.
-                for _ in 0..600 {
+                // Wait until every dependent is gone (a dependent held by a finalizer holds the
+                // owner too), then let the owner go, unless it went another way meanwhile.
+                loop {
+                    let owner_there = state
+                        .store
+                        .get(&owner_key)
+                        .is_some_and(|o| meta_str(&o, "uid") == Some(uid.as_str()));
+                    if !owner_there {
+                        return;
+                    }
                     if state.store.dependents(&uid).is_empty() {
                         break;
                     }
-                    tokio::time::sleep(Duration::from_millis(10)).await;
+                    tokio::time::sleep(FOREGROUND_POLL).await;
                 }
                 release(&state, &resource, &owner_key, FOREGROUND_FINALIZER);
             }
@@ -238,38 +250,10 @@ pub fn collect(state: Arc<State>, resource: ResourceType, owner: Value, propagat
     });
 }
 
-/// A pod of a Job reached a final phase: the Job controller accounts for it and takes its
-/// tracking finalizer off.
-pub fn after_write(state: &Arc<State>, resource: &ResourceType, object: &Value) {
-    let finished = matches!(
-        object.pointer("/status/phase").and_then(Value::as_str),
-        Some("Succeeded" | "Failed")
-    );
-    if !is_kind(resource, "", "Pod")
-        || !finished
-        || !finalizers(object)
-            .iter()
-            .any(|f| f == JOB_TRACKING_FINALIZER)
-    {
-        return;
-    }
-    let state = state.clone();
-    let resource = resource.clone();
-    let pod_key = key(
-        &resource,
-        meta_str(object, "namespace").unwrap_or_default(),
-        meta_str(object, "name").unwrap_or_default(),
-    );
-    tokio::spawn(async move {
-        tokio::time::sleep(REACTION).await;
-        release(&state, &resource, &pod_key, JOB_TRACKING_FINALIZER);
-    });
-}
-
 /// Removes `finalizer` from an object. When it was the last one of an object marked for
 /// deletion, the object goes (the garbage collector's own `foregroundDeletion` stays in the
 /// last state, as the API server shows it).
-fn release(state: &Arc<State>, resource: &ResourceType, key: &Key, finalizer: &str) {
+pub(crate) fn release(state: &Arc<State>, resource: &ResourceType, key: &Key, finalizer: &str) {
     for _ in 0..8 {
         let Some(current) = state.store.get(key) else {
             return;

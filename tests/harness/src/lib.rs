@@ -12,8 +12,11 @@
 //! webhook configurations and CRD with their `caBundle`s (see [`webhooks`]). Faults can be
 //! injected.
 //!
-//! `sim` holds what kubelet and the Job controller would do, written against the public API
-//! only, so tests can use it against a real API server too.
+//! A Job controller runs with it by default ([`job_controller`]: pods for Jobs and their
+//! status, as kube-controller-manager keeps them); [`Options::job_controller`] turns it off
+//! for an API server without controllers, as envtest is. There is no kubelet: `sim` holds
+//! what kubelet would write (and, for runs without a Job controller, what the Job controller
+//! would), against the public API only, so tests can use it against a real API server too.
 
 pub mod api;
 pub mod defaults;
@@ -21,6 +24,7 @@ pub mod encoding;
 pub mod events;
 pub mod faults;
 pub mod gc;
+pub mod job_controller;
 pub mod patch;
 pub mod resources;
 pub mod schema;
@@ -42,18 +46,43 @@ use tokio::task::JoinHandle;
 pub use api::State;
 pub use faults::Filter;
 
+/// How to start an [`ApiServer`].
+#[derive(Clone, Debug)]
+pub struct Options {
+    /// Run the Job controller (default: yes, as every cluster does; without it the server is
+    /// like envtest's, and Job pods and status are the tests' to write).
+    pub job_controller: bool,
+    /// The Job controller's timings.
+    pub job_controller_settings: job_controller::Settings,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            job_controller: true,
+            job_controller_settings: job_controller::Settings::default(),
+        }
+    }
+}
+
 /// A running harness API server.
 pub struct ApiServer {
     /// Shared state (store, webhooks, faults).
     pub state: Arc<State>,
     addr: SocketAddr,
     task: JoinHandle<()>,
+    job_controller: Option<JoinHandle<()>>,
 }
 
 impl ApiServer {
-    /// Starts a server on 127.0.0.1 with a free port.
+    /// Starts a server on 127.0.0.1 with a free port, with a Job controller.
     pub async fn start() -> std::io::Result<Self> {
-        let state = State::new();
+        Self::start_with(Options::default()).await
+    }
+
+    /// Starts a server on 127.0.0.1 with a free port.
+    pub async fn start_with(options: Options) -> std::io::Result<Self> {
+        let state = State::with_job_controller(options.job_controller);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let addr = listener.local_addr()?;
         let router = Router::new().fallback(
@@ -69,7 +98,20 @@ impl ApiServer {
         let task = tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
         });
-        Ok(Self { state, addr, task })
+        let job_controller = options
+            .job_controller
+            .then(|| job_controller::start(state.clone(), options.job_controller_settings.clone()));
+        Ok(Self {
+            state,
+            addr,
+            task,
+            job_controller,
+        })
+    }
+
+    /// Whether its Job controller runs.
+    pub fn has_job_controller(&self) -> bool {
+        self.job_controller.is_some()
     }
 
     /// `http://127.0.0.1:<port>`.
@@ -128,5 +170,8 @@ impl ApiServer {
 impl Drop for ApiServer {
     fn drop(&mut self) {
         self.task.abort();
+        if let Some(job_controller) = &self.job_controller {
+            job_controller.abort();
+        }
     }
 }

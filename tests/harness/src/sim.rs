@@ -1,6 +1,10 @@
 //! What kubelet and the Job controller would do, done through the public API only (status
-//! subresource writes), so the same helpers work against the harness and a real API server
-//! without controllers (envtest-like).
+//! subresource writes), so the same helpers work against the harness and a real API server.
+//! The pod-status helpers are the kubelet (no API server here has one). The Job helpers
+//! ([`create_job_pods`], [`set_job_counts`], [`complete_job`], [`fail_job`]) are the Job
+//! controller, for API servers without one (envtest-like, or the harness with
+//! [`crate::Options::job_controller`] off): where a Job controller runs, it makes the pods and
+//! owns Job status, and these would only fight it.
 
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::Pod;
@@ -13,7 +17,7 @@ fn now() -> String {
 }
 
 /// The field manager of the Job controller's writes (as on a real cluster).
-pub const JOB_CONTROLLER: &str = "kube-controller-manager";
+pub const JOB_CONTROLLER: &str = crate::job_controller::FIELD_MANAGER;
 /// The field manager of the kubelet's pod status writes.
 pub const KUBELET: &str = "kubelet";
 
@@ -26,9 +30,8 @@ fn as_manager(manager: &str) -> PatchParams {
 
 /// Creates `count` pods for a Job the way the Job controller does: `generateName`
 /// `<job>-`, the template's labels plus the job labels, an owner reference to the Job, field
-/// manager [`JOB_CONTROLLER`]. (The harness also gives them the Job controller's
-/// `batch.kubernetes.io/job-tracking` finalizer, and takes it off when they or their Job are
-/// deleted or they finish; a real API server without controllers does neither.)
+/// manager [`JOB_CONTROLLER`]; without the Job controller's
+/// `batch.kubernetes.io/job-tracking` finalizer, as nothing would take it off again.
 pub async fn create_job_pods(
     client: &Client,
     namespace: &str,
@@ -209,6 +212,77 @@ pub async fn set_pod_terminated(
     .await
 }
 
+fn init_container_names(pod: &Pod) -> Vec<String> {
+    pod.spec
+        .as_ref()
+        .and_then(|s| s.init_containers.as_ref())
+        .map(|c| c.iter().map(|c| c.name.clone()).collect())
+        .unwrap_or_default()
+}
+
+/// The pod's (classic) init containers are running: the pod is scheduled, not initialized,
+/// its containers wait in `PodInitializing`.
+pub async fn set_init_containers_running(
+    client: &Client,
+    namespace: &str,
+    pod: &Pod,
+) -> Result<Pod, kube::Error> {
+    let init: Vec<Value> = init_container_names(pod)
+        .into_iter()
+        .map(|name| json!({"name": name, "ready": false, "restartCount": 0, "image": "busybox", "imageID": "", "started": true, "state": {"running": {"startedAt": now()}}}))
+        .collect();
+    let containers: Vec<Value> = container_names(pod)
+        .into_iter()
+        .map(|name| json!({"name": name, "ready": false, "restartCount": 0, "image": "locust", "imageID": "", "started": false, "state": {"waiting": {"reason": "PodInitializing"}}}))
+        .collect();
+    patch_pod_status(client, namespace, &pod.name_any(), json!({
+        "phase": "Pending",
+        "conditions": [
+            {"type": "PodScheduled", "status": "True", "lastTransitionTime": now()},
+            {"type": "Initialized", "status": "False", "reason": "ContainersNotInitialized", "lastTransitionTime": now()}
+        ],
+        "initContainerStatuses": init,
+        "containerStatuses": containers,
+    }))
+    .await
+}
+
+/// The (classic) init container `container` exited with `exit_code` and, the pod's
+/// `restartPolicy` being `Never`, the pod failed before its containers started.
+pub async fn set_init_container_failed(
+    client: &Client,
+    namespace: &str,
+    pod: &Pod,
+    container: &str,
+    exit_code: i32,
+) -> Result<Pod, kube::Error> {
+    let init: Vec<Value> = init_container_names(pod)
+        .into_iter()
+        .map(|name| {
+            let state = if name == container {
+                json!({"terminated": {"exitCode": exit_code, "reason": "Error", "startedAt": now(), "finishedAt": now()}})
+            } else {
+                json!({"waiting": {"reason": "PodInitializing"}})
+            };
+            json!({"name": name, "ready": false, "restartCount": 0, "image": "busybox", "imageID": "", "started": false, "state": state})
+        })
+        .collect();
+    let containers: Vec<Value> = container_names(pod)
+        .into_iter()
+        .map(|name| json!({"name": name, "ready": false, "restartCount": 0, "image": "locust", "imageID": "", "started": false, "state": {"waiting": {"reason": "PodInitializing"}}}))
+        .collect();
+    patch_pod_status(client, namespace, &pod.name_any(), json!({
+        "phase": "Failed",
+        "conditions": [
+            {"type": "PodScheduled", "status": "True", "lastTransitionTime": now()},
+            {"type": "Initialized", "status": "False", "reason": "ContainersNotInitialized", "lastTransitionTime": now()}
+        ],
+        "initContainerStatuses": init,
+        "containerStatuses": containers,
+    }))
+    .await
+}
+
 /// The scheduler could not place the pod.
 pub async fn set_pod_unschedulable(
     client: &Client,
@@ -270,7 +344,8 @@ pub async fn set_job_counts(
         .await
 }
 
-/// The Job completed (`SuccessCriteriaMet`, `Complete`).
+/// The Job completed (`SuccessCriteriaMet`, `Complete`), as
+/// [`crate::job_controller`] writes it.
 pub async fn complete_job(
     client: &Client,
     namespace: &str,
@@ -289,7 +364,8 @@ pub async fn complete_job(
         .await
 }
 
-/// The Job failed (`FailureTarget`, `Failed`, reason `BackoffLimitExceeded`).
+/// The Job failed (`FailureTarget`, `Failed`, reason `BackoffLimitExceeded`), as
+/// [`crate::job_controller`] writes it.
 pub async fn fail_job(client: &Client, namespace: &str, job: &str) -> Result<Job, kube::Error> {
     let jobs: Api<Job> = Api::namespaced(client.clone(), namespace);
     let status = json!({"status": {

@@ -1,6 +1,6 @@
-//! Replays the HTTP exchanges recorded from a real kube-apiserver v1.32
-//! (`../shared/fixtures/apiserver-http`, see its README) against the harness and compares the
-//! answers.
+//! Replays the HTTP exchanges recorded from a real kube-apiserver v1.32 with
+//! kube-controller-manager (`tests/fixtures/apiserver-http`, see its README) against the harness,
+//! with its Job controller, and compares the answers.
 //!
 //! The fixtures form one session in namespace `http-capture`. They are replayed in file-name
 //! order by two tests that run in parallel, each on a fresh harness: `session` (00 to 12g, then
@@ -25,11 +25,11 @@
 //!   harness tracks lists atomically);
 //! - JSON key order is compared too (custom resources alphabetical, built-ins in Go struct order).
 //!
-//! What the recording's controllers did (the Job controller's pods and status writes, the
-//! kubelet) is redone with `apiserver_harness::sim` or, where `sim` has no helper, with a status
-//! patch carrying `fieldManager=kube-controller-manager`; setup the recording did not capture
-//! (Jobs t1-orphan-demo and bg-demo, LocustTests t2 and t3) is recreated from what the fixtures
-//! show of those objects.
+//! What the recording's Job controller did (pods, their finalizers, Job status) the harness's
+//! own Job controller does: the replay waits for it where the recording shows its result
+//! (pods of a Job bind to the recorded ones in creation order) and never writes a Job's pods
+//! or status itself. Setup the recording did not capture (Jobs t1-orphan-demo and bg-demo,
+//! LocustTests t2 and t3) is recreated from what the fixtures show of those objects.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -45,6 +45,10 @@ use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
+use k8s_openapi::api::batch::v1::{Job, JobStatus};
+use k8s_openapi::api::core::v1::Pod;
+use kube::Api;
+use kube::api::ListParams;
 use regex::Regex;
 use serde::de::{Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::ser::{Serialize, SerializeMap, SerializeSeq, Serializer};
@@ -56,7 +60,7 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 const EVENTUALLY: Duration = Duration::from_secs(5);
 
 fn fixture_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures/apiserver-http")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/apiserver-http")
 }
 
 // ---- order-preserving JSON ------------------------------------------------------------------
@@ -598,6 +602,8 @@ struct Replay {
     problems: Mutex<Vec<String>>,
     /// Recorded pod names by Job, in creation order (from 06b: sorted by resourceVersion).
     pod_names: Mutex<BTreeMap<String, Vec<String>>>,
+    /// The harness's pods already bound to recorded ones.
+    bound_pods: Mutex<BTreeSet<String>>,
 }
 
 /// Comparison context of one fixture.
@@ -940,6 +946,7 @@ impl Replay {
             map: Mutex::new(Mapping::default()),
             problems: Mutex::new(Vec::new()),
             pod_names: Mutex::new(BTreeMap::new()),
+            bound_pods: Mutex::new(BTreeSet::new()),
         })
     }
 
@@ -1102,14 +1109,44 @@ impl Replay {
         self.map.lock().unwrap().translate(text)
     }
 
-    /// The Job controller creates `count` pods for `job`; they stand for the recorded pods of
-    /// that Job in creation order.
+    /// Waits (bounded) until the Job controller has made `count` more pods for `job`; they
+    /// stand for the recorded pods of that Job in creation order.
     async fn job_pods(&self, job: &str, count: usize) {
-        let pods = apiserver_harness::sim::create_job_pods(&self.kube, NAMESPACE, job, count)
-            .await
-            .unwrap();
-        for pod in pods {
-            let actual = pod.metadata.name.clone().unwrap();
+        let pods: Api<Pod> = Api::namespaced(self.kube.clone(), NAMESPACE);
+        let selector = ListParams::default().labels(&format!("batch.kubernetes.io/job-name={job}"));
+        let deadline = Instant::now() + EVENTUALLY;
+        let fresh = loop {
+            let mut listed: Vec<(u64, String)> = pods
+                .list(&selector)
+                .await
+                .unwrap()
+                .items
+                .into_iter()
+                .map(|p| {
+                    let rv = p.metadata.resource_version.unwrap().parse().unwrap();
+                    (rv, p.metadata.name.unwrap())
+                })
+                .collect();
+            // Just created, so their resourceVersions are those of their creation.
+            listed.sort();
+            let bound = self.bound_pods.lock().unwrap().clone();
+            let fresh: Vec<String> = listed
+                .into_iter()
+                .map(|(_, name)| name)
+                .filter(|name| !bound.contains(name))
+                .collect();
+            if fresh.len() >= count {
+                break fresh;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the Job controller made {} of {count} new pods for {job}",
+                fresh.len()
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        };
+        for actual in fresh.into_iter().take(count) {
+            self.bound_pods.lock().unwrap().insert(actual.clone());
             let recorded = {
                 let mut names = self.pod_names.lock().unwrap();
                 let queue = names.entry(job.to_owned()).or_default();
@@ -1123,22 +1160,41 @@ impl Replay {
         }
     }
 
-    /// The Job controller's status write after counting pods.
-    async fn job_counts(&self, job: &str, active: i32) {
-        apiserver_harness::sim::set_job_counts(&self.kube, NAMESPACE, job, active, 0, 0, 0)
-            .await
-            .unwrap();
+    /// Waits (bounded) until the Job controller has written a status of `job` that `pred`
+    /// accepts.
+    async fn job_status(&self, job: &str, what: &str, pred: impl Fn(&JobStatus) -> bool) {
+        let jobs: Api<Job> = Api::namespaced(self.kube.clone(), NAMESPACE);
+        let deadline = Instant::now() + EVENTUALLY;
+        loop {
+            let status = jobs
+                .get_status(job)
+                .await
+                .unwrap()
+                .status
+                .unwrap_or_default();
+            if pred(&status) {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{job}: the Job controller did not write {what}: {status:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
     }
 
-    /// A Job-controller status write `sim` has no helper for.
-    async fn job_status(&self, job: &str, status: serde_json::Value) {
-        self.call(
-            "PATCH",
-            &format!("/apis/batch/v1/namespaces/{NAMESPACE}/jobs/{job}/status?fieldManager=kube-controller-manager"),
-            "application/merge-patch+json",
-            serde_json::json!({"status": status}),
-        )
+    /// The Job controller's status after counting `active` pods.
+    async fn job_counts(&self, job: &str, active: i32) {
+        self.job_status(job, &format!("active {active}"), |s| {
+            s.active == Some(active) && s.start_time.is_some()
+        })
         .await;
+    }
+
+    /// The Job controller's status of a suspended Job.
+    async fn job_suspended(&self, job: &str) {
+        self.job_status(job, "Suspended", |s| has_condition(s, "Suspended"))
+            .await;
     }
 
     fn finish(&self) {
@@ -1152,13 +1208,13 @@ impl Replay {
     }
 }
 
-/// The Job controller's status for a suspended Job.
-fn suspended_status() -> serde_json::Value {
-    let now = apiserver_harness::store::now();
-    serde_json::json!({
-        "conditions": [{"type": "Suspended", "status": "True", "lastProbeTime": now, "lastTransitionTime": now, "reason": "JobSuspended", "message": "Job suspended"}],
-        "terminating": 0, "uncountedTerminatedPods": {}, "ready": 0
-    })
+/// Whether the Job status has this condition with status `True`.
+fn has_condition(status: &JobStatus, type_: &str) -> bool {
+    status
+        .conditions
+        .iter()
+        .flatten()
+        .any(|c| c.type_ == type_ && c.status == "True")
 }
 
 /// A Job like the ones of the recording (labels, owner reference to LocustTest `owner`).
@@ -1587,9 +1643,7 @@ async fn step(replay: &Arc<Replay>, name: &str) {
                     job,
                 )
                 .await;
-            replay
-                .job_status("t1-orphan-demo", suspended_status())
-                .await;
+            replay.job_suspended("t1-orphan-demo").await;
             replay.replay(name).await;
         }
         "08c-delete-job-background-immediate" => {
@@ -1611,9 +1665,9 @@ async fn step(replay: &Arc<Replay>, name: &str) {
         }
         "10e-get-master-job-after-pod-failed" => {
             // backoffLimit 0 and the only pod failed: the Job controller fails the Job.
-            apiserver_harness::sim::fail_job(&replay.kube, NAMESPACE, "t1-master")
-                .await
-                .unwrap();
+            replay
+                .job_status("t1-master", "Failed", |s| has_condition(s, "Failed"))
+                .await;
             replay.replay(name).await;
         }
         "12c-get-job-after-gc"
@@ -1683,7 +1737,6 @@ async fn watch_with_writes(replay: &Arc<Replay>, name: &str, t1_uid: &str) {
                     &["--worker", "--master-host=t1-master"],
                 );
                 replay.call("POST", &jobs, "application/json", job).await;
-                replay.job_status("t1-watch-demo", suspended_status()).await;
             }
             a if a.starts_with("PATCH t1-worker merge-patch spec.parallelism=2") => {
                 replay
@@ -1694,22 +1747,8 @@ async fn watch_with_writes(replay: &Arc<Replay>, name: &str, t1_uid: &str) {
                         serde_json::json!({"spec": {"parallelism": 2}}),
                     )
                     .await;
-                // The Job controller deletes the newest pod; it is terminating for a moment.
-                let pod = replay.translate("t1-worker-kcc9t");
-                replay
-                    .call(
-                        "DELETE",
-                        &format!("/api/v1/namespaces/{NAMESPACE}/pods/{pod}"),
-                        "application/json",
-                        serde_json::json!({}),
-                    )
-                    .await;
-                replay
-                    .job_status(
-                        "t1-worker",
-                        serde_json::json!({"active": 2, "terminating": 1}),
-                    )
-                    .await;
+                // The Job controller deletes the newest pod; it counts as terminating until
+                // the controller's next look, about a second later.
             }
             a if a.starts_with("PATCH t1-worker merge-patch add label watch=seen") => {
                 replay
@@ -1720,11 +1759,7 @@ async fn watch_with_writes(replay: &Arc<Replay>, name: &str, t1_uid: &str) {
                         serde_json::json!({"metadata": {"labels": {"watch": "seen"}}}),
                     )
                     .await;
-                // ~400 ms later the Job controller sees the pod gone.
-                tokio::time::sleep(Duration::from_millis(400)).await;
-                replay
-                    .job_status("t1-worker", serde_json::json!({"terminating": 0}))
-                    .await;
+                // About 400 ms later the Job controller sees the pod gone (its batch period).
             }
             a if a.starts_with("DELETE Job t1-watch-demo") => {
                 replay.call("DELETE", &format!("{jobs}/t1-watch-demo"), "application/json", serde_json::json!({"apiVersion": "v1", "kind": "DeleteOptions", "propagationPolicy": "Background"})).await;

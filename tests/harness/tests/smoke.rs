@@ -47,6 +47,20 @@ async fn server() -> (ApiServer, kube::Client) {
     (server, client)
 }
 
+/// Waits (bounded) until the Job controller has made `count` pods for `job`; returns them.
+async fn controller_pods(client: &kube::Client, ns: &str, job: &str, count: usize) -> Vec<Pod> {
+    let pods: Api<Pod> = Api::namespaced(client.clone(), ns);
+    let selector = ListParams::default().labels(&format!("batch.kubernetes.io/job-name={job}"));
+    for _ in 0..250 {
+        let listed = pods.list(&selector).await.unwrap().items;
+        if listed.len() >= count {
+            return listed;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("the Job controller did not make {count} pods for {job}");
+}
+
 fn test_object(name: &str) -> DynamicObject {
     serde_json::from_value(json!({
         "apiVersion": "locust.io/v2", "kind": "LocustTest",
@@ -157,9 +171,7 @@ async fn jobs_get_defaults_selectors_work_and_owners_collect_dependents() {
     .unwrap();
     let created = jobs.create(&PostParams::default(), &job).await.unwrap();
     assert!(created.spec.as_ref().unwrap().selector.is_some());
-    let pods = apiserver_harness::sim::create_job_pods(&client, "t", "t1-worker", 2)
-        .await
-        .unwrap();
+    let pods = controller_pods(&client, "t", "t1-worker", 2).await;
     assert_eq!(pods.len(), 2);
     let listed = Api::<Pod>::namespaced(client.clone(), "t")
         .list(&ListParams::default().labels("performance-test-name in (t1,t2)"))
@@ -250,9 +262,7 @@ async fn job_pods_lose_their_tracking_finalizer_with_the_job_and_do_not_get_it_b
     }))
     .unwrap();
     jobs.create(&PostParams::default(), &job).await.unwrap();
-    let pods = apiserver_harness::sim::create_job_pods(&client, "t", "j", 1)
-        .await
-        .unwrap();
+    let pods = controller_pods(&client, "t", "j", 1).await;
     let pod_name = pods[0].name_any();
     assert_eq!(
         pods[0].metadata.finalizers,
