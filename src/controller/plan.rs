@@ -4,10 +4,11 @@
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::core::DynamicObject;
 
-use crate::api::conditions::{STATUS_TRUE, types};
+use crate::api::conditions::{STATUS_TRUE, reasons, types};
 use crate::api::v2::{LocustTest, LocustTestSpec, Phase};
 use crate::defaulting::apply_defaults;
 use crate::field::FieldError;
+use crate::status::MESSAGE_RECREATING;
 use crate::validation::Report;
 
 pub use crate::api::ANNOTATION_ORIGINAL_SPEC;
@@ -89,17 +90,20 @@ pub fn with_spec(test: &LocustTest, spec: &LocustTestSpec) -> LocustTest {
 }
 
 /// True when the test's children were all created once: a child missing now was deleted by
-/// someone else, and creating it again is a recovery.
+/// someone else, and creating it again is a recovery. The status says so: `Running`,
+/// `Ready=True`, or a recovery already under way (`Ready=False` while recreating, e.g. waiting
+/// for a child being deleted in the foreground) — which must not read as a first creation.
 pub fn children_were_created(test: &LocustTest) -> bool {
     let Some(status) = &test.status else {
         return false;
     };
     status.phase == Some(Phase::Running)
-        || status
-            .conditions
-            .iter()
-            .flatten()
-            .any(|c| c.type_ == types::READY && c.status == STATUS_TRUE)
+        || status.conditions.iter().flatten().any(|c| {
+            c.type_ == types::READY
+                && (c.status == STATUS_TRUE
+                    || (c.reason == reasons::RESOURCES_CREATING
+                        && c.message.starts_with(MESSAGE_RECREATING)))
+        })
 }
 
 /// True when the test is in a terminal phase: nothing is created or recreated any more.

@@ -224,6 +224,9 @@ async fn reconcile_inner(object: &DynamicObject, ctx: &Context) -> Result<Action
     }
     let mut observed = lookup.observed;
     observed.original_spec = source.spec().cloned();
+    // A child of ours being deleted was created once: the test is recovering from that
+    // deletion until it is gone and created again.
+    observed.recreating = !lookup.leaving.is_empty();
 
     let mut events: Vec<StatusEvent> = Vec::new();
     let mut foreign = lookup.foreign;
@@ -237,7 +240,7 @@ async fn reconcile_inner(object: &DynamicObject, ctx: &Context) -> Result<Action
                 if children_were_created(&test) {
                     // One event per object, each naming it as the related object, so that
                     // repeated recoveries are told apart (the recorder folds identical events).
-                    observed.recreating |= !created.is_empty() || !leaving.is_empty();
+                    observed.recreating |= !created.is_empty();
                     for child in created {
                         let event = StatusEvent {
                             type_: EventType::Warning,

@@ -105,6 +105,9 @@ pub const MAX_CONDITION_MESSAGE_BYTES: usize = 32 * 1024;
 
 /// `Ready=True` message (the user's guide, verbatim).
 pub const MESSAGE_RESOURCES_CREATED: &str = "All resources created successfully";
+/// Start of the `Ready=False`/`ResourcesCreating` message while children deleted by someone
+/// else are recreated (or waited for, while still being deleted).
+pub const MESSAGE_RECREATING: &str = "Recreating externally deleted resources";
 /// `PodsHealthy=True`/`PodsHealthy` message when every pod runs or has succeeded (the user's
 /// guide, verbatim).
 pub const MESSAGE_PODS_HEALTHY: &str = "All pods running normally";
@@ -293,7 +296,7 @@ pub fn compute(test: &LocustTest, observed: &Observed, now: Timestamp, grace: Du
                 );
             } else {
                 let verb = if observed.recreating {
-                    "Recreating externally deleted resources"
+                    MESSAGE_RECREATING
                 } else {
                     "Creating resources"
                 };
