@@ -8,7 +8,7 @@
 //! skips in real-cluster mode.
 //!
 //! Every assertion on status is in the vocabulary of the user's monitoring guide
-//! (`shared/seeds/monitor-test-status.md`): condition types, statuses, reasons and messages
+//! (`docs/monitor-test-status.md`): condition types, statuses, reasons and messages
 //! exactly, the message format `{Reason}: {N} pod(s) affected [{pod-names}]: {detail}`, the
 //! labels of the `kubectl get pods -l` selectors, `kubectl wait` conditions, and events a user
 //! filters on.
