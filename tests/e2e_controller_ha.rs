@@ -1097,12 +1097,11 @@ fn harness_kubeconfig(dir: &Path, url: &str, namespace: &str) -> PathBuf {
     path
 }
 
-#[tokio::test]
-async fn the_binary_reconciles_serves_probes_and_metrics_and_hands_over_on_sigterm() {
-    init_logs();
-    let env = Env::start().await;
+/// A scratch directory for replicas of the binary (`certs/` with a serving certificate, logs)
+/// and the kubeconfig they use: the harness's, or the real cluster's.
+fn binary_dir(env: &Env, label: &str) -> (PathBuf, PathBuf) {
     let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!(
-        "e2e-ha-binary-{}-{}",
+        "e2e-ha-{label}-{}-{}",
         std::process::id(),
         random_suffix(6)
     ));
@@ -1115,6 +1114,14 @@ async fn the_binary_reconciles_serves_probes_and_metrics_and_hands_over_on_sigte
         Some(harness) => harness_kubeconfig(&dir, &harness.url(), env.namespace()),
         None => e2e::kubeconfig_path().expect("the real cluster's kubeconfig"),
     };
+    (dir, kubeconfig)
+}
+
+#[tokio::test]
+async fn the_binary_reconciles_serves_probes_and_metrics_and_hands_over_on_sigterm() {
+    init_logs();
+    let env = Env::start().await;
+    let (dir, kubeconfig) = binary_dir(&env, "binary");
     let lease = lease_name();
     let ns = env.namespace().to_owned();
     within(async {
@@ -1234,20 +1241,7 @@ async fn the_binary_reconciles_serves_probes_and_metrics_and_hands_over_on_sigte
 async fn readiness_of_the_binary_goes_up_once_during_start_up() {
     init_logs();
     let env = Env::start().await;
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!(
-        "e2e-ha-readyz-{}-{}",
-        std::process::id(),
-        random_suffix(6)
-    ));
-    let certs = dir.join("certs");
-    std::fs::create_dir_all(&certs).unwrap();
-    let leaf = e2e::Ca::new("locust-operator e2e-ha CA").issue("webhook");
-    std::fs::write(certs.join("tls.crt"), &leaf.cert_pem).unwrap();
-    std::fs::write(certs.join("tls.key"), &leaf.key_pem).unwrap();
-    let kubeconfig = match env.harness() {
-        Some(harness) => harness_kubeconfig(&dir, &harness.url(), env.namespace()),
-        None => e2e::kubeconfig_path().expect("the real cluster's kubeconfig"),
-    };
+    let (dir, kubeconfig) = binary_dir(&env, "readyz");
     let lease = lease_name();
     let ns = env.namespace().to_owned();
     if let Some(harness) = env.harness() {

@@ -227,24 +227,8 @@ pub async fn set_init_containers_running(
     namespace: &str,
     pod: &Pod,
 ) -> Result<Pod, kube::Error> {
-    let init: Vec<Value> = init_container_names(pod)
-        .into_iter()
-        .map(|name| json!({"name": name, "ready": false, "restartCount": 0, "image": "busybox", "imageID": "", "started": true, "state": {"running": {"startedAt": now()}}}))
-        .collect();
-    let containers: Vec<Value> = container_names(pod)
-        .into_iter()
-        .map(|name| json!({"name": name, "ready": false, "restartCount": 0, "image": "locust", "imageID": "", "started": false, "state": {"waiting": {"reason": "PodInitializing"}}}))
-        .collect();
-    patch_pod_status(client, namespace, &pod.name_any(), json!({
-        "phase": "Pending",
-        "conditions": [
-            {"type": "PodScheduled", "status": "True", "lastTransitionTime": now()},
-            {"type": "Initialized", "status": "False", "reason": "ContainersNotInitialized", "lastTransitionTime": now()}
-        ],
-        "initContainerStatuses": init,
-        "containerStatuses": containers,
-    }))
-    .await
+    let running = |_: &str| (true, json!({"running": {"startedAt": now()}}));
+    initializing(client, namespace, pod, "Pending", running).await
 }
 
 /// The (classic) init container `container` exited with `exit_code` and, the pod's
@@ -256,15 +240,33 @@ pub async fn set_init_container_failed(
     container: &str,
     exit_code: i32,
 ) -> Result<Pod, kube::Error> {
+    let state = |name: &str| {
+        if name == container {
+            (
+                false,
+                json!({"terminated": {"exitCode": exit_code, "reason": "Error", "startedAt": now(), "finishedAt": now()}}),
+            )
+        } else {
+            (false, json!({"waiting": {"reason": "PodInitializing"}}))
+        }
+    };
+    initializing(client, namespace, pod, "Failed", state).await
+}
+
+/// A pod not initialized yet, in `phase`: each init container's `(started, state)` from
+/// `init_state`, its containers waiting in `PodInitializing`.
+async fn initializing(
+    client: &Client,
+    namespace: &str,
+    pod: &Pod,
+    phase: &str,
+    init_state: impl Fn(&str) -> (bool, Value),
+) -> Result<Pod, kube::Error> {
     let init: Vec<Value> = init_container_names(pod)
         .into_iter()
         .map(|name| {
-            let state = if name == container {
-                json!({"terminated": {"exitCode": exit_code, "reason": "Error", "startedAt": now(), "finishedAt": now()}})
-            } else {
-                json!({"waiting": {"reason": "PodInitializing"}})
-            };
-            json!({"name": name, "ready": false, "restartCount": 0, "image": "busybox", "imageID": "", "started": false, "state": state})
+            let (started, state) = init_state(&name);
+            json!({"name": name, "ready": false, "restartCount": 0, "image": "busybox", "imageID": "", "started": started, "state": state})
         })
         .collect();
     let containers: Vec<Value> = container_names(pod)
@@ -272,7 +274,7 @@ pub async fn set_init_container_failed(
         .map(|name| json!({"name": name, "ready": false, "restartCount": 0, "image": "locust", "imageID": "", "started": false, "state": {"waiting": {"reason": "PodInitializing"}}}))
         .collect();
     patch_pod_status(client, namespace, &pod.name_any(), json!({
-        "phase": "Failed",
+        "phase": phase,
         "conditions": [
             {"type": "PodScheduled", "status": "True", "lastTransitionTime": now()},
             {"type": "Initialized", "status": "False", "reason": "ContainersNotInitialized", "lastTransitionTime": now()}
