@@ -1,4 +1,4 @@
-//! The controller at scale, on the in-memory API server of `tests/harness` (CRD installed, no
+//! The controller at scale, on the in-memory API server of `crates/memory-apiserver` (CRD installed, no
 //! webhooks): `BENCH_TESTS` valid LocustTests (default 1000, the spec of
 //! `examples/minimal-v2.yaml`) created at once in one namespace, 32 creates in flight.
 //!
@@ -11,7 +11,7 @@
 //!      the four seen), and the operator's requests per test;
 //!    - *pods* (only with `BENCH_WORKER_PODS=W`, default 0): 1 master + W worker pods per test,
 //!      Running and ready, and the Jobs' counts, written as kubelet and the Job controller
-//!      would (`apiserver_harness::sim`); time until every test is `Running` with
+//!      would (`memory_apiserver::sim`); time until every test is `Running` with
 //!      `WorkersConnected=True`, and the operator's requests per test;
 //!    - *restart resync*: the operator is stopped and a new one (new client, empty caches)
 //!      lists and reconciles everything; then *label resync*: a label is added to every test,
@@ -48,7 +48,6 @@ use std::sync::{Arc, Mutex};
 use std::task::Poll;
 use std::time::{Duration, Instant};
 
-use apiserver_harness::{ApiServer, Options, sim};
 use futures::StreamExt;
 use hyper::{Method, Request, Response, Uri};
 use k8s_openapi::api::batch::v1::Job;
@@ -63,6 +62,7 @@ use locust_operator::controller::{self, ControllerMetrics, Settings, State};
 use locust_operator::metrics::Metrics;
 use locust_operator::names::LABEL_TEST_NAME;
 use locust_operator::webhook::tls::{CERT_FILE, KEY_FILE};
+use memory_apiserver::{ApiServer, Options, sim};
 use serde_json::{Value, json};
 use tokio::runtime::Runtime;
 use tokio_util::sync::CancellationToken;

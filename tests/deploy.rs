@@ -2563,8 +2563,8 @@ fn the_docker_build_context_leaves_out_local_state_but_not_the_sources() {
         "Cargo.lock",
         "src/main.rs",
         "benches/webhook.rs",
-        "tests/harness/Cargo.toml",
-        "tests/harness/src/lib.rs",
+        "crates/memory-apiserver/Cargo.toml",
+        "crates/memory-apiserver/src/lib.rs",
     ] {
         assert!(!ignored(path), "{path} is needed by cargo but left out");
     }

@@ -1,6 +1,6 @@
 //! End to end: the controller against an API server (the harness, or a real one through
 //! `LOCUST_E2E_KUBECONFIG`), driven only through the Kubernetes API. Pod status is written the
-//! way kubelet would (`apiserver_harness::sim`); a Job's pods and status come from the Job
+//! way kubelet would (`memory_apiserver::sim`); a Job's pods and status come from the Job
 //! controller where one runs (the harness's by default, kube-controller-manager on a cluster),
 //! and from the test as the Job controller would write them where none runs (envtest-like;
 //! `LOCUST_E2E_JOB_CONTROLLER`, see `support/jobs.rs`). Where a test needs what only the
@@ -27,7 +27,6 @@ mod test_status;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use apiserver_harness::{ApiServer, Filter, sim};
 use e2e::{Env, poll, within};
 use futures::StreamExt;
 use k8s_openapi::api::batch::v1::Job;
@@ -48,6 +47,7 @@ use locust_operator::status::{
     MESSAGE_TEST_SUCCEEDED, MESSAGE_WAITING_FOR_PODS, event_reasons,
 };
 use locust_operator::validation::validate;
+use memory_apiserver::{ApiServer, Filter, sim};
 use operator::{Operator, Options};
 use serde_json::{Value, json};
 use test_status::{condition, has, phase};

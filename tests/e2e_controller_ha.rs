@@ -31,7 +31,6 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::Duration;
 
-use apiserver_harness::{Filter, sim};
 use e2e::{Env, poll, random_suffix, request, within};
 use hyper::Method;
 use k8s_openapi::api::batch::v1::Job;
@@ -42,6 +41,7 @@ use kube::api::{ListParams, PostParams};
 use kube::core::DynamicObject;
 use kube::{Api, Resource, ResourceExt};
 use locust_operator::controller::{Leadership, State};
+use memory_apiserver::{Filter, sim};
 use operator::{Operator, Options, OwnRuntimeOperator, fast_timings};
 use serde_json::{Value, json};
 use tokio::time::{Instant, sleep};

@@ -1,6 +1,6 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 //! Leader election on a Lease (`locust_operator::leader`), against the in-process API server
-//! of `tests/harness`: acquisition, mutual exclusion, release on shutdown, the renew deadline
+//! of `crates/memory-apiserver`: acquisition, mutual exclusion, release on shutdown, the renew deadline
 //! (failing and hanging API), expiry of a dead holder, foreign holders, and timing validation.
 //!
 //! Every wait is bounded; "must not happen" checks watch a window well inside the time the
@@ -11,7 +11,6 @@ mod logs;
 
 use std::time::Duration;
 
-use apiserver_harness::{ApiServer, Filter};
 use k8s_openapi::api::coordination::v1::{Lease, LeaseSpec};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{MicroTime, ObjectMeta};
 use k8s_openapi::jiff::{SignedDuration, Timestamp};
@@ -20,6 +19,7 @@ use kube::api::PostParams;
 use locust_operator::leader::{
     LeaderElector, LeaderError, TimingRule, Timings, default_identity, lease_namespace,
 };
+use memory_apiserver::{ApiServer, Filter};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tokio::time::{Instant, sleep, timeout};

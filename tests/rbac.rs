@@ -10,7 +10,7 @@
 //! elsewhere (what it received, minus the test's own recorded requests, was sent by the
 //! replicas' recorded clients). The life: two replicas on one Lease (namespaced, as the
 //! `namespaced` overlay), tests run to `Succeeded` (pods from the harness's Job controller, or
-//! from the test when `LOCUST_E2E_JOB_CONTROLLER=off`; pod status from `apiserver_harness::sim`), a pod failure,
+//! from the test when `LOCUST_E2E_JOB_CONTROLLER=off`; pod status from `memory_apiserver::sim`), a pod failure,
 //! a spec edit and an externally deleted Job, expired watches (`compact` + `drop_watches`),
 //! children names taken by foreign objects (a repeated event), an invalid spec, a failover on
 //! the leader's clean shutdown (the Lease released), and a restart watching every namespace
@@ -38,7 +38,6 @@ use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use apiserver_harness::{ApiServer, Filter, sim};
 use axum::http::{Method, Request, Uri};
 use clap::Parser;
 use k8s_openapi::api::batch::v1::Job;
@@ -54,6 +53,7 @@ use locust_operator::flags::{CertMode, ProcessFlags};
 use locust_operator::metrics::Metrics;
 use locust_operator::operator::{self, RunError};
 use locust_operator::rbac::{self, ApiCall, Names, Scope};
+use memory_apiserver::{ApiServer, Filter, sim};
 use serde_json::{Value, json};
 use test_status::{has, phase};
 use tokio::task::JoinHandle;
@@ -410,7 +410,7 @@ fn seen(method: &Method, uri: &Uri) -> Result<Seen, String> {
         _ => return Err(format!("unexpected request: {method} {uri}")),
     };
     let plural = resource.split('/').next().unwrap_or_default();
-    let namespaced = apiserver_harness::resources::find(group, version, plural)
+    let namespaced = memory_apiserver::resources::find(group, version, plural)
         .ok_or_else(|| format!("unknown resource: {method} {uri}"))?
         .namespaced;
     Ok(Seen {
@@ -645,7 +645,7 @@ async fn run() {
 }
 
 /// Compares what the replicas requested with what they declare.
-fn check(world: &World, replicas: &[&Replica], received: &apiserver_harness::faults::Recording) {
+fn check(world: &World, replicas: &[&Replica], received: &memory_apiserver::faults::Recording) {
     let flags = flags(Some(TESTS));
     assert!(flags.leader_elect && flags.certs.mode == CertMode::Files);
     let calls = rbac::api_calls(&flags);

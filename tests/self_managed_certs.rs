@@ -38,7 +38,6 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use apiserver_harness::{ApiServer, Filter};
 use axum::http::Method;
 use k8s_openapi::ByteString;
 use k8s_openapi::api::admissionregistration::v1::{
@@ -57,6 +56,7 @@ use locust_operator::rbac;
 use locust_operator::webhook::server::Readiness;
 use locust_operator::webhook::tls::ReloadingCert;
 use locust_operator::webhook::{CertSource, Listeners, ServeError, serve_on_with};
+use memory_apiserver::{ApiServer, Filter};
 use rustls_pki_types::CertificateDer;
 use rustls_pki_types::pem::PemObject;
 use serde_json::{Value, json};
@@ -985,12 +985,12 @@ fn rbac_of(method: &Method, path: &str) -> Rbac {
 
 /// A stored object, read from the harness's store (no request, so not recorded).
 fn stored(world: &World, group: &str, plural: &str, namespace: &str, name: &str) -> Option<Value> {
-    let resource = apiserver_harness::resources::find(group, "v1", plural).unwrap();
+    let resource = memory_apiserver::resources::find(group, "v1", plural).unwrap();
     world
         .server
         .state
         .store
-        .get(&apiserver_harness::api::key(&resource, namespace, name))
+        .get(&memory_apiserver::api::key(&resource, namespace, name))
 }
 
 /// The stored caBundles of the three targets and the stored Secret's `ca.crt` (no requests).
@@ -1072,14 +1072,14 @@ async fn the_api_calls_are_exactly_the_declared_ones() {
         })
         .await;
         // The Secret disappears (not through the API): created again, injected again.
-        let secrets = apiserver_harness::resources::find("", "v1", "secrets").unwrap();
+        let secrets = memory_apiserver::resources::find("", "v1", "secrets").unwrap();
         world
             .server
             .state
             .store
             .remove(
                 &secrets,
-                &apiserver_harness::api::key(&secrets, NAMESPACE, SECRET),
+                &memory_apiserver::api::key(&secrets, NAMESPACE, SECRET),
             )
             .unwrap();
         eventually("a new Secret injected", CONVERGE, || async {

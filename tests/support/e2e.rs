@@ -1,7 +1,7 @@
 //! The end-to-end environment: the operator's webhook server in-process over real TLS, and a
 //! Kubernetes API server that calls it, driven only through the Kubernetes API.
 //!
-//! - **Harness mode** (default): the in-memory API server of `tests/harness`, with the
+//! - **Harness mode** (default): the in-memory API server of `crates/memory-apiserver`, with the
 //!   generated CRD installed and the webhooks registered at `https://127.0.0.1:<port>`.
 //! - **Real-cluster mode**: when `LOCUST_E2E_KUBECONFIG` names a kubeconfig, the API server of
 //!   that kubeconfig. The suite installs the generated CRD (server-side apply; conversion by
@@ -47,7 +47,6 @@ use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use apiserver_harness::ApiServer;
 use base64::Engine;
 use http_body_util::BodyExt;
 use k8s_openapi::NamespaceResourceScope;
@@ -62,6 +61,7 @@ use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::core::{DynamicObject, GroupVersionKind};
 use kube::discovery::ApiResource;
 use kube::{Api, Client, Resource};
+use memory_apiserver::ApiServer;
 use serde_json::{Value, json};
 
 pub use injector::{INIT_CONTAINER, Injector};

@@ -1,5 +1,5 @@
 //! A Job's pods and status in the e2e suites, whoever runs the Job controller. There is no
-//! kubelet anywhere, so pod status is always the test's to write (`apiserver_harness::sim`);
+//! kubelet anywhere, so pod status is always the test's to write (`memory_apiserver::sim`);
 //! the pods themselves and the Job's status depend on [`JobControl`]:
 //!
 //! - [`JobControl::Controller`]: a Job controller runs (the harness's own, the default; or
@@ -17,11 +17,11 @@
 
 use std::time::Duration;
 
-use apiserver_harness::sim;
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::Pod;
 use kube::api::{ListParams, Patch, PatchParams};
 use kube::{Api, Client, ResourceExt};
+use memory_apiserver::sim;
 use serde_json::json;
 
 /// `on`, `off` or `auto` (default): whether a Job controller runs.
@@ -54,10 +54,10 @@ pub fn setting() -> Setting {
 }
 
 /// The harness's options for this run: its Job controller unless the setting is `off`.
-pub fn harness_options() -> apiserver_harness::Options {
-    apiserver_harness::Options {
+pub fn harness_options() -> memory_apiserver::Options {
+    memory_apiserver::Options {
         job_controller: setting() != Setting::Off,
-        ..apiserver_harness::Options::default()
+        ..memory_apiserver::Options::default()
     }
 }
 
@@ -72,7 +72,7 @@ pub enum JobControl {
 
 impl JobControl {
     /// For a harness started with `options`.
-    pub fn of_harness(options: &apiserver_harness::Options) -> Self {
+    pub fn of_harness(options: &memory_apiserver::Options) -> Self {
         if options.job_controller {
             Self::Controller
         } else {

@@ -39,7 +39,6 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use apiserver_harness::ApiServer;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client;
@@ -49,6 +48,7 @@ use k8s_openapi::api::batch::v1::{Job, JobStatus};
 use k8s_openapi::api::core::v1::Pod;
 use kube::Api;
 use kube::api::ListParams;
+use memory_apiserver::ApiServer;
 use regex::Regex;
 use serde::de::{Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::ser::{Serialize, SerializeMap, SerializeSeq, Serializer};
@@ -60,7 +60,7 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 const EVENTUALLY: Duration = Duration::from_secs(5);
 
 fn fixture_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/apiserver-http")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/apiserver-http")
 }
 
 // ---- order-preserving JSON ------------------------------------------------------------------

@@ -6,7 +6,6 @@
 
 use std::time::Duration;
 
-use apiserver_harness::ApiServer;
 use futures::{StreamExt, TryStreamExt};
 use k8s_openapi::api::core::v1::{ConfigMap, Event as CoreEvent, Namespace, ObjectReference};
 use k8s_openapi::api::events::v1::Event;
@@ -15,6 +14,7 @@ use kube::core::{DynamicObject, GroupVersionKind};
 use kube::discovery::ApiResource;
 use kube::runtime::events::{Event as Recorded, EventType, Recorder, Reporter};
 use kube::{Api, Resource, ResourceExt};
+use memory_apiserver::ApiServer;
 use serde_json::json;
 
 const NS: &str = "t";

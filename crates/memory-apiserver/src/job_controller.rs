@@ -5,7 +5,7 @@
 //! ([`crate::api::serve`]: admission, defaults, managedFields under field manager
 //! [`FIELD_MANAGER`], watch events), though not through fault injection, which is for the
 //! traffic of the tests' clients. What it does, as the recordings of a real cluster show
-//! (`tests/fixtures/apiserver-http`, README there; `tests/harness/tests/replay.rs` replays them):
+//! (`tests/fixtures/apiserver-http`, README there; `crates/memory-apiserver/tests/replay.rs` replays them):
 //!
 //! - **Pods.** Up to `parallelism` active pods (fewer once `completions` are nearly reached;
 //!   none once a pod succeeded when `completions` is unset), each with `generateName: <job>-`,

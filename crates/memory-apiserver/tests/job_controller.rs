@@ -1,4 +1,4 @@
-//! The harness's Job controller (`apiserver_harness::job_controller`), through an unmodified
+//! The harness's Job controller (`memory_apiserver::job_controller`), through an unmodified
 //! `kube::Client` and `sim` as the kubelet: what the recordings of a real cluster do not show
 //! (`replay.rs` checks what they do): readiness, scaling, replacement until the backoff limit,
 //! the accounting through `uncountedTerminatedPods`, success, suspension, foreground deletion
@@ -10,8 +10,6 @@ use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use apiserver_harness::job_controller::Settings;
-use apiserver_harness::{ApiServer, Filter, Options, sim};
 use futures::StreamExt;
 use k8s_openapi::api::batch::v1::{Job, JobStatus};
 use k8s_openapi::api::core::v1::{Namespace, Pod};
@@ -19,6 +17,8 @@ use kube::api::{
     DeleteParams, ListParams, Patch, PatchParams, PostParams, WatchEvent, WatchParams,
 };
 use kube::{Api, Client, ResourceExt};
+use memory_apiserver::job_controller::Settings;
+use memory_apiserver::{ApiServer, Filter, Options, sim};
 use serde_json::{Value, json};
 
 const NS: &str = "jc";

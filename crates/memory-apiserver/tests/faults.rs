@@ -5,12 +5,12 @@
 
 use std::time::{Duration, Instant};
 
-use apiserver_harness::{ApiServer, Filter};
 use axum::http::Method;
 use futures::{StreamExt, TryStreamExt};
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace};
 use kube::api::{PostParams, WatchEvent, WatchParams};
 use kube::{Api, ResourceExt};
+use memory_apiserver::{ApiServer, Filter};
 use serde_json::json;
 
 async fn start() -> (ApiServer, Api<ConfigMap>) {

@@ -8,8 +8,6 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use apiserver_harness::ApiServer;
-use apiserver_harness::webhooks::{RequestAttributes, matching};
 use futures::StreamExt;
 use k8s_openapi::api::admissionregistration::v1::{
     MutatingWebhookConfiguration, ValidatingWebhookConfiguration,
@@ -22,6 +20,8 @@ use kube::api::{
 use kube::core::{DynamicObject, GroupVersionKind};
 use kube::discovery::ApiResource;
 use kube::{Api, Client};
+use memory_apiserver::ApiServer;
+use memory_apiserver::webhooks::{RequestAttributes, matching};
 use serde_json::{Value, json};
 
 fn crd_json() -> Value {

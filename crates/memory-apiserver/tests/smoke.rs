@@ -5,7 +5,6 @@
 
 use std::time::Duration;
 
-use apiserver_harness::ApiServer;
 use futures::StreamExt;
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::{Namespace, Pod, Service};
@@ -14,6 +13,7 @@ use kube::core::{DynamicObject, GroupVersionKind};
 use kube::discovery::ApiResource;
 use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Api, ResourceExt};
+use memory_apiserver::ApiServer;
 use serde_json::json;
 
 fn locusttests(client: &kube::Client, ns: &str) -> Api<DynamicObject> {
