@@ -1,6 +1,6 @@
 //! Throughput of the real webhook server over TLS on loopback, against a ceiling.
 //!
-//! - The real server (`serve_on`: axum router, TLS from a certificate directory, probes,
+//! - The real server (`serve`: axum router, TLS from a certificate directory, probes,
 //!   metrics) runs in-process on 127.0.0.1 with a certificate generated here (a test CA and a
 //!   serving certificate for `127.0.0.1`, written as `tls.crt`/`tls.key` under the target
 //!   directory).
@@ -51,7 +51,7 @@ use locust_operator::webhook::server::Readiness;
 use locust_operator::webhook::tls::{
     CERT_FILE, KEY_FILE, ReloadingCert, certified_key, provider, server_config,
 };
-use locust_operator::webhook::{Listeners, serve_on};
+use locust_operator::webhook::{CertSource, Listeners, Serving, serve};
 use rustls_pki_types::CertificateDer;
 use rustls_pki_types::pem::PemObject;
 use tokio_rustls::TlsAcceptor;
@@ -502,14 +502,12 @@ fn main() {
     let serving = server_rt.spawn({
         let shutdown = shutdown.clone();
         async move {
-            serve_on(
-                listeners,
-                &flags,
-                Arc::new(Metrics::new()),
-                Readiness::default(),
-                shutdown,
-            )
-            .await
+            let serving = Serving {
+                certificate: CertSource::files(&flags),
+                metrics: Arc::new(Metrics::new()),
+                readiness: Readiness::default(),
+            };
+            serve(listeners, serving, shutdown).await
         }
     });
 

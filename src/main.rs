@@ -7,8 +7,8 @@ use clap::{Parser, Subcommand};
 use locust_operator::config::Config;
 use locust_operator::flags::{CertMode, ProcessFlags, ServerFlags};
 use locust_operator::telemetry::{self, LogFormat};
-use locust_operator::webhook::CertSource;
 use locust_operator::webhook::tls::ReloadingCert;
+use locust_operator::webhook::{CertSource, Listeners, Serving};
 
 /// Kubernetes operator for distributed Locust load tests (`locust.io` `LocustTest`).
 #[derive(Parser, Debug)]
@@ -115,26 +115,30 @@ fn run_operator(flags: ProcessFlags) -> anyhow::Result<()> {
         // controller, as it needs the cluster) feeds the server's certificate from memory.
         let certificate = (flags.certs.mode == CertMode::SelfManaged)
             .then(|| std::sync::Arc::new(ReloadingCert::default()));
-        let source = match &certificate {
-            Some(certificate) => CertSource::Memory(std::sync::Arc::clone(certificate)),
-            None => CertSource::Files,
-        };
-        let servers = locust_operator::webhook::serve_with(
-            &flags.server,
-            source,
-            std::sync::Arc::clone(&metrics),
+        let serving = Serving {
+            certificate: match &certificate {
+                Some(certificate) => CertSource::Memory(std::sync::Arc::clone(certificate)),
+                None => CertSource::files(&flags.server),
+            },
+            metrics: std::sync::Arc::clone(&metrics),
             readiness,
-            shutdown.clone(),
-        );
+        };
+        let listeners = Listeners::bind(&flags.server).await?;
+        let servers = locust_operator::webhook::serve(listeners, serving, shutdown.clone());
         let operator = async {
-            let result = locust_operator::operator::run(
-                &flags,
-                config,
-                &metrics,
-                state,
-                certificate,
-                shutdown.clone(),
-            )
+            let result = async {
+                let client = locust_operator::operator::connect().await?;
+                locust_operator::operator::run(
+                    client,
+                    &flags,
+                    config,
+                    &metrics,
+                    state,
+                    certificate,
+                    shutdown.clone(),
+                )
+                .await
+            }
             .await;
             shutdown.cancel();
             result
@@ -150,7 +154,13 @@ fn run_webhook(flags: ServerFlags) -> anyhow::Result<()> {
     runtime()?.block_on(async {
         let shutdown = locust_operator::operator::shutdown_on_signal();
         let metrics = std::sync::Arc::new(locust_operator::metrics::Metrics::new());
-        locust_operator::webhook::serve(&flags, metrics, Default::default(), shutdown).await?;
+        let serving = Serving {
+            certificate: CertSource::files(&flags),
+            metrics,
+            readiness: Default::default(),
+        };
+        let listeners = Listeners::bind(&flags).await?;
+        locust_operator::webhook::serve(listeners, serving, shutdown).await?;
         tracing::info!("stopped");
         Ok(())
     })

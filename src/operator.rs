@@ -62,7 +62,7 @@ pub fn operator_namespace(client_default: &str) -> String {
 
 /// Runs the controller with `client` until `shutdown` is cancelled; with a `certificate`
 /// (`--certs=self-managed`), also the certificate manager feeding it.
-pub async fn run_with(
+pub async fn run(
     client: Client,
     flags: &ProcessFlags,
     config: Config,
@@ -145,17 +145,9 @@ pub async fn run_with(
     Ok(())
 }
 
-/// [`run_with`] the current kube context (or in-cluster config).
-pub async fn run(
-    flags: &ProcessFlags,
-    config: Config,
-    metrics: &Metrics,
-    state: Arc<State>,
-    certificate: Option<Arc<ReloadingCert>>,
-    shutdown: tokio_util::sync::CancellationToken,
-) -> Result<(), RunError> {
-    let client = Client::try_default().await.map_err(RunError::Connect)?;
-    run_with(client, flags, config, metrics, state, certificate, shutdown).await
+/// A client of the current kube context (or the in-cluster service account).
+pub async fn connect() -> Result<Client, RunError> {
+    Client::try_default().await.map_err(RunError::Connect)
 }
 
 /// A token cancelled on SIGTERM (Kubernetes pod termination) or Ctrl-C.

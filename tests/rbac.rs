@@ -3,7 +3,7 @@
 //! computed in tests/deploy.rs) are exactly the requests it makes.
 //!
 //! Every request of the operator is recorded over a rich life against the harness API server:
-//! replicas run `locust_operator::operator::run_with` (the start-up check, leader election, the
+//! replicas run `locust_operator::operator::run` (the start-up check, leader election, the
 //! controller, as `locust-operator run` wires them) each with a client of its own whose
 //! requests are recorded (method, path and query: a watch is a GET with `?watch=true`); the
 //! harness's own recording of every request it receives proves nothing reached it from
@@ -158,7 +158,7 @@ impl Replica {
             async move {
                 let config = Config::from_lookup(&|_| None).unwrap().0;
                 let metrics = Metrics::new();
-                operator::run_with(client, &flags, config, &metrics, state, None, shutdown).await
+                operator::run(client, &flags, config, &metrics, state, None, shutdown).await
             }
         });
         Self {

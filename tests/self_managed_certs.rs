@@ -55,7 +55,7 @@ use locust_operator::metrics::Metrics;
 use locust_operator::rbac;
 use locust_operator::webhook::server::Readiness;
 use locust_operator::webhook::tls::ReloadingCert;
-use locust_operator::webhook::{CertSource, Listeners, ServeError, serve_on_with};
+use locust_operator::webhook::{CertSource, Listeners, ServeError, Serving, serve};
 use memory_apiserver::{ApiServer, Filter};
 use rustls_pki_types::CertificateDer;
 use rustls_pki_types::pem::PemObject;
@@ -339,15 +339,12 @@ impl Replica {
         let server = tokio::spawn({
             let (cert, shutdown) = (Arc::clone(&cert), shutdown.clone());
             async move {
-                serve_on_with(
-                    listeners,
-                    &flags,
-                    CertSource::Memory(cert),
-                    Arc::new(Metrics::new()),
-                    Readiness::default(),
-                    shutdown,
-                )
-                .await
+                let serving = Serving {
+                    certificate: CertSource::Memory(cert),
+                    metrics: Arc::new(Metrics::new()),
+                    readiness: Readiness::default(),
+                };
+                serve(listeners, serving, shutdown).await
             }
         });
         Self {

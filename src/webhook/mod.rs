@@ -5,7 +5,9 @@ pub mod admission;
 pub mod server;
 pub mod tls;
 
+use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
@@ -59,87 +61,75 @@ impl Listeners {
 }
 
 /// Where the served certificate comes from.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub enum CertSource {
-    /// `tls.crt` and `tls.key` in `--cert-dir`, re-read every `--cert-reload-interval`.
-    #[default]
-    Files,
+    /// `tls.crt` and `tls.key` in a directory (`--cert-dir`), re-read every `reload_interval`
+    /// (`--cert-reload-interval`).
+    Files {
+        /// The directory.
+        dir: PathBuf,
+        /// How often it is read again.
+        reload_interval: Duration,
+    },
     /// Set in memory by someone else: the self-managed certificate manager
     /// ([`crate::certs`]) with `--certs=self-managed`. Not ready until it is set.
     Memory(Arc<ReloadingCert>),
 }
 
-/// Binds the addresses of `flags`, then [`serve_on`] them.
+impl CertSource {
+    /// The files of `--cert-dir`, re-read every `--cert-reload-interval`.
+    pub fn files(flags: &ServerFlags) -> Self {
+        Self::Files {
+            dir: flags.cert_dir.clone(),
+            reload_interval: flags.cert_reload_interval,
+        }
+    }
+}
+
+/// What the servers serve with.
+pub struct Serving {
+    /// The webhooks' certificate.
+    pub certificate: CertSource,
+    /// The process's metrics (`/metrics`; the webhook requests are counted in them).
+    pub metrics: Arc<Metrics>,
+    /// The readiness checks of the rest of the process (`/readyz`); the certificate check is
+    /// added here.
+    pub readiness: Readiness,
+}
+
+/// Runs the webhook server, the probes and the metrics endpoint on `listeners` (see
+/// [`Listeners::bind`]) until `shutdown` is cancelled, or one of them fails, which stops the
+/// others.
 pub async fn serve(
-    flags: &ServerFlags,
-    metrics: Arc<Metrics>,
-    readiness: Readiness,
-    shutdown: CancellationToken,
-) -> Result<(), ServeError> {
-    serve_with(flags, CertSource::Files, metrics, readiness, shutdown).await
-}
-
-/// Binds the addresses of `flags`, then [`serve_on_with`] them.
-pub async fn serve_with(
-    flags: &ServerFlags,
-    source: CertSource,
-    metrics: Arc<Metrics>,
-    readiness: Readiness,
-    shutdown: CancellationToken,
-) -> Result<(), ServeError> {
-    let listeners = Listeners::bind(flags).await?;
-    serve_on_with(listeners, flags, source, metrics, readiness, shutdown).await
-}
-
-/// [`serve_on_with`] the certificate of `--cert-dir`.
-pub async fn serve_on(
     listeners: Listeners,
-    flags: &ServerFlags,
-    metrics: Arc<Metrics>,
-    readiness: Readiness,
+    serving: Serving,
     shutdown: CancellationToken,
 ) -> Result<(), ServeError> {
-    serve_on_with(
-        listeners,
-        flags,
-        CertSource::Files,
+    let Serving {
+        certificate: source,
         metrics,
         readiness,
-        shutdown,
-    )
-    .await
-}
-
-/// Runs the webhook server, the probes and the metrics endpoint on `listeners` until
-/// `shutdown` is cancelled (or one of them fails, which stops the others), serving the
-/// certificate of `source`. `readiness` holds the checks of the rest of the process; the
-/// certificate check is added here.
-pub async fn serve_on_with(
-    listeners: Listeners,
-    flags: &ServerFlags,
-    source: CertSource,
-    metrics: Arc<Metrics>,
-    readiness: Readiness,
-    shutdown: CancellationToken,
-) -> Result<(), ServeError> {
+    } = serving;
     let Listeners {
         webhook: webhook_listener,
         probes: probe_listener,
         metrics: metrics_listener,
     } = listeners;
     let (cert, watching) = match source {
-        CertSource::Files => {
+        CertSource::Files {
+            dir,
+            reload_interval,
+        } => {
             tracing::info!(
                 webhooks = %webhook_listener.local_addr()?,
                 probes = %probe_listener.local_addr()?,
                 metrics = %metrics_listener.local_addr()?,
-                cert_dir = %flags.cert_dir.display(),
+                cert_dir = %dir.display(),
                 "serving"
             );
             let cert = Arc::new(ReloadingCert::default());
-            let watcher = CertWatcher::new(flags.cert_dir.clone(), cert.clone());
-            let watching =
-                tokio::spawn(watcher.run(flags.cert_reload_interval, server::cancelled(&shutdown)));
+            let watcher = CertWatcher::new(dir, cert.clone());
+            let watching = tokio::spawn(watcher.run(reload_interval, server::cancelled(&shutdown)));
             (cert, Some(watching))
         }
         CertSource::Memory(cert) => {

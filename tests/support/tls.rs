@@ -19,7 +19,7 @@ use hyper_util::rt::TokioExecutor;
 use locust_operator::flags::ServerFlags;
 use locust_operator::metrics::Metrics;
 use locust_operator::webhook::server::Readiness;
-use locust_operator::webhook::{Listeners, ServeError, serve_on};
+use locust_operator::webhook::{CertSource, Listeners, ServeError, Serving, serve};
 use rcgen::{
     BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
     KeyUsagePurpose,
@@ -229,14 +229,12 @@ impl TestServer {
         let shutdown = CancellationToken::new();
         let token = shutdown.clone();
         let task = tokio::spawn(async move {
-            serve_on(
-                listeners,
-                &flags,
-                Arc::new(Metrics::new()),
-                Readiness::default(),
-                token,
-            )
-            .await
+            let serving = Serving {
+                certificate: CertSource::files(&flags),
+                metrics: Arc::new(Metrics::new()),
+                readiness: Readiness::default(),
+            };
+            serve(listeners, serving, token).await
         });
         Self {
             webhook,
