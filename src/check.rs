@@ -6,10 +6,10 @@ use std::fmt;
 
 use serde_json::Value;
 
-use crate::api::{API_VERSION_V1, API_VERSION_V2, GROUP, KIND, v1, v2};
-use crate::conversion::v1_to_v2;
+use crate::api::{API_VERSION_V1, GROUP, KIND};
 use crate::defaulting::defaulted;
 use crate::field::FieldError;
+use crate::parse::locust_test;
 use crate::schema_check::SchemaChecker;
 use crate::validation::validate;
 
@@ -118,7 +118,7 @@ pub fn check_yaml(text: &str, checker: &SchemaChecker) -> Result<FileReport, Str
         for error in schema_errors {
             push(&mut report, Severity::Error, error);
         }
-        if let Ok(test) = typed_v2(&usable) {
+        if let Ok(test) = locust_test(&usable) {
             let verdict = validate(&defaulted(&test));
             for error in verdict.errors {
                 // The schema already reported what it covers; keep the operator's own findings.
@@ -153,33 +153,11 @@ pub fn check_yaml(text: &str, checker: &SchemaChecker) -> Result<FileReport, Str
 fn check_document(document: &Value, checker: &SchemaChecker) -> Vec<FieldError> {
     let mut errors = checker.check(document);
     if errors.is_empty()
-        && let Err(error) = typed_v2(document)
+        && let Err(error) = locust_test(document)
     {
         errors.push(error);
     }
     errors
-}
-
-/// The document as a v2 LocustTest (a v1 one is converted), or the first field that does
-/// not parse.
-pub fn typed_v2(document: &Value) -> Result<v2::LocustTest, FieldError> {
-    let api_version = document
-        .get("apiVersion")
-        .and_then(Value::as_str)
-        .unwrap_or_default();
-    let error = |e: serde_path_to_error::Error<serde_json::Error>| {
-        FieldError::new(e.path().to_string(), e.into_inner().to_string())
-    };
-    match api_version {
-        API_VERSION_V2 => serde_path_to_error::deserialize(document.clone()).map_err(error),
-        API_VERSION_V1 => serde_path_to_error::deserialize::<_, v1::LocustTest>(document.clone())
-            .map(v1_to_v2)
-            .map_err(error),
-        other => Err(FieldError::new(
-            "apiVersion",
-            format!("{other:?} is not served; use locust.io/v2"),
-        )),
-    }
 }
 
 /// Whether a document is a `locust.io` LocustTest (of any version).
@@ -204,7 +182,7 @@ pub fn documents(text: &str) -> Result<Vec<Value>, String> {
 fn parsable_part(document: &Value) -> Value {
     let mut copy = document.clone();
     for _ in 0..64 {
-        let Err(error) = typed_v2(&copy).map(|_| ()) else {
+        let Err(error) = locust_test(&copy).map(|_| ()) else {
             break;
         };
         if error.field.is_empty()

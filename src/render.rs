@@ -7,9 +7,10 @@ use serde_json::Value;
 
 use crate::api::KIND;
 use crate::builders::desired;
-use crate::check::{Severity, check_yaml, documents, is_locust_test, typed_v2};
+use crate::check::{Severity, check_yaml, documents, is_locust_test};
 use crate::config::Config;
 use crate::defaulting::defaulted;
+use crate::parse::locust_test;
 use crate::schema_check::SchemaChecker;
 
 /// Why a manifest could not be rendered.
@@ -60,7 +61,7 @@ pub fn render_yaml(text: &str, config: &Config) -> Result<String, RenderError> {
             continue;
         }
         // `check` found no error, so the document parses; keep the error path anyway.
-        let test = typed_v2(document).map_err(|error| RenderError::Invalid {
+        let test = locust_test(document).map_err(|error| RenderError::Invalid {
             document: i + 1,
             object: format!(
                 "{KIND}/{}",

@@ -8,6 +8,7 @@ use crate::api::conditions::{STATUS_TRUE, reasons, types};
 use crate::api::v2::{LocustTest, LocustTestSpec, Phase};
 use crate::defaulting::apply_defaults;
 use crate::field::FieldError;
+use crate::parse;
 use crate::status::MESSAGE_RECREATING;
 use crate::validation::Report;
 
@@ -146,26 +147,18 @@ pub fn ownership(child: &ObjectMeta, uid: &str) -> Ownership {
 /// by another tool) is dropped so the controller writes a fresh one; a spec or metadata that
 /// does not parse is a [`Report`] naming the field.
 pub fn decode(object: &DynamicObject) -> Result<(LocustTest, Option<String>), Report> {
-    let value = match serde_json::to_value(object) {
-        Ok(value) => value,
-        Err(error) => return Err(report("", error.to_string())),
-    };
-    match serde_path_to_error::deserialize::<_, LocustTest>(value.clone()) {
+    let mut value = parse::to_value(object).map_err(report)?;
+    match parse::locust_test(&value) {
         Ok(test) => Ok((test, None)),
-        Err(error) => {
-            let path = error.path().to_string();
-            if !path.starts_with("status") {
-                return Err(report(&path, error.inner().to_string()));
-            }
-            let dropped = format!("{path}: {}", error.inner());
-            let mut value = value;
+        Err(error) if error.field.starts_with("status") => {
             if let Some(map) = value.as_object_mut() {
                 map.remove("status");
             }
-            serde_path_to_error::deserialize::<_, LocustTest>(value)
-                .map(|test| (test, Some(dropped)))
-                .map_err(|e| report(&e.path().to_string(), e.inner().to_string()))
+            parse::locust_test(&value)
+                .map(|test| (test, Some(error.to_string())))
+                .map_err(report)
         }
+        Err(error) => Err(report(error)),
     }
 }
 
@@ -198,14 +191,13 @@ pub fn undecodable(object: &DynamicObject) -> Option<LocustTest> {
     })
 }
 
-fn report(field: &str, message: String) -> Report {
-    let field = if field.is_empty() || field == "." {
-        "spec".to_owned()
-    } else {
-        field.to_owned()
-    };
+/// A parse error as a validation report; an error about the whole object is about its spec.
+fn report(mut error: FieldError) -> Report {
+    if error.field.is_empty() {
+        error.field = "spec".to_owned();
+    }
     Report {
-        errors: vec![FieldError::new(field, message)],
+        errors: vec![error],
         warnings: Vec::new(),
     }
 }

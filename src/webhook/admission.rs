@@ -18,12 +18,11 @@ use kube::core::{DynamicObject, Status};
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::api::{
-    ANNOTATION_ORIGINAL_SPEC, API_VERSION_V1, API_VERSION_V2, GROUP, KIND, Phase, v1, v2,
-};
-use crate::conversion::{convert_object, v1_to_v2};
+use crate::api::{ANNOTATION_ORIGINAL_SPEC, API_VERSION_V2, GROUP, KIND, Phase, v2};
+use crate::conversion::convert_object;
 use crate::defaulting::{apply_defaults, defaulted};
 use crate::field::FieldError;
+use crate::parse;
 use crate::schema_check::SchemaChecker;
 use crate::validation::validate;
 
@@ -241,19 +240,9 @@ fn wrong_resource(request: &AdmissionRequest<DynamicObject>) -> Option<Admission
 
 /// The object as a v2 LocustTest (v1 converted), or why not.
 fn object_as_v2(object: &DynamicObject) -> Result<v2::LocustTest, String> {
-    let value = serde_json::to_value(object).map_err(|e| e.to_string())?;
-    let api_version = text(&value, "apiVersion");
-    let parse_error =
-        |e: serde_path_to_error::Error<serde_json::Error>| format!("{}: {}", e.path(), e.inner());
-    match api_version.as_str() {
-        API_VERSION_V2 => serde_path_to_error::deserialize(value).map_err(parse_error),
-        API_VERSION_V1 => serde_path_to_error::deserialize::<_, v1::LocustTest>(value)
-            .map(v1_to_v2)
-            .map_err(parse_error),
-        other => Err(format!(
-            "apiVersion {other:?} is not served; use {API_VERSION_V2}"
-        )),
-    }
+    parse::to_value(object)
+        .and_then(|value| parse::locust_test(&value))
+        .map_err(|error| error.to_string())
 }
 
 /// The denial message for an object that does not read as a LocustTest: the problems the API
