@@ -45,3 +45,12 @@ pub fn join(parent: &str, child: &str) -> String {
 pub fn index(parent: &str, index: usize) -> String {
     format!("{parent}[{index}]")
 }
+
+/// Every error in one line: `spec.a: ...; spec.b: ...`.
+pub fn join_errors(errors: &[FieldError]) -> String {
+    errors
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("; ")
+}

@@ -45,11 +45,7 @@ impl Report {
 
     /// Every error in one message: `spec.a: ...; spec.b: ...`.
     pub fn error_message(&self) -> String {
-        self.errors
-            .iter()
-            .map(ToString::to_string)
-            .collect::<Vec<_>>()
-            .join("; ")
+        crate::field::join_errors(&self.errors)
     }
 
     fn error(&mut self, field: impl Into<String>, message: impl Into<String>) {

@@ -21,7 +21,7 @@ use serde_json::Value;
 use crate::api::{ANNOTATION_ORIGINAL_SPEC, API_VERSION_V2, GROUP, KIND, Phase, v2};
 use crate::conversion::convert_object;
 use crate::defaulting::{apply_defaults, defaulted};
-use crate::field::FieldError;
+use crate::field::{self, FieldError};
 use crate::parse;
 use crate::schema_check::SchemaChecker;
 use crate::validation::validate;
@@ -251,7 +251,7 @@ fn object_as_v2(object: &DynamicObject) -> Result<v2::LocustTest, String> {
 /// in its wording, never the parser's.
 fn unreadable(object: &DynamicObject, parse_error: &str) -> String {
     let name = object.metadata.name.as_deref().unwrap_or_default();
-    let errors = match (SchemaChecker::new(), serde_json::to_value(object)) {
+    let errors = match (SchemaChecker::new(), parse::to_value(object)) {
         (Ok(checker), Ok(value)) => checker.check(&value),
         _ => Vec::new(),
     };
@@ -265,11 +265,10 @@ fn unreadable(object: &DynamicObject, parse_error: &str) -> String {
 /// `LocustTest "<name>" is invalid (N problems): <field>: <rule>; ...`.
 fn invalid(name: &str, errors: &[FieldError]) -> String {
     let count = errors.len();
-    let list: Vec<String> = errors.iter().map(ToString::to_string).collect();
     format!(
         "LocustTest {name:?} is invalid ({count} problem{}): {}",
         if count == 1 { "" } else { "s" },
-        list.join("; ")
+        field::join_errors(errors)
     )
 }
 
@@ -370,20 +369,17 @@ fn mutating(request: &AdmissionRequest<DynamicObject>) -> AdmissionResponse {
     let Some(object) = &request.object else {
         return AdmissionResponse::from(request);
     };
-    let Ok(value) = serde_json::to_value(object) else {
-        return AdmissionResponse::from(request);
-    };
     // v1 objects get their v2 defaults through conversion; the schema defaults v1 itself.
-    if text(&value, "apiVersion") != API_VERSION_V2 {
+    if object.types.as_ref().map(|t| t.api_version.as_str()) != Some(API_VERSION_V2) {
         return AdmissionResponse::from(request);
     }
     // Mutating admission runs before the API server's schema validation: an object this
     // webhook cannot read is not its to reject. Passed on unchanged, it gets every schema error
     // from the API server in kubectl's own format, then the validating webhook's rules.
-    let test: v2::LocustTest = match serde_path_to_error::deserialize(value) {
+    let test = match object_as_v2(object) {
         Ok(test) => test,
-        Err(e) => {
-            tracing::debug!(error = %e, "mutating webhook: object not readable, left to schema validation");
+        Err(error) => {
+            tracing::debug!(%error, "mutating webhook: object not readable, left to schema validation");
             return AdmissionResponse::from(request);
         }
     };
