@@ -7,7 +7,6 @@ use std::fmt;
 use serde_json::Value;
 
 use crate::api::{API_VERSION_V1, GROUP, KIND};
-use crate::defaulting::defaulted;
 use crate::field::FieldError;
 use crate::parse::locust_test;
 use crate::schema_check::SchemaChecker;
@@ -119,7 +118,7 @@ pub fn check_yaml(text: &str, checker: &SchemaChecker) -> Result<FileReport, Str
             push(&mut report, Severity::Error, error);
         }
         if let Ok(test) = locust_test(&usable) {
-            let verdict = validate(&defaulted(&test));
+            let verdict = validate(&test);
             for error in verdict.errors {
                 // The schema already reported what it covers; keep the operator's own findings.
                 if !report

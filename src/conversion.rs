@@ -23,6 +23,7 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use crate::api::{API_VERSION_V1, API_VERSION_V2, KIND, v1, v2};
+use crate::defaulting;
 
 /// Annotation on the v1 form of a v2 object that holds the complete v2 spec (compact JSON)
 /// when v1 cannot express all of it. It never appears on the stored (v2) object.
@@ -183,10 +184,10 @@ pub fn v1_spec_to_v2(spec: &v1::LocustTestSpec) -> v2::LocustTestSpec {
             command: spec.master_command_seed.clone(),
             labels: labels(|m| &m.master),
             annotations: annotations(|m| &m.master),
-            autostart: Some(v2::DEFAULT_AUTOSTART),
+            autostart: Some(defaulting::DEFAULT_AUTOSTART),
             autoquit: Some(v2::AutoquitSpec {
-                enabled: v2::DEFAULT_AUTOQUIT_ENABLED,
-                timeout: Some(v2::DEFAULT_AUTOQUIT_TIMEOUT),
+                enabled: defaulting::DEFAULT_AUTOQUIT_ENABLED,
+                timeout: Some(defaulting::DEFAULT_AUTOQUIT_TIMEOUT),
             }),
             ..Default::default()
         },

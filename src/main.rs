@@ -113,12 +113,11 @@ fn run_operator(flags: ProcessFlags) -> anyhow::Result<()> {
         };
         // With self-managed certificates the certificate manager (started with the
         // controller, as it needs the cluster) feeds the server's certificate from memory.
-        let certificate = (flags.certs.mode == CertMode::SelfManaged)
-            .then(|| std::sync::Arc::new(ReloadingCert::default()));
+        let certificate = std::sync::Arc::new(ReloadingCert::default());
         let serving = Serving {
-            certificate: match &certificate {
-                Some(certificate) => CertSource::Memory(std::sync::Arc::clone(certificate)),
-                None => CertSource::files(&flags.server),
+            certificate: match flags.certs.mode {
+                CertMode::SelfManaged => CertSource::Memory(std::sync::Arc::clone(&certificate)),
+                CertMode::Files => CertSource::files(&flags.server),
             },
             metrics: std::sync::Arc::clone(&metrics),
             readiness,
@@ -128,10 +127,14 @@ fn run_operator(flags: ProcessFlags) -> anyhow::Result<()> {
         let operator = async {
             let result = async {
                 let client = locust_operator::operator::connect().await?;
-                locust_operator::operator::run(
-                    client,
+                let settings = locust_operator::operator::RunSettings::from_flags(
                     &flags,
                     config,
+                    client.default_namespace(),
+                );
+                locust_operator::operator::run(
+                    client,
+                    settings,
                     &metrics,
                     state,
                     certificate,

@@ -16,7 +16,7 @@ use crate::api_call::{ApiCall, Scope, Target};
 use crate::certs;
 use crate::config::Config;
 use crate::controller::{self, ControllerMetrics, Leadership, Settings, State};
-use crate::flags::ProcessFlags;
+use crate::flags::{CertMode, ProcessFlags};
 use crate::leader::{self, Timings};
 use crate::metrics::Metrics;
 use crate::webhook::tls::ReloadingCert;
@@ -60,21 +60,78 @@ pub fn operator_namespace(client_default: &str) -> String {
     leader::lease_namespace(None, client_default)
 }
 
-/// Runs the controller with `client` until `shutdown` is cancelled; with a `certificate`
-/// (`--certs=self-managed`), also the certificate manager feeding it.
+/// Everything `run` starts, decided from the flags without I/O: the controller, leader
+/// election and (with `--certs=self-managed`) the certificate manager.
+#[derive(Clone, Debug)]
+pub struct RunSettings {
+    /// The controller.
+    pub controller: Settings,
+    /// Leader election (`--leader-elect`), if any.
+    pub leadership: Option<Leadership>,
+    /// The certificate manager (`--certs=self-managed`), if any.
+    pub certs: Option<certs::Settings>,
+}
+
+impl RunSettings {
+    /// The settings of `flags` and `config`; `client_namespace` is the kube context's default
+    /// namespace (the operator's own namespace when nothing says otherwise).
+    pub fn from_flags(flags: &ProcessFlags, config: Config, client_namespace: &str) -> Self {
+        let identity = leader::default_identity();
+        let controller = Settings {
+            config: Arc::new(config),
+            grace: flags.pod_health_grace_period,
+            namespaces: flags.watch_namespace.0.clone(),
+            max_concurrent_reconciles: flags.max_concurrent_reconciles,
+            instance: identity.clone(),
+        };
+        let leadership = flags.leader_elect.then(|| Leadership {
+            namespace: leader::lease_namespace(
+                flags.leader_election_namespace.as_deref(),
+                client_namespace,
+            ),
+            name: flags.leader_election_id.clone(),
+            identity,
+            timings: Timings {
+                lease_duration: flags.leader_elect_lease_duration,
+                renew_deadline: flags.leader_elect_renew_deadline,
+                retry_period: flags.leader_elect_retry_period,
+            },
+        });
+        let certs = (flags.certs.mode == CertMode::SelfManaged).then(|| {
+            certs::Settings::from_flags(
+                &flags.certs,
+                &operator_namespace(client_namespace),
+                flags.server.cert_reload_interval,
+            )
+        });
+        Self {
+            controller,
+            leadership,
+            certs,
+        }
+    }
+}
+
+/// Runs the operator with `client` until `shutdown` is cancelled: checks that the CRD is
+/// served, then runs the controller and, with [`RunSettings::certs`], the certificate manager
+/// feeding `certificate`.
 pub async fn run(
     client: Client,
-    flags: &ProcessFlags,
-    config: Config,
+    settings: RunSettings,
     metrics: &Metrics,
     state: Arc<State>,
-    certificate: Option<Arc<ReloadingCert>>,
+    certificate: Arc<ReloadingCert>,
     shutdown: tokio_util::sync::CancellationToken,
 ) -> Result<(), RunError> {
     // Registered first, so /metrics shows the controller's series before the API answers.
     let metrics = ControllerMetrics::register(metrics);
+    let RunSettings {
+        controller: settings,
+        leadership,
+        certs: cert_settings,
+    } = settings;
     // With WATCH_NAMESPACE the operator may only have a namespaced Role: look where it watches.
-    let tests: Api<LocustTest> = match flags.watch_namespace.0.first() {
+    let tests: Api<LocustTest> = match settings.namespaces.first() {
         Some(namespace) => Api::namespaced(client.clone(), namespace),
         None => Api::all(client.clone()),
     };
@@ -82,42 +139,16 @@ pub async fn run(
         .list(&kube::api::ListParams::default().limit(1))
         .await
         .map_err(RunError::CrdMissing)?;
-    let identity = leader::default_identity();
-    let settings = Settings {
-        config: Arc::new(config),
-        grace: flags.pod_health_grace_period,
-        namespaces: flags.watch_namespace.0.clone(),
-        max_concurrent_reconciles: flags.max_concurrent_reconciles,
-        instance: identity.clone(),
-    };
-    let leadership = flags.leader_elect.then(|| Leadership {
-        namespace: leader::lease_namespace(
-            flags.leader_election_namespace.as_deref(),
-            client.default_namespace(),
-        ),
-        name: flags.leader_election_id.clone(),
-        identity,
-        timings: Timings {
-            lease_duration: flags.leader_elect_lease_duration,
-            renew_deadline: flags.leader_elect_renew_deadline,
-            retry_period: flags.leader_elect_retry_period,
-        },
-    });
     if settings.namespaces.is_empty() {
         tracing::info!("connected; watching LocustTests in all namespaces");
     } else {
         tracing::info!(namespaces = ?settings.namespaces, "connected; watching LocustTests");
     }
     let certificates = async {
-        let Some(certificate) = certificate else {
+        let Some(cert_settings) = cert_settings else {
             return Ok(());
         };
-        let settings = certs::Settings::from_flags(
-            &flags.certs,
-            &operator_namespace(client.default_namespace()),
-            flags.server.cert_reload_interval,
-        );
-        let result = certs::run(client.clone(), settings, certificate, shutdown.clone()).await;
+        let result = certs::run(client.clone(), cert_settings, certificate, shutdown.clone()).await;
         if result.is_err() {
             shutdown.cancel();
         }

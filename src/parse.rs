@@ -1,16 +1,25 @@
 //! Reading a LocustTest: the one parser for every way in — admission reviews, the manifests of
-//! `check` and `render`, the controller's cache. A v1 object is converted to v2; what does not
-//! read is a [`FieldError`] naming the first field that does not.
+//! `check` and `render`, the controller's cache. A v1 object is converted to v2 and defaults
+//! are filled in ([`Defaulted`]); what does not read is a [`FieldError`] naming the first field
+//! that does not.
 
 use kube::core::DynamicObject;
 use serde_json::Value;
 
 use crate::api::{API_VERSION_V1, API_VERSION_V2, v1, v2};
 use crate::conversion::v1_to_v2;
+use crate::defaulting::Defaulted;
 use crate::field::FieldError;
 
-/// `value` as a v2 LocustTest (a v1 one converted), or the first field that does not read.
-pub fn locust_test(value: &Value) -> Result<v2::LocustTest, FieldError> {
+/// `value` as a defaulted v2 LocustTest (a v1 one converted), or the first field that does not
+/// read.
+pub fn locust_test(value: &Value) -> Result<Defaulted, FieldError> {
+    as_written(value).map(Defaulted::new)
+}
+
+/// `value` as a v2 LocustTest (a v1 one converted) without defaults: what the mutating webhook
+/// compares with its defaulted copy.
+pub fn as_written(value: &Value) -> Result<v2::LocustTest, FieldError> {
     let api_version = value
         .get("apiVersion")
         .and_then(Value::as_str)

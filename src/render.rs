@@ -9,7 +9,6 @@ use crate::api::KIND;
 use crate::builders::desired;
 use crate::check::{Severity, check_yaml, documents, is_locust_test};
 use crate::config::Config;
-use crate::defaulting::defaulted;
 use crate::parse::locust_test;
 use crate::schema_check::SchemaChecker;
 
@@ -72,7 +71,7 @@ pub fn render_yaml(text: &str, config: &Config) -> Result<String, RenderError> {
             ),
             message: error.to_string(),
         })?;
-        let objects = desired(&defaulted(&test), config);
+        let objects = desired(&test, config);
         out.push(document_yaml(&objects.service)?);
         out.push(document_yaml(&objects.master_job)?);
         out.push(document_yaml(&objects.worker_job)?);

@@ -11,13 +11,11 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use k8s_openapi::api::core::v1::ResourceRequirements;
 
-use crate::api::v2::{
-    DEFAULT_LIB_MOUNT_PATH, DEFAULT_SRC_MOUNT_PATH, LocustTest, LocustTestSpec, MAX_NAME_LENGTH,
-    MAX_WORKER_REPLICAS, MIN_WORKER_REPLICAS,
-};
+use crate::api::v2::{LocustTestSpec, MAX_NAME_LENGTH, MAX_WORKER_REPLICAS, MIN_WORKER_REPLICAS};
 use crate::builders::args::{managed_flag, otel_enabled};
 use crate::builders::volumes::{mount_applies, secret_volume_name};
 use crate::builders::{LIB_VOLUME_NAME, SECRET_VOLUME_PREFIX};
+use crate::defaulting::Defaulted;
 use crate::field::{FieldError, index, join};
 use crate::names::{PROTECTED_LABELS, Role, node_name};
 use crate::quantity;
@@ -57,8 +55,8 @@ impl Report {
     }
 }
 
-/// Validates a v2 LocustTest (v1 objects are converted first). Defaults need not be applied.
-pub fn validate(test: &LocustTest) -> Report {
+/// Validates a defaulted v2 LocustTest (v1 objects are converted first).
+pub fn validate(test: &Defaulted) -> Report {
     let mut report = Report::default();
     let name = test.metadata.name.as_deref().unwrap_or_default();
     let generate_name = test.metadata.generate_name.as_deref().unwrap_or_default();
@@ -75,7 +73,7 @@ pub fn validate(test: &LocustTest) -> Report {
     validate_scheduling(spec, &mut report);
     validate_env(spec, &mut report);
     validate_volumes(spec, &effective, &mut report);
-    validate_mount_paths(spec, &mut report);
+    validate_mount_paths(test, &mut report);
     validate_observability(spec, &mut report);
     report
 }
@@ -398,16 +396,10 @@ fn paths_overlap(a: &str, b: &str) -> bool {
 }
 
 /// The paths the operator mounts into the Locust container, with the field that sets each.
-fn reserved_paths(spec: &LocustTestSpec) -> Vec<(String, &'static str, &'static str)> {
-    let files = spec.test_files.as_ref();
-    let src = files
-        .and_then(|f| f.src_mount_path.clone())
-        .filter(|p| !p.is_empty())
-        .unwrap_or_else(|| DEFAULT_SRC_MOUNT_PATH.to_owned());
-    let lib = files
-        .and_then(|f| f.lib_mount_path.clone())
-        .filter(|p| !p.is_empty())
-        .unwrap_or_else(|| DEFAULT_LIB_MOUNT_PATH.to_owned());
+fn reserved_paths(test: &Defaulted) -> Vec<(String, &'static str, &'static str)> {
+    let files = test.spec.test_files.as_ref();
+    let src = test.src_mount_path().to_owned();
+    let lib = test.lib_mount_path().to_owned();
     let has = |name: Option<&Option<String>>| {
         name.is_some_and(|n| n.as_deref().is_some_and(|n| !n.is_empty()))
     };
@@ -427,8 +419,9 @@ fn reserved_paths(spec: &LocustTestSpec) -> Vec<(String, &'static str, &'static 
     }
 }
 
-fn validate_mount_paths(spec: &LocustTestSpec, report: &mut Report) {
-    let reserved = reserved_paths(spec);
+fn validate_mount_paths(test: &Defaulted, report: &mut Report) {
+    let spec = &test.spec;
+    let reserved = reserved_paths(test);
     // (field, path, roles) of every user-chosen mount.
     let mut mounts: Vec<(String, &str, Vec<Role>)> = Vec::new();
     for (i, mount) in spec

@@ -1,4 +1,4 @@
-//! Self-managed certificates, without a cluster: the decisions (`certs::plan`, table tests with
+//! Self-managed certificates, without a cluster: the decisions (`certs::rotation`, table tests with
 //! fixed clocks), the injection patches (`certs::inject`), the flags, and generation and
 //! inspection of real certificates (`certs::generate`) through whole lifecycles, including
 //! garbage Secret content.
@@ -13,8 +13,8 @@ use locust_operator::certs::generate::{Contents, execute, inspect};
 use locust_operator::certs::inject::{
     CrdInjection, crd_conversion_patch, encode, webhook_configuration_patch,
 };
-use locust_operator::certs::plan::{
-    Action, CaFacts, Observed, Plan, Policy, PolicyError, ServingFacts, Validity, Why,
+use locust_operator::certs::rotation::{
+    Action, CaFacts, Plan, Policy, PolicyError, SecretFacts, ServingFacts, Validity, Why,
     bundle_members, decide, human,
 };
 use locust_operator::flags::{CertFlags, CertMode};
@@ -65,8 +65,8 @@ fn policy() -> Policy {
     }
 }
 
-fn observed(cas: Vec<CaFacts>, serving: Option<ServingFacts>) -> Observed {
-    Observed {
+fn observed(cas: Vec<CaFacts>, serving: Option<ServingFacts>) -> SecretFacts {
+    SecretFacts {
         cas,
         ca_extra: false,
         serving,
@@ -148,7 +148,7 @@ fn decisions() {
     let healthy_ca = || ca(DAY, 5 * YEAR, true);
     struct Case {
         name: &'static str,
-        observed: Option<Observed>,
+        observed: Option<SecretFacts>,
         injected: bool,
         expected: Plan,
     }
@@ -170,7 +170,7 @@ fn decisions() {
         },
         Case {
             name: "garbage (nothing parses): replace",
-            observed: Some(Observed {
+            observed: Some(SecretFacts {
                 cas: vec![],
                 ca_extra: true,
                 serving: None,
@@ -367,7 +367,7 @@ fn decisions() {
         },
         Case {
             name: "garbage beside a working CA: trim",
-            observed: Some(Observed {
+            observed: Some(SecretFacts {
                 cas: vec![healthy_ca()],
                 ca_extra: true,
                 serving: Some(serving(DAY, YEAR, Some(0))),

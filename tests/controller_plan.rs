@@ -12,7 +12,7 @@ use locust_operator::api::{LocustTest, LocustTestSpec, Phase};
 use locust_operator::controller::plan::{
     self, ANNOTATION_ORIGINAL_SPEC, MAX_ORIGINAL_SPEC_BYTES, Ownership, SpecSource,
 };
-use locust_operator::defaulting::apply_defaults;
+use locust_operator::defaulting::{Defaulted, apply_defaults};
 use serde_json::{Value, json};
 
 const UID: &str = "6f1c2a3b-0000-4000-8000-000000000001";
@@ -114,7 +114,7 @@ fn a_readable_record_is_used_whatever_else_holds() {
         (false, 3, json!({"phase": "Succeeded"})),
     ] {
         let test = with_record(Some(&text), generation, status.clone());
-        let source = plan::spec_source(&test, children);
+        let source = plan::spec_source(&Defaulted::new(test.clone()), children);
         assert_eq!(
             source,
             SpecSource::Recorded(defaulted(&original)),
@@ -129,7 +129,7 @@ fn a_readable_record_is_used_whatever_else_holds() {
 fn a_new_test_records_its_current_spec() {
     let test = with_record(None, 1, Value::Null);
     let expected = defaulted(&test.spec);
-    match plan::spec_source(&test, false) {
+    match plan::spec_source(&Defaulted::new(test.clone()), false) {
         SpecSource::RecordNow(spec, text) => {
             assert_eq!(spec, expected);
             assert_eq!(text, plan::encode_original(&test.spec));
@@ -146,7 +146,10 @@ fn an_unedited_test_with_children_records_its_current_spec() {
     for status in [Value::Null, running_status()] {
         let test = with_record(None, 1, status.clone());
         assert!(
-            matches!(plan::spec_source(&test, true), SpecSource::RecordNow(..)),
+            matches!(
+                plan::spec_source(&Defaulted::new(test.clone()), true),
+                SpecSource::RecordNow(..)
+            ),
             "status {status}"
         );
     }
@@ -161,7 +164,7 @@ fn a_test_without_generation_counts_as_unedited() {
         .remove("generation");
     let test: LocustTest = serde_json::from_value(value).unwrap();
     assert!(matches!(
-        plan::spec_source(&test, true),
+        plan::spec_source(&Defaulted::new(test.clone()), true),
         SpecSource::RecordNow(..)
     ));
 }
@@ -169,7 +172,7 @@ fn a_test_without_generation_counts_as_unedited() {
 #[test]
 fn an_edited_test_with_children_and_no_record_is_unknown() {
     let test = with_record(None, 2, Value::Null);
-    match plan::spec_source(&test, true) {
+    match plan::spec_source(&Defaulted::new(test.clone()), true) {
         SpecSource::Unknown(problem) => {
             assert_eq!(
                 problem,
@@ -178,7 +181,10 @@ fn an_edited_test_with_children_and_no_record_is_unknown() {
         }
         other => panic!("expected Unknown, got {other:?}"),
     }
-    assert_eq!(plan::spec_source(&test, true).spec(), None);
+    assert_eq!(
+        plan::spec_source(&Defaulted::new(test.clone()), true).spec(),
+        None
+    );
 }
 
 #[test]
@@ -192,7 +198,10 @@ fn an_edited_started_test_without_children_is_unknown() {
     ] {
         let test = with_record(None, 2, status.clone());
         assert!(
-            matches!(plan::spec_source(&test, false), SpecSource::Unknown(_)),
+            matches!(
+                plan::spec_source(&Defaulted::new(test.clone()), false),
+                SpecSource::Unknown(_)
+            ),
             "status {status}"
         );
     }
@@ -205,7 +214,10 @@ fn an_edited_test_that_never_started_and_has_no_children_records_its_current_spe
     for status in [Value::Null, json!({"phase": "Pending"})] {
         let test = with_record(None, 3, status.clone());
         assert!(
-            matches!(plan::spec_source(&test, false), SpecSource::RecordNow(..)),
+            matches!(
+                plan::spec_source(&Defaulted::new(test.clone()), false),
+                SpecSource::RecordNow(..)
+            ),
             "status {status}"
         );
     }
@@ -216,11 +228,14 @@ fn a_malformed_record_is_replaced_when_safe_and_unknown_otherwise() {
     for bad in ["not json", "{}", r#"{"image": 3}"#, ""] {
         let safe = with_record(Some(bad), 1, Value::Null);
         assert!(
-            matches!(plan::spec_source(&safe, false), SpecSource::RecordNow(..)),
+            matches!(
+                plan::spec_source(&Defaulted::new(safe.clone()), false),
+                SpecSource::RecordNow(..)
+            ),
             "record {bad:?}"
         );
         let unsafe_ = with_record(Some(bad), 2, running_status());
-        match plan::spec_source(&unsafe_, true) {
+        match plan::spec_source(&Defaulted::new(unsafe_.clone()), true) {
             SpecSource::Unknown(problem) => assert!(
                 problem.starts_with(&format!(
                     "annotation {ANNOTATION_ORIGINAL_SPEC} is not a spec: "
@@ -236,7 +251,7 @@ fn a_malformed_record_is_replaced_when_safe_and_unknown_otherwise() {
 fn a_spec_too_large_to_record_is_unrecorded() {
     let big = "x".repeat(MAX_ORIGINAL_SPEC_BYTES + 1);
     let test = locust_test(json!({"spec": {"master": {"extraArgs": [big]}}}));
-    match plan::spec_source(&test, false) {
+    match plan::spec_source(&Defaulted::new(test.clone()), false) {
         SpecSource::Unrecorded(spec) => assert_eq!(spec, defaulted(&test.spec)),
         other => panic!(
             "expected Unrecorded, got {:?}",
@@ -246,7 +261,7 @@ fn a_spec_too_large_to_record_is_unrecorded() {
     // Just below the limit it is recorded.
     let fits = locust_test(json!({"spec": {"master": {"extraArgs": ["x".repeat(1000)]}}}));
     assert!(matches!(
-        plan::spec_source(&fits, false),
+        plan::spec_source(&Defaulted::new(fits.clone()), false),
         SpecSource::RecordNow(..)
     ));
 }
@@ -267,8 +282,8 @@ fn spec_of_every_source() {
 fn with_spec_replaces_only_the_spec() {
     let test = locust_test(json!({"status": running_status()}));
     let other = locust_test(json!({"spec": {"image": "other:1"}})).spec;
-    let replaced = plan::with_spec(&test, &other);
-    assert_eq!(replaced.spec, other);
+    let replaced = Defaulted::with_spec(&test, &other);
+    assert_eq!(replaced.spec, defaulted(&other));
     assert_eq!(replaced.metadata, test.metadata);
     assert_eq!(replaced.status, test.status);
 }
@@ -383,9 +398,10 @@ fn decode_reads_a_well_formed_test() {
     assert_eq!(dropped, None);
     let expected = serde_json::from_value::<LocustTest>(value).unwrap();
     assert_eq!(test.metadata, expected.metadata);
-    assert_eq!(test.spec, expected.spec);
+    // Read through the one parser: defaulted.
+    assert_eq!(test.spec, defaulted(&expected.spec));
     assert_eq!(test.status, expected.status);
-    assert_eq!(test.status.unwrap().phase, Some(Phase::Running));
+    assert_eq!(test.status.clone().unwrap().phase, Some(Phase::Running));
 }
 
 #[test]
@@ -404,7 +420,11 @@ fn decode_drops_a_malformed_status_and_says_where() {
         let object = dynamic(merged(json!({"status": status})));
         let (test, dropped) = plan::decode(&object).unwrap_or_else(|e| panic!("{status}: {e:?}"));
         assert_eq!(test.status, None, "{status}");
-        assert_eq!(test.spec, locust_test(json!({})).spec, "{status}");
+        assert_eq!(
+            test.spec,
+            defaulted(&locust_test(json!({})).spec),
+            "{status}"
+        );
         assert_eq!(test.metadata.uid.as_deref(), Some(UID));
         let dropped = dropped.unwrap_or_else(|| panic!("{status}: nothing dropped"));
         assert!(dropped.starts_with(path), "{status}: {dropped}");
@@ -468,7 +488,7 @@ fn undecodable_keeps_metadata_status_and_worker_count() {
     assert_eq!(stand_in.metadata.generation, Some(1));
     assert_eq!(stand_in.spec.worker.replicas, 5);
     assert_eq!(stand_in.spec.image, "");
-    let status = stand_in.status.expect("the status is kept");
+    let status = stand_in.status.clone().expect("the status is kept");
     assert_eq!(status.phase, Some(Phase::Pending));
     assert_eq!(status.expected_workers, Some(5));
 }

@@ -5,7 +5,12 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
 
 use locust_operator::api::LocustTest;
-use locust_operator::defaulting::defaulted;
+use locust_operator::defaulting::Defaulted;
+
+/// `test` with every default filled in.
+fn defaulted(test: &LocustTest) -> LocustTest {
+    Defaulted::new(test.clone()).into_test()
+}
 use serde_json::{Value, json};
 
 fn test(spec: Value) -> LocustTest {

@@ -16,7 +16,7 @@ use e2e::{Env, RawReply, VALIDATING_WEBHOOK, poll, within};
 use kube::api::{DeleteParams, ListParams, Patch, PatchParams, PostParams};
 use kube::core::{DynamicObject, Status};
 use locust_operator::api::{v1, v2};
-use locust_operator::defaulting::defaulted;
+use locust_operator::defaulting::Defaulted;
 use serde_json::{Value, json};
 
 // ---------------------------------------------------------------------------------------------
@@ -235,7 +235,7 @@ async fn a_valid_minimal_test_is_stored_with_every_default() {
         for name in ["minimal", "nested"] {
             let test = typed.get(name).await.unwrap();
             assert_eq!(
-                defaulted(&test).spec,
+                Defaulted::new(test.clone()).spec.clone(),
                 test.spec,
                 "{name}: every default is filled"
             );
@@ -350,7 +350,7 @@ async fn a_v1_test_read_as_v2_has_the_storage_version_defaults() {
         );
         let typed = env.api::<v2::LocustTest>().get(&name).await.unwrap();
         assert_eq!(
-            defaulted(&typed).spec,
+            Defaulted::new(typed.clone()).spec.clone(),
             typed.spec,
             "every default is filled"
         );

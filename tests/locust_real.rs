@@ -27,10 +27,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use locust_operator::api::v2::{AutoquitSpec, LocustTestSpec, MasterSpec, WorkerSpec};
+use locust_operator::api::v2::{AutoquitSpec, LocustTest, LocustTestSpec, MasterSpec, WorkerSpec};
 use locust_operator::builders::args::{
     MASTER_BIND_PORT, MASTER_PORT, WEB_UI_PORT, master_args, worker_args,
 };
+use locust_operator::defaulting::Defaulted;
 use serde_json::Value;
 
 /// The LocustTest's name: the workers' generated `--master-host` is `<name>-master`.
@@ -64,8 +65,9 @@ fn generated_command_lines_run_a_distributed_test_with_real_locust() {
 
     // What the operator would put in the master's and the workers' container `args`.
     let spec = spec(target.port);
-    let generated_master = master_args(&spec);
-    let generated_worker = worker_args(&spec, TEST_NAME);
+    let test = Defaulted::new(LocustTest::new(TEST_NAME, spec));
+    let generated_master = master_args(&test);
+    let generated_worker = worker_args(&test);
     // The flags whose behaviour this test checks must be there (with the spec's values).
     for flag in [
         "--master",

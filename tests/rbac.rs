@@ -51,8 +51,9 @@ use locust_operator::config::Config;
 use locust_operator::controller::State;
 use locust_operator::flags::{CertMode, ProcessFlags};
 use locust_operator::metrics::Metrics;
-use locust_operator::operator::{self, RunError};
+use locust_operator::operator::{self, RunError, RunSettings};
 use locust_operator::rbac::{self, ApiCall, Names, Scope};
+use locust_operator::webhook::tls::ReloadingCert;
 use memory_apiserver::{ApiServer, Filter, sim};
 use serde_json::{Value, json};
 use test_status::{has, phase};
@@ -158,7 +159,9 @@ impl Replica {
             async move {
                 let config = Config::from_lookup(&|_| None).unwrap().0;
                 let metrics = Metrics::new();
-                operator::run(client, &flags, config, &metrics, state, None, shutdown).await
+                let settings = RunSettings::from_flags(&flags, config, client.default_namespace());
+                let certificate = Arc::new(ReloadingCert::default());
+                operator::run(client, settings, &metrics, state, certificate, shutdown).await
             }
         });
         Self {

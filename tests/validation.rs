@@ -5,7 +5,13 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
 
 use locust_operator::api::LocustTest;
-use locust_operator::validation::{Report, validate};
+use locust_operator::defaulting::Defaulted;
+use locust_operator::validation::Report;
+
+/// Validates `test` as every caller does: once it is read, and so defaulted.
+fn validate(test: &LocustTest) -> Report {
+    locust_operator::validation::validate(&Defaulted::new(test.clone()))
+}
 use serde_json::{Value, json};
 
 /// A valid minimal test named `name`, with `patch` merged into its spec (JSON merge patch).
@@ -612,7 +618,7 @@ fn defaults_do_not_change_the_verdict() {
         "env": {"secretMounts": [{"name": "c", "mountPath": "/etc/c"}]}
     });
     let raw = test("t", spec);
-    let defaulted = locust_operator::defaulting::defaulted(&raw);
+    let defaulted = Defaulted::new(raw.clone()).into_test();
     assert_eq!(validate(&raw), validate(&defaulted));
     assert!(!validate(&raw).is_valid());
 }

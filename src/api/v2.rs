@@ -18,24 +18,6 @@ use serde::{Deserialize, Serialize};
 
 use super::schema::{embedded, string_map};
 
-/// Default `spec.imagePullPolicy`.
-pub const DEFAULT_IMAGE_PULL_POLICY: ImagePullPolicy = ImagePullPolicy::IfNotPresent;
-/// Default `spec.master.autostart`.
-pub const DEFAULT_AUTOSTART: bool = true;
-/// Default `spec.master.autoquit.enabled`.
-pub const DEFAULT_AUTOQUIT_ENABLED: bool = true;
-/// Default `spec.master.autoquit.timeout` in seconds.
-pub const DEFAULT_AUTOQUIT_TIMEOUT: i32 = 60;
-/// Default `spec.testFiles.srcMountPath`.
-pub const DEFAULT_SRC_MOUNT_PATH: &str = "/lotest/src";
-/// Default `spec.testFiles.libMountPath`.
-pub const DEFAULT_LIB_MOUNT_PATH: &str = "/opt/locust/lib";
-/// Default `spec.env.secretMounts[].readOnly`.
-pub const DEFAULT_SECRET_MOUNT_READ_ONLY: bool = true;
-/// Default `spec.volumeMounts[].target`.
-pub const DEFAULT_VOLUME_TARGET: VolumeTarget = VolumeTarget::Both;
-/// Default `spec.observability.openTelemetry.protocol`.
-pub const DEFAULT_OTEL_PROTOCOL: OtelProtocol = OtelProtocol::Grpc;
 /// Smallest allowed `spec.worker.replicas`.
 pub const MIN_WORKER_REPLICAS: i32 = 1;
 /// Largest allowed `spec.worker.replicas`.

@@ -7,7 +7,8 @@
 //! --master-host=<name>-master` + `worker.extraArgs`.
 //! Commands are split on whitespace: no shell, no quoting.
 
-use crate::api::v2::{DEFAULT_AUTOQUIT_TIMEOUT, DEFAULT_AUTOSTART, LocustTestSpec};
+use crate::api::v2::LocustTestSpec;
+use crate::defaulting::Defaulted;
 use crate::names::{Role, node_name};
 
 /// Port the master listens on for workers.
@@ -56,7 +57,8 @@ pub fn otel_enabled(spec: &LocustTestSpec) -> bool {
 }
 
 /// The master's arguments.
-pub fn master_args(spec: &LocustTestSpec) -> Vec<String> {
+pub fn master_args(test: &Defaulted) -> Vec<String> {
+    let spec = &test.spec;
     let master = &spec.master;
     let mut args: Vec<String> = master
         .command
@@ -69,19 +71,12 @@ pub fn master_args(spec: &LocustTestSpec) -> Vec<String> {
     args.push("--master".into());
     args.push(format!("--master-port={MASTER_PORT}"));
     args.push(format!("--expect-workers={}", spec.worker.replicas));
-    if master.autostart.unwrap_or(DEFAULT_AUTOSTART) {
+    if test.autostart() {
         args.push("--autostart".into());
     }
-    match &master.autoquit {
-        Some(autoquit) if !autoquit.enabled => {}
-        autoquit => {
-            let timeout = autoquit
-                .as_ref()
-                .and_then(|a| a.timeout)
-                .unwrap_or(DEFAULT_AUTOQUIT_TIMEOUT);
-            args.push("--autoquit".into());
-            args.push(timeout.to_string());
-        }
+    if let Some(timeout) = test.autoquit_timeout() {
+        args.push("--autoquit".into());
+        args.push(timeout.to_string());
     }
     args.push("--enable-rebalancing".into());
     args.push("--only-summary".into());
@@ -89,9 +84,10 @@ pub fn master_args(spec: &LocustTestSpec) -> Vec<String> {
     args
 }
 
-/// A worker's arguments; `test_name` is the LocustTest's name (the master Service is
-/// `<name>-master` in the same namespace).
-pub fn worker_args(spec: &LocustTestSpec, test_name: &str) -> Vec<String> {
+/// A worker's arguments (the master Service is `<name>-master` in the test's namespace).
+pub fn worker_args(test: &Defaulted) -> Vec<String> {
+    let spec = &test.spec;
+    let test_name = super::meta::test_name(test);
     let mut args: Vec<String> = spec
         .worker
         .command

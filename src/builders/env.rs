@@ -13,8 +13,9 @@ use super::{
     ENV_OTEL_EXPORTER_OTLP_PROTOCOL, ENV_OTEL_METRICS_EXPORTER, ENV_OTEL_TRACES_EXPORTER,
     OTEL_EXPORTER_OTLP,
 };
-use crate::api::v2::{DEFAULT_OTEL_PROTOCOL, LocustTestSpec};
+use crate::api::v2::LocustTestSpec;
 use crate::config::KafkaConfig;
+use crate::defaulting::Defaulted;
 
 /// A plain `name=value` variable.
 pub fn var(name: &str, value: impl Into<String>) -> EnvVar {
@@ -29,7 +30,8 @@ pub fn var(name: &str, value: impl Into<String>) -> EnvVar {
 /// `OTEL_METRICS_EXPORTER=otlp`, `OTEL_EXPORTER_OTLP_ENDPOINT`, `OTEL_EXPORTER_OTLP_PROTOCOL`
 /// (default `grpc`), `OTEL_EXPORTER_OTLP_INSECURE=true` only when insecure, then
 /// `extraEnvVars` sorted by name.
-pub fn otel_env(spec: &LocustTestSpec) -> Vec<EnvVar> {
+pub fn otel_env(test: &Defaulted) -> Vec<EnvVar> {
+    let spec = &test.spec;
     let otel = match spec
         .observability
         .as_ref()
@@ -47,9 +49,9 @@ pub fn otel_env(spec: &LocustTestSpec) -> Vec<EnvVar> {
     }
     env.push(var(
         ENV_OTEL_EXPORTER_OTLP_PROTOCOL,
-        otel.protocol.unwrap_or(DEFAULT_OTEL_PROTOCOL).as_str(),
+        test.otel_protocol().as_str(),
     ));
-    if otel.insecure.unwrap_or(false) {
+    if test.otel_insecure() {
         env.push(var(ENV_OTEL_EXPORTER_OTLP_INSECURE, "true"));
     }
     // A BTreeMap iterates sorted by key.
@@ -114,8 +116,9 @@ pub fn kafka_env(kafka: Option<&KafkaConfig>) -> Vec<EnvVar> {
 }
 
 /// The Locust container's `env`: OpenTelemetry, then Kafka, then `spec.env.variables` in order.
-pub fn locust_env(spec: &LocustTestSpec, kafka: Option<&KafkaConfig>) -> Vec<EnvVar> {
-    let mut env = otel_env(spec);
+pub fn locust_env(test: &Defaulted, kafka: Option<&KafkaConfig>) -> Vec<EnvVar> {
+    let spec = &test.spec;
+    let mut env = otel_env(test);
     env.extend(kafka_env(kafka));
     env.extend(
         spec.env

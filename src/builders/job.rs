@@ -21,23 +21,23 @@ use super::{
     PROMETHEUS_SCRAPE_VALUE, SECCOMP_RUNTIME_DEFAULT, SIDECAR_RESTART_POLICY,
 };
 use crate::api::LocustTest;
-use crate::api::v2::DEFAULT_IMAGE_PULL_POLICY;
 use crate::config::Config;
+use crate::defaulting::Defaulted;
 use crate::names::{self, Role};
 
 /// The master Job `<n>-master`: parallelism 1.
-pub fn master_job(test: &LocustTest, config: &Config) -> Job {
+pub fn master_job(test: &Defaulted, config: &Config) -> Job {
     job(test, config, Role::Master)
 }
 
 /// The worker Job `<n>-worker`: parallelism `spec.worker.replicas`.
-pub fn worker_job(test: &LocustTest, config: &Config) -> Job {
+pub fn worker_job(test: &Defaulted, config: &Config) -> Job {
     job(test, config, Role::Worker)
 }
 
 /// A role's Job: backoffLimit 0, no completions, `ttlSecondsAfterFinished` from the operator
 /// configuration.
-fn job(test: &LocustTest, config: &Config, role: Role) -> Job {
+fn job(test: &Defaulted, config: &Config, role: Role) -> Job {
     let parallelism = match role {
         Role::Master => MASTER_PARALLELISM,
         Role::Worker => test.spec.worker.replicas,
@@ -56,10 +56,10 @@ fn job(test: &LocustTest, config: &Config, role: Role) -> Job {
 }
 
 /// A role's pod template.
-pub fn pod_template(test: &LocustTest, config: &Config, role: Role) -> PodTemplateSpec {
+pub fn pod_template(test: &Defaulted, config: &Config, role: Role) -> PodTemplateSpec {
     let spec = &test.spec;
     let scheduling = spec.scheduling.as_ref();
-    let (volumes, mounts) = volumes_and_mounts(test_name(test), spec, role);
+    let (volumes, mounts) = volumes_and_mounts(test, role);
 
     let init_containers = match role {
         Role::Master if !otel_enabled(spec) => vec![exporter_container(config)],
@@ -211,28 +211,23 @@ fn container_port(port: i32) -> ContainerPort {
 
 /// The Locust container of a role (without volume mounts, which [`pod_template`] adds): named
 /// after the node name, `args` from [`args`], ports 5557/5558/8089 (master) or 8080 (worker).
-pub fn locust_container(test: &LocustTest, config: &Config, role: Role) -> Container {
+pub fn locust_container(test: &Defaulted, config: &Config, role: Role) -> Container {
     let spec = &test.spec;
     let name = test_name(test);
     let (command_line, ports) = match role {
         Role::Master => (
-            args::master_args(spec),
+            args::master_args(test),
             vec![MASTER_PORT, MASTER_BIND_PORT, WEB_UI_PORT],
         ),
-        Role::Worker => (args::worker_args(spec, name), vec![WORKER_PORT]),
+        Role::Worker => (args::worker_args(test), vec![WORKER_PORT]),
     };
     Container {
         name: names::node_name(name, role),
         image: Some(spec.image.clone()),
-        image_pull_policy: Some(
-            spec.image_pull_policy
-                .unwrap_or(DEFAULT_IMAGE_PULL_POLICY)
-                .as_str()
-                .to_owned(),
-        ),
+        image_pull_policy: Some(test.image_pull_policy().as_str().to_owned()),
         args: non_empty(command_line),
         ports: Some(ports.into_iter().map(container_port).collect()),
-        env: non_empty(locust_env(spec, config.kafka.as_ref())),
+        env: non_empty(locust_env(test, config.kafka.as_ref())),
         env_from: non_empty(locust_env_from(spec)),
         resources: locust_resources(test, config, role),
         security_context: spec

@@ -1,10 +1,9 @@
 //! Desired state: the Service and Jobs the operator creates for a test, as pure functions of
 //! the LocustTest and the operator [`Config`].
 //!
-//! Every builder gives the same output for a test and for its defaulted copy
-//! ([`defaulting::defaulted`](crate::defaulting::defaulted)): absent fields are read with the
-//! `DEFAULT_*` constants of [`api::v2`](crate::api::v2). Lists that would be empty are left
-//! out (`None`), never written as `[]`.
+//! The builders take a [`Defaulted`] test and read the values that have a default through
+//! it: no builder knows a default. Lists that would be empty are left out (`None`), never
+//! written as `[]`.
 //!
 //! Objects per test (docs/compatibility.md A5): the master Service ([`master_service`]), the master Job
 //! ([`master_job`]) and the worker Job ([`worker_job`]), all owned by the test.
@@ -19,8 +18,8 @@ pub mod volumes;
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::Service;
 
-use crate::api::LocustTest;
 use crate::config::Config;
+use crate::defaulting::Defaulted;
 
 pub use job::{master_job, worker_job};
 pub use service::master_service;
@@ -118,7 +117,7 @@ pub struct Desired {
 }
 
 /// Every object of `test`, in creation order.
-pub fn desired(test: &LocustTest, config: &Config) -> Desired {
+pub fn desired(test: &Defaulted, config: &Config) -> Desired {
     Desired {
         service: master_service(test, config),
         master_job: master_job(test, config),

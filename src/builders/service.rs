@@ -11,8 +11,8 @@ use super::{
     PORT_NAME_MASTER, PORT_NAME_MASTER_BIND, PORT_NAME_METRICS, PORT_NAME_WEB, PROTOCOL_TCP,
     SERVICE_TYPE_CLUSTER_IP,
 };
-use crate::api::LocustTest;
 use crate::config::Config;
+use crate::defaulting::Defaulted;
 use crate::names::{self, LABEL_POD_NAME, Role};
 
 /// A TCP Service port whose target is the same port number.
@@ -29,7 +29,7 @@ fn tcp_port(name: &str, port: i32) -> ServicePort {
 /// The master Service: ClusterIP, selecting the master pod by `performance-test-pod-name`,
 /// with ports `port5557`, `port5558`, `web` (8089) and, when OpenTelemetry is off,
 /// `prometheus-metrics` (the exporter port).
-pub fn master_service(test: &LocustTest, config: &Config) -> Service {
+pub fn master_service(test: &Defaulted, config: &Config) -> Service {
     let mut ports = vec![
         tcp_port(PORT_NAME_MASTER, MASTER_PORT),
         tcp_port(PORT_NAME_MASTER_BIND, MASTER_BIND_PORT),

@@ -4,10 +4,8 @@
 use k8s_openapi::api::core::v1::{ConfigMapVolumeSource, SecretVolumeSource, Volume, VolumeMount};
 
 use super::{LIB_VOLUME_NAME, SECRET_VOLUME_PREFIX};
-use crate::api::v2::{
-    DEFAULT_LIB_MOUNT_PATH, DEFAULT_SECRET_MOUNT_READ_ONLY, DEFAULT_SRC_MOUNT_PATH,
-    DEFAULT_VOLUME_TARGET, LocustTestSpec, VolumeTarget,
-};
+use crate::api::v2::VolumeTarget;
+use crate::defaulting::{self, Defaulted};
 use crate::names::{self, Role};
 
 /// Volume name of a `spec.env.secretMounts[]` entry: `secret-<secret name>`.
@@ -18,7 +16,7 @@ pub fn secret_volume_name(secret_name: &str) -> String {
 /// Whether a `spec.volumeMounts[]` entry with this `target` (absent = `both`) goes into the
 /// pods of `role`.
 pub fn mount_applies(target: Option<VolumeTarget>, role: Role) -> bool {
-    match target.unwrap_or(DEFAULT_VOLUME_TARGET) {
+    match defaulting::volume_target(target) {
         VolumeTarget::Both => true,
         VolumeTarget::Master => role == Role::Master,
         VolumeTarget::Worker => role == Role::Worker,
@@ -52,11 +50,9 @@ fn mount(volume: String, path: &str, read_only: Option<bool>) -> VolumeMount {
 /// `locust-lib`, at `libMountPath`), the secret mounts (volume `secret-<name>`, read-only by
 /// default), and the user's mounts targeting `role` (with `target` stripped) with the user's
 /// volumes they reference (in `spec.volumes` order; unreferenced volumes are left out).
-pub fn volumes_and_mounts(
-    test_name: &str,
-    spec: &LocustTestSpec,
-    role: Role,
-) -> (Vec<Volume>, Vec<VolumeMount>) {
+pub fn volumes_and_mounts(test: &Defaulted, role: Role) -> (Vec<Volume>, Vec<VolumeMount>) {
+    let spec = &test.spec;
+    let test_name = super::meta::test_name(test);
     let mut volumes = Vec::new();
     let mut mounts = Vec::new();
 
@@ -64,12 +60,7 @@ pub fn volumes_and_mounts(
         if let Some(config_map) = files.config_map_ref.as_deref().filter(|c| !c.is_empty()) {
             let volume = names::node_name(test_name, role);
             volumes.push(config_map_volume(volume.clone(), config_map));
-            let path = files
-                .src_mount_path
-                .as_deref()
-                .filter(|p| !p.is_empty())
-                .unwrap_or(DEFAULT_SRC_MOUNT_PATH);
-            mounts.push(mount(volume, path, None));
+            mounts.push(mount(volume, test.src_mount_path(), None));
         }
         if let Some(config_map) = files
             .lib_config_map_ref
@@ -77,12 +68,11 @@ pub fn volumes_and_mounts(
             .filter(|c| !c.is_empty())
         {
             volumes.push(config_map_volume(LIB_VOLUME_NAME.to_owned(), config_map));
-            let path = files
-                .lib_mount_path
-                .as_deref()
-                .filter(|p| !p.is_empty())
-                .unwrap_or(DEFAULT_LIB_MOUNT_PATH);
-            mounts.push(mount(LIB_VOLUME_NAME.to_owned(), path, None));
+            mounts.push(mount(
+                LIB_VOLUME_NAME.to_owned(),
+                test.lib_mount_path(),
+                None,
+            ));
         }
     }
 
@@ -97,7 +87,7 @@ pub fn volumes_and_mounts(
             }),
             ..Volume::default()
         });
-        let read_only = secret.read_only.unwrap_or(DEFAULT_SECRET_MOUNT_READ_ONLY);
+        let read_only = defaulting::secret_read_only(secret.read_only);
         mounts.push(mount(volume, &secret.mount_path, Some(read_only)));
     }
 

@@ -1,4 +1,4 @@
-//! Certificates: reading whatever the Secret holds into [`Observed`] facts ([`inspect`]), and
+//! Certificates: reading whatever the Secret holds into [`SecretFacts`] facts ([`inspect`]), and
 //! making the content an [`Action`] calls for ([`execute`]).
 //!
 //! Generation uses `rcgen` (ECDSA P-256 keys, ring backend); parsing uses `x509-parser` (with
@@ -23,7 +23,9 @@ use x509_parser::certificate::X509Certificate;
 use x509_parser::extensions::GeneralName;
 use x509_parser::prelude::FromDer;
 
-use super::plan::{Action, CaFacts, Observed, Policy, ServingFacts, Validity, bundle_members};
+use super::rotation::{
+    Action, CaFacts, Policy, SecretFacts, ServingFacts, Validity, bundle_members,
+};
 
 /// Common name prefix of the CAs the operator makes (`<prefix>@<unix time>-<random>`).
 pub const CA_COMMON_NAME: &str = "locust-operator-webhook-ca";
@@ -58,8 +60,8 @@ pub enum GenerateError {
 /// The Secret's content, parsed: the facts the decisions take, and the certificates to build on.
 #[derive(Clone, Debug, Default)]
 pub struct Inspected {
-    /// The facts for [`super::plan::decide`].
-    pub observed: Observed,
+    /// The facts for [`super::rotation::decide`].
+    pub observed: SecretFacts,
     /// PEM of each CA of `observed.cas` (same order).
     ca_pems: Vec<String>,
 }
@@ -150,7 +152,7 @@ pub fn inspect(contents: &Contents, dns_names: &[String]) -> Inspected {
     }
     let serving = serving_facts(contents, &ca_ders, dns_names);
     Inspected {
-        observed: Observed {
+        observed: SecretFacts {
             cas,
             ca_extra,
             serving,
@@ -319,7 +321,7 @@ pub fn execute(
         })
     };
     let signer = || {
-        super::plan::signer(observed, now)
+        super::rotation::signer(observed, now)
             .and_then(|index| Some((index, inspected.ca_pems.get(index)?, observed.cas[index])))
             .ok_or(GenerateError::NoSigner(action))
     };

@@ -2,7 +2,7 @@
 //!
 //! Every replica runs [`run`], which every `interval` (`--cert-reload-interval`):
 //! 1. reads the Secret `--cert-secret` in the operator's namespace ([`secret`]);
-//! 2. decides what it needs ([`plan::decide`], pure): create it, replace garbage, rotate the
+//! 2. decides what it needs ([`rotation::decide`], pure): create it, replace garbage, rotate the
 //!    serving certificate, roll the CA over, trim the bundle, or nothing;
 //! 3. writes that, race-safe: create (409 `AlreadyExists`: another replica won, use theirs) or
 //!    replace with the `resourceVersion` read (409 `Conflict`: another replica wrote first);
@@ -17,14 +17,14 @@
 //! webhook Service's DNS names ([`Policy::dns_names`]). Rotation needs no leader: every replica
 //! decides the same from the same Secret, and the preconditions let one write win. A CA
 //! rollover keeps the old CA in the bundle until every replica serves a certificate of the new
-//! one ([`plan`] has the rules), so admission never sees an untrusted certificate.
+//! one ([`rotation`] has the rules), so admission never sees an untrusted certificate.
 //!
 //! Failures (API errors, missing webhook configurations) are logged once per change and
 //! retried next period; the process never exits for lack of a certificate.
 
 pub mod generate;
 pub mod inject;
-pub mod plan;
+pub mod rotation;
 pub mod secret;
 
 use std::collections::BTreeMap;
@@ -39,7 +39,7 @@ use crate::flags::CertFlags;
 use crate::webhook::tls::ReloadingCert;
 pub use generate::{Contents, GenerateError, Inspected, execute, inspect};
 pub use inject::{Injected, Target};
-pub use plan::{Action, Observed, Plan, Policy, PolicyError, Why, decide};
+pub use rotation::{Action, Plan, Policy, PolicyError, SecretFacts, Why, decide};
 use secret::Written;
 
 /// Name of the CRD whose conversion webhook gets the bundle.
@@ -361,10 +361,12 @@ impl Manager {
                 let valid_for = inspected
                     .observed
                     .serving
-                    .map(|serving| plan::human(serving.validity.remaining(now)))
+                    .map(|serving| rotation::human(serving.validity.remaining(now)))
                     .unwrap_or_else(|| "?".to_owned());
-                let ca_valid_for = plan::signer(&inspected.observed, now)
-                    .map(|index| plan::human(inspected.observed.cas[index].validity.remaining(now)))
+                let ca_valid_for = rotation::signer(&inspected.observed, now)
+                    .map(|index| {
+                        rotation::human(inspected.observed.cas[index].validity.remaining(now))
+                    })
                     .unwrap_or_else(|| "?".to_owned());
                 tracing::info!(
                     secret = %self.secret_name(),

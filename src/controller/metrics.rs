@@ -33,6 +33,7 @@ use prometheus_client::metrics::histogram::Histogram;
 
 use crate::api::v2::Phase;
 use crate::metrics::Metrics;
+use crate::status::FailureKind;
 
 /// The `controller` label of every reconcile metric.
 pub const CONTROLLER_NAME: &str = "locusttest";
@@ -292,10 +293,12 @@ impl ControllerMetrics {
             .observe(seconds.max(0.0));
     }
 
-    /// `PodsHealthy` turned `False` with `reason`.
-    pub fn count_pod_failure(&self, reason: &'static str) {
+    /// `PodsHealthy` turned `False` with the failure type `kind` (its reason is the label).
+    pub fn count_pod_failure(&self, kind: FailureKind) {
         self.pod_failures
-            .get_or_create(&ReasonLabels { reason })
+            .get_or_create(&ReasonLabels {
+                reason: kind.reason(),
+            })
             .inc();
     }
 

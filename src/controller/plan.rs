@@ -1,15 +1,20 @@
-//! Pure decisions of a reconcile: which spec the test runs with, which children are ours, what
-//! to create and whether creating it is a recovery. No I/O; the reconciler does what these say.
+//! Pure decisions of a reconcile: which spec the test runs with ([`spec_source`]), which
+//! children are ours ([`ownership`]), and the [`Plan`]: what to record and create, and whether
+//! creating it is a recovery. No I/O; the reconciler does what these say.
 
+use k8s_openapi::Resource as _;
+use k8s_openapi::api::batch::v1::Job;
+use k8s_openapi::api::core::v1::Service;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::core::DynamicObject;
 
 use crate::api::conditions::{STATUS_TRUE, reasons, types};
 use crate::api::v2::{LocustTest, LocustTestSpec, Phase};
-use crate::defaulting::apply_defaults;
+use crate::builders::Desired;
+use crate::defaulting::{Defaulted, defaulted_spec};
 use crate::field::FieldError;
 use crate::parse;
-use crate::status::MESSAGE_RECREATING;
+use crate::status::{EventReason, MESSAGE_RECREATING, Observed, StatusEvent};
 use crate::validation::Report;
 
 pub use crate::api::ANNOTATION_ORIGINAL_SPEC;
@@ -18,7 +23,7 @@ pub use crate::api::ANNOTATION_ORIGINAL_SPEC;
 /// annotations in all). A larger spec is run without a record: no drift detection, no recovery.
 pub const MAX_ORIGINAL_SPEC_BYTES: usize = 192 * 1024;
 
-/// Where the spec the test runs with comes from.
+/// Where the spec the test runs with comes from. Every spec in it is defaulted.
 #[derive(Clone, Debug, PartialEq)]
 pub enum SpecSource {
     /// Read from [`ANNOTATION_ORIGINAL_SPEC`].
@@ -41,25 +46,34 @@ impl SpecSource {
             Self::Unknown(_) => None,
         }
     }
+
+    /// The test running with that spec, when known.
+    pub fn runs_with(&self, test: &LocustTest) -> Option<Defaulted> {
+        self.spec().map(|spec| Defaulted::with_spec(test, spec))
+    }
 }
 
 /// The annotation value for `spec`: the defaulted spec as compact JSON.
 pub fn encode_original(spec: &LocustTestSpec) -> String {
-    let mut spec = spec.clone();
-    apply_defaults(&mut spec);
-    serde_json::to_string(&spec).unwrap_or_default()
+    encode(&defaulted_spec(spec))
+}
+
+/// A defaulted spec as compact JSON.
+fn encode(spec: &LocustTestSpec) -> String {
+    serde_json::to_string(spec).unwrap_or_default()
 }
 
 /// Decides which spec the test runs with. `children_exist` is true when any child owned by
 /// the test exists.
-pub fn spec_source(test: &LocustTest, children_exist: bool) -> SpecSource {
+pub fn spec_source(test: &Defaulted, children_exist: bool) -> SpecSource {
     let recorded = test
         .metadata
         .annotations
         .as_ref()
         .and_then(|a| a.get(ANNOTATION_ORIGINAL_SPEC));
     let problem = match recorded.map(|text| serde_json::from_str::<LocustTestSpec>(text)) {
-        Some(Ok(spec)) => return SpecSource::Recorded(spec),
+        // Defaulted again: a record written before a default existed lacks it.
+        Some(Ok(spec)) => return SpecSource::Recorded(defaulted_spec(&spec)),
         Some(Err(error)) => format!("annotation {ANNOTATION_ORIGINAL_SPEC} is not a spec: {error}"),
         None => format!("annotation {ANNOTATION_ORIGINAL_SPEC} is missing"),
     };
@@ -73,21 +87,13 @@ pub fn spec_source(test: &LocustTest, children_exist: bool) -> SpecSource {
     if !safe {
         return SpecSource::Unknown(problem);
     }
-    let mut spec = test.spec.clone();
-    apply_defaults(&mut spec);
-    let text = encode_original(&spec);
+    let spec = test.spec.clone();
+    let text = encode(&spec);
     if text.len() > MAX_ORIGINAL_SPEC_BYTES {
         SpecSource::Unrecorded(spec)
     } else {
         SpecSource::RecordNow(spec, text)
     }
-}
-
-/// The test with `spec` in place of its own (what the builders and the status get).
-pub fn with_spec(test: &LocustTest, spec: &LocustTestSpec) -> LocustTest {
-    let mut test = test.clone();
-    test.spec = spec.clone();
-    test
 }
 
 /// True when the test's children were all created once: a child missing now was deleted by
@@ -146,7 +152,7 @@ pub fn ownership(child: &ObjectMeta, uid: &str) -> Ownership {
 /// Reads a LocustTest from the cache's untyped object. A `status` that does not parse (written
 /// by another tool) is dropped so the controller writes a fresh one; a spec or metadata that
 /// does not parse is a [`Report`] naming the field.
-pub fn decode(object: &DynamicObject) -> Result<(LocustTest, Option<String>), Report> {
+pub fn decode(object: &DynamicObject) -> Result<(Defaulted, Option<String>), Report> {
     let mut value = parse::to_value(object).map_err(report)?;
     match parse::locust_test(&value) {
         Ok(test) => Ok((test, None)),
@@ -164,7 +170,7 @@ pub fn decode(object: &DynamicObject) -> Result<(LocustTest, Option<String>), Re
 
 /// A stand-in for a LocustTest whose spec does not parse, so its status can say why: the
 /// object's metadata and status, and an empty spec with the worker count when readable.
-pub fn undecodable(object: &DynamicObject) -> Option<LocustTest> {
+pub fn undecodable(object: &DynamicObject) -> Option<Defaulted> {
     let replicas = object
         .data
         .pointer("/spec/worker/replicas")
@@ -184,11 +190,14 @@ pub fn undecodable(object: &DynamicObject) -> Option<LocustTest> {
     if let (Some(status), Some(map)) = (status, value.as_object_mut()) {
         map.insert("status".into(), status);
     }
-    serde_json::from_value(value.clone()).ok().or_else(|| {
-        let map = value.as_object_mut()?;
-        map.remove("status");
-        serde_json::from_value(value).ok()
-    })
+    serde_json::from_value(value.clone())
+        .ok()
+        .or_else(|| {
+            let map = value.as_object_mut()?;
+            map.remove("status");
+            serde_json::from_value(value).ok()
+        })
+        .map(Defaulted::new)
 }
 
 /// A parse error as a validation report; an error about the whole object is about its spec.
@@ -200,4 +209,117 @@ fn report(mut error: FieldError) -> Report {
         errors: vec![error],
         warnings: Vec::new(),
     }
+}
+
+/// The test's children as the caches show them.
+#[derive(Clone, Debug, Default)]
+pub struct Children {
+    /// The children that are ours, and the test's pods.
+    pub observed: Observed,
+    /// Children whose name is taken by an object the test does not own, as `Kind name`.
+    pub foreign: Vec<String>,
+    /// Children of the test being deleted, as `Kind name`: neither there nor someone else's;
+    /// they are created again once gone.
+    pub leaving: Vec<String>,
+}
+
+impl Children {
+    /// Any child of the test exists, even one being deleted.
+    pub fn any_ours(&self) -> bool {
+        let observed = &self.observed;
+        observed.service.is_some()
+            || observed.master_job.is_some()
+            || observed.worker_job.is_some()
+            || !self.leaving.is_empty()
+    }
+
+    /// Some child of the test is not there.
+    pub fn any_missing(&self) -> bool {
+        let observed = &self.observed;
+        observed.service.is_none() || observed.master_job.is_none() || observed.worker_job.is_none()
+    }
+
+    /// Whether `kind name` may be created: not there, not taken, not being deleted.
+    fn may_create(&self, kind: &str, name: Option<&str>) -> bool {
+        let label = format!("{kind} {}", name.unwrap_or_default());
+        !self.foreign.contains(&label) && !self.leaving.contains(&label)
+    }
+}
+
+/// A child to create.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Child {
+    /// The master Service.
+    Service(Service),
+    /// The master Job.
+    MasterJob(Job),
+    /// The worker Job.
+    WorkerJob(Job),
+}
+
+/// What one reconcile writes before the status: decided from what was read, without I/O.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Plan {
+    /// The [`ANNOTATION_ORIGINAL_SPEC`] value to record before anything is created.
+    pub record: Option<String>,
+    /// The missing children to create, in order (Service, master Job, worker Job, so the
+    /// workers find the master's name).
+    pub create: Vec<Child>,
+    /// Creating them is a recovery (each announced `Recreated`), not the first creation (one
+    /// `Created`).
+    pub recovery: bool,
+    /// Events to record whatever the writes give (`RecoveryImpossible`).
+    pub events: Vec<StatusEvent>,
+}
+
+/// The plan for `test` (as read) with `children`, running with `source` (whose test was built
+/// into `desired`, when the spec is known); `valid` is its validation verdict. A terminal or
+/// invalid test gets nothing created.
+pub fn plan(
+    test: &LocustTest,
+    children: &Children,
+    source: &SpecSource,
+    valid: bool,
+    desired: Option<Desired>,
+) -> Plan {
+    let record = match source {
+        SpecSource::RecordNow(_, text) => Some(text.clone()),
+        _ => None,
+    };
+    let mut plan = Plan {
+        record,
+        recovery: children_were_created(test),
+        ..Plan::default()
+    };
+    if is_terminal(test) || !valid {
+        return plan;
+    }
+    match (desired, source) {
+        (Some(desired), _) => {
+            let observed = &children.observed;
+            let service = &desired.service.metadata.name;
+            if observed.service.is_none() && children.may_create(Service::KIND, service.as_deref())
+            {
+                plan.create.push(Child::Service(desired.service));
+            }
+            let master = &desired.master_job.metadata.name;
+            if observed.master_job.is_none() && children.may_create(Job::KIND, master.as_deref()) {
+                plan.create.push(Child::MasterJob(desired.master_job));
+            }
+            let worker = &desired.worker_job.metadata.name;
+            if observed.worker_job.is_none() && children.may_create(Job::KIND, worker.as_deref()) {
+                plan.create.push(Child::WorkerJob(desired.worker_job));
+            }
+        }
+        (None, SpecSource::Unknown(problem)) if children.any_missing() && plan.recovery => {
+            plan.events.push(StatusEvent::new(
+                EventReason::RecoveryImpossible,
+                format!(
+                    "A child was deleted but is not recreated: the original spec is unknown ({problem})"
+                ),
+            ));
+        }
+        (None, _) => {}
+    }
+    plan
 }

@@ -1,15 +1,18 @@
-//! One reconcile of one LocustTest: the thin layer that talks to the API. Everything it
-//! decides comes from pure functions ([`super::plan`], [`crate::builders`],
-//! [`crate::status`]); this file reads the caches, writes what they say and records events.
+//! One reconcile of one LocustTest, as a pipeline of named steps:
 //!
-//! Writes, in order, each only when needed:
-//! 1. the [`ANNOTATION_ORIGINAL_SPEC`] record (once, before the first child);
-//! 2. missing children (Service, master Job, worker Job), created and never updated, and the
-//!    `Created`/`Recreated` event at once (before the status write, which may fail);
-//! 3. `.status` through the status subresource, when it differs from the stored one, with the
-//!    read `resourceVersion` as precondition so a status computed from a stale object is never
-//!    written;
-//! 4. events for the transitions, after the status they describe was written.
+//! 1. **read** ([`read`]): the test from the cache and its children from theirs — the only
+//!    reads — or why not now (caches not ready, behind our own writes);
+//! 2. **validate** ([`validate`]) the spec the test runs with ([`plan::spec_source`]);
+//! 3. **build** (pure, [`desired`]) its children;
+//! 4. **plan** (pure, [`plan::plan`]): what to record and create, which events announce it;
+//! 5. **apply** ([`Context::apply`]): the writes, each only when needed: the
+//!    [`ANNOTATION_ORIGINAL_SPEC`] record (once, before the first child), then the missing
+//!    children (created, never updated), and the `Created`/`Recreated` events at once (before
+//!    the status write, which may fail);
+//! 6. **status** ([`Context::report`]): [`status::compute`], written through the status
+//!    subresource when it differs from the stored one (with the read `resourceVersion` as
+//!    precondition, so a status computed from a stale object is never written), then the
+//!    events of its transitions and the metrics, from typed [`EventReason`]s.
 //!
 //! A resync where nothing changed therefore writes nothing. And a reconcile whose caches have
 //! not yet seen the operator's own last writes to the test (its annotation or status, a child
@@ -38,30 +41,17 @@ use serde_json::json;
 use super::cache::Caches;
 use super::metrics::{ControllerMetrics, ErrorKind, ReconcileResult};
 use super::own_writes::OwnWrites;
-use super::plan::{
-    self, ANNOTATION_ORIGINAL_SPEC, Ownership, SpecSource, children_were_created, is_terminal,
-};
+use super::plan::{self, ANNOTATION_ORIGINAL_SPEC, Child, Children, Ownership, Plan};
 use crate::api::v2::{LocustTest, Phase};
 use crate::api::{API_VERSION_V2, KIND};
 use crate::builders::desired;
 use crate::config::Config;
-use crate::status::{self, EventType, Observed, Outcome, StatusEvent, event_reasons};
-use crate::validation::validate;
+use crate::defaulting::Defaulted;
+use crate::names::{Role, node_name};
+use crate::status::{self, EventReason, Outcome, StatusEvent};
+use crate::validation::{Report, validate};
 
 pub use crate::names::FIELD_MANAGER;
-
-/// Event reasons of the controller's own actions (the status transitions have theirs in
-/// [`event_reasons`]).
-pub mod action_reasons {
-    /// Normal: the Service and Jobs of a test were created.
-    pub const CREATED: &str = "Created";
-    /// Warning: a child deleted by someone else was recreated from the original spec.
-    pub const RECREATED: &str = "Recreated";
-    /// Warning: a child name is taken by an object the test does not own; retried.
-    pub const NAME_CONFLICT: &str = "NameConflict";
-    /// Warning: a child was deleted but cannot be recreated (the original spec is unknown).
-    pub const RECOVERY_IMPOSSIBLE: &str = "RecoveryImpossible";
-}
 
 /// Look again after this long even when nothing changes (re-evaluates time-based conditions;
 /// a resync where nothing changed writes nothing).
@@ -157,15 +147,58 @@ pub fn error_policy(
     Action::requeue(error.retry_after())
 }
 
+/// The pipeline: read → validate → build → plan → apply → status.
 async fn reconcile_inner(object: &DynamicObject, ctx: &Context) -> Result<Action, ReconcileError> {
+    let now = Timestamp::now();
+    let (test, children) = match read(object, ctx) {
+        Read::Later(action) => return Ok(action),
+        Read::Unreadable(stand_in, report) => return ctx.reject(&stand_in, &report, now).await,
+        Read::Test(test, children) => (test, children),
+    };
+
+    // Validate the spec the test runs with (an edit after the start is ignored, valid or not).
+    let source = plan::spec_source(&test, children.any_ours());
+    let runs_with = source.runs_with(&test);
+    let report = validate(runs_with.as_ref().unwrap_or(&test));
+    if !report.is_valid() && !children.any_ours() {
+        return ctx.reject(&test, &report, now).await;
+    }
+
+    let desired = runs_with.as_ref().map(|test| desired(test, &ctx.config));
+    let plan = plan::plan(&test, &children, &source, report.is_valid(), desired);
+
+    let recreating = !children.leaving.is_empty();
+    let (test, mut children) = ctx.apply(test, children, plan).await?;
+
+    // A child of ours being deleted was created once: the test is recovering from that
+    // deletion until it is gone and created again.
+    children.observed.recreating |= recreating;
+    children.observed.original_spec = source.spec().cloned();
+    ctx.report(&test, children, now).await
+}
+
+/// What the read step found.
+// Returned once per reconcile and taken apart at once: boxing would only add an allocation.
+#[allow(clippy::large_enum_variant)]
+enum Read {
+    /// Nothing to do now; look again as the action says.
+    Later(Action),
+    /// The object does not read as a LocustTest: a stand-in for its status, and why.
+    Unreadable(Defaulted, Report),
+    /// The test and its children.
+    Test(Defaulted, Children),
+}
+
+/// The read step: the test from its cache and its children from theirs, or why not now.
+fn read(object: &DynamicObject, ctx: &Context) -> Read {
     if object.metadata.deletion_timestamp.is_some() {
         // Owner references garbage-collect the children; there is no finalizer.
-        return Ok(Action::await_change());
+        return Read::Later(Action::await_change());
     }
     // Children are read from the caches: until they hold a complete list (only at start), look
     // again shortly rather than act on a partial view.
     if !ctx.caches.ready() {
-        return Ok(Action::requeue(CACHE_WAIT));
+        return Read::Later(Action::requeue(CACHE_WAIT));
     }
     // The cached test is one our own write replaced: acting on it would only repeat that
     // write or a create, refused with 409. The watch event of our write is on its way.
@@ -178,9 +211,8 @@ async fn reconcile_inner(object: &DynamicObject, ctx: &Context) -> Result<Action
             .unwrap_or_default(),
         tokio::time::Instant::now(),
     ) {
-        return Ok(Action::requeue(OWN_WRITE_WAIT));
+        return Read::Later(Action::requeue(OWN_WRITE_WAIT));
     }
-    let now = Timestamp::now();
     let namespace = object.namespace().unwrap_or_default();
     let name = object.name_any();
     let test = match plan::decode(object) {
@@ -191,127 +223,21 @@ async fn reconcile_inner(object: &DynamicObject, ctx: &Context) -> Result<Action
             test
         }
         Err(report) => {
-            let Some(stand_in) = plan::undecodable(object) else {
-                tracing::warn!(%namespace, %name, "LocustTest cannot be read at all; skipped");
-                return Ok(Action::await_change());
+            return match plan::undecodable(object) {
+                Some(stand_in) => Read::Unreadable(stand_in, report),
+                None => {
+                    tracing::warn!(%namespace, %name, "LocustTest cannot be read at all; skipped");
+                    Read::Later(Action::await_change())
+                }
             };
-            let outcome = status::invalid_spec(&stand_in, &report, now);
-            ctx.write_status(&stand_in, &outcome).await?;
-            ctx.publish(&stand_in, &outcome.events).await;
-            return Ok(Action::await_change());
         }
     };
     let uid = test.metadata.uid.clone().unwrap_or_default();
-    let Some(lookup) = Lookup::new(ctx, &namespace, &name, &uid, &test) else {
+    match children_of(ctx, &namespace, &name, &uid) {
+        Some(children) => Read::Test(test, children),
         // A child we created is not in its cache yet: creating it again would get a 409.
-        return Ok(Action::requeue(OWN_WRITE_WAIT));
-    };
-    let source = plan::spec_source(&test, lookup.any_ours());
-
-    // Validate the spec the test runs with (an edit after the start is ignored, valid or not).
-    let runs_with = source.spec().map(|spec| plan::with_spec(&test, spec));
-    let report = validate(runs_with.as_ref().unwrap_or(&test));
-    if !report.is_valid() && !lookup.any_ours() {
-        let outcome = status::invalid_spec(&test, &report, now);
-        ctx.write_status(&test, &outcome).await?;
-        ctx.publish(&test, &outcome.events).await;
-        return Ok(Action::await_change());
+        None => Read::Later(Action::requeue(OWN_WRITE_WAIT)),
     }
-
-    let mut test = test;
-    if let SpecSource::RecordNow(_, text) = &source {
-        test = ctx.record_original(&test, text).await?;
-    }
-    let mut observed = lookup.observed;
-    observed.original_spec = source.spec().cloned();
-    // A child of ours being deleted was created once: the test is recovering from that
-    // deletion until it is gone and created again.
-    observed.recreating = !lookup.leaving.is_empty();
-
-    let mut events: Vec<StatusEvent> = Vec::new();
-    let mut foreign = lookup.foreign;
-    let mut leaving = lookup.leaving;
-    if !is_terminal(&test) && report.is_valid() {
-        match &runs_with {
-            Some(runs_with) => {
-                let created = ctx
-                    .create_missing(runs_with, &mut observed, &mut foreign, &mut leaving)
-                    .await?;
-                if children_were_created(&test) {
-                    // One event per object, each naming it as the related object, so that
-                    // repeated recoveries are told apart (the recorder folds identical events).
-                    observed.recreating |= !created.is_empty();
-                    for child in created {
-                        let event = StatusEvent {
-                            type_: EventType::Warning,
-                            reason: action_reasons::RECREATED,
-                            message: format!(
-                                "Recreated {}, deleted by someone else, from the spec the test started with",
-                                describe(&child)
-                            ),
-                        };
-                        ctx.publish_about(&test, &event, Some(child)).await;
-                    }
-                } else if !created.is_empty() {
-                    let list: Vec<String> = created.iter().map(describe).collect();
-                    events.push(StatusEvent {
-                        type_: EventType::Normal,
-                        reason: action_reasons::CREATED,
-                        message: format!("Created {}", list.join(", ")),
-                    });
-                }
-            }
-            None => {
-                if let SpecSource::Unknown(problem) = &source
-                    && missing_children(&observed)
-                    && children_were_created(&test)
-                {
-                    events.push(StatusEvent {
-                        type_: EventType::Warning,
-                        reason: action_reasons::RECOVERY_IMPOSSIBLE,
-                        message: format!(
-                            "A child was deleted but is not recreated: the original spec is unknown ({problem})"
-                        ),
-                    });
-                }
-            }
-        }
-    }
-
-    // What was done is announced even if the status write below fails: the next reconcile
-    // finds the children and would not announce them again.
-    ctx.publish(&test, &events).await;
-    let outcome = status::compute(&test, &observed, now, ctx.grace);
-    ctx.write_status(&test, &outcome).await?;
-    ctx.observe(&outcome);
-    ctx.publish(&test, &outcome.events).await;
-
-    if !foreign.is_empty() {
-        let list = foreign.join(", ");
-        ctx.publish(
-            &test,
-            &[StatusEvent {
-                type_: EventType::Warning,
-                reason: action_reasons::NAME_CONFLICT,
-                message: format!(
-                    "{list} exists and is not owned by this LocustTest; waiting for it to go away"
-                ),
-            }],
-        )
-        .await;
-        return Err(ctx.error(&test, ErrorKind::ChildOwnedByOther, None));
-    }
-    let terminal = outcome.status.phase.is_some_and(Phase::is_terminal);
-    if !leaving.is_empty() && !terminal {
-        // Its deletion ends with a watch event; look again soon in any case.
-        tracing::debug!(%namespace, %name, leaving = %leaving.join(", "), "waiting for children being deleted to go");
-        return Ok(Action::requeue(LEAVING_CHILD_RETRY));
-    }
-    Ok(match outcome.requeue_after {
-        Some(after) => Action::requeue(after.min(RESYNC_PERIOD)),
-        None if terminal => Action::await_change(),
-        None => Action::requeue(RESYNC_PERIOD),
-    })
 }
 
 /// `Job my-test-master`.
@@ -323,91 +249,54 @@ fn describe(child: &ObjectReference) -> String {
     )
 }
 
-fn missing_children(observed: &Observed) -> bool {
-    observed.service.is_none() || observed.master_job.is_none() || observed.worker_job.is_none()
-}
-
-/// The test's children as the caches show them.
-struct Lookup {
-    observed: Observed,
-    /// Names of children whose name is taken by an object the test does not own.
-    foreign: Vec<String>,
-    /// Names of children of the test being deleted: neither there nor someone else's; they
-    /// are created again once gone.
-    leaving: Vec<String>,
-}
-
-impl Lookup {
-    /// `None` when a child we created is not in its cache yet
-    /// ([`OwnWrites::child_cache_is_behind`]): the caches are behind our own writes.
-    fn new(
-        ctx: &Context,
-        namespace: &str,
-        name: &str,
-        uid: &str,
-        test: &LocustTest,
-    ) -> Option<Self> {
-        let names = desired_names(test);
-        let mut foreign = Vec::new();
-        let cached_service = ctx.caches.service(namespace, &names.service);
-        let cached_master = ctx.caches.job(namespace, &names.master);
-        let cached_worker = ctx.caches.job(namespace, &names.worker);
-        let now = tokio::time::Instant::now();
-        // Every record is looked at (and dropped once its child is cached): no short-circuit.
-        let children_behind = [
-            (Service::KIND, &names.service, cached_service.is_some()),
-            (Job::KIND, &names.master, cached_master.is_some()),
-            (Job::KIND, &names.worker, cached_worker.is_some()),
-        ]
+/// The test's children as the caches show them; `None` when a child we created is not in its
+/// cache yet ([`OwnWrites::child_cache_is_behind`]): the caches are behind our own writes.
+fn children_of(ctx: &Context, namespace: &str, name: &str, uid: &str) -> Option<Children> {
+    let service_name = node_name(name, Role::Master);
+    let master_name = node_name(name, Role::Master);
+    let worker_name = node_name(name, Role::Worker);
+    let cached_service = ctx.caches.service(namespace, &service_name);
+    let cached_master = ctx.caches.job(namespace, &master_name);
+    let cached_worker = ctx.caches.job(namespace, &worker_name);
+    let now = tokio::time::Instant::now();
+    // Every record is looked at (and dropped once its child is cached): no short-circuit.
+    let children_behind = [
+        (Service::KIND, &service_name, cached_service.is_some()),
+        (Job::KIND, &master_name, cached_master.is_some()),
+        (Job::KIND, &worker_name, cached_worker.is_some()),
+    ]
+    .into_iter()
+    .fold(false, |behind, (kind, name, cached)| {
+        ctx.own_writes
+            .child_cache_is_behind(uid, kind, name, cached, now)
+            || behind
+    });
+    if children_behind {
+        return None;
+    }
+    let mut children = Children::default();
+    let service = owned(cached_service, uid, &mut children);
+    let master = owned(cached_master, uid, &mut children);
+    let worker = owned(cached_worker, uid, &mut children);
+    children.observed.pods = ctx
+        .caches
+        .pods_of(namespace, name)
         .into_iter()
-        .fold(false, |behind, (kind, name, cached)| {
-            ctx.own_writes
-                .child_cache_is_behind(uid, kind, name, cached, now)
-                || behind
-        });
-        if children_behind {
-            return None;
-        }
-        let mut leaving = Vec::new();
-        let service = owned(cached_service, uid, &mut foreign, &mut leaving);
-        let master = owned(cached_master, uid, &mut foreign, &mut leaving);
-        let worker = owned(cached_worker, uid, &mut foreign, &mut leaving);
-        let pods = ctx
-            .caches
-            .pods_of(namespace, name)
-            .into_iter()
-            .filter(|p| owned_by_our_jobs(p, master.as_ref(), worker.as_ref()))
-            .collect();
-        Some(Self {
-            observed: Observed {
-                service,
-                master_job: master,
-                worker_job: worker,
-                pods,
-                recreating: false,
-                original_spec: None,
-            },
-            foreign,
-            leaving,
-        })
-    }
-
-    fn any_ours(&self) -> bool {
-        self.observed.service.is_some()
-            || self.observed.master_job.is_some()
-            || self.observed.worker_job.is_some()
-            || !self.leaving.is_empty()
-    }
+        .filter(|p| owned_by_our_jobs(p, master.as_ref(), worker.as_ref()))
+        .collect();
+    children.observed.service = service;
+    children.observed.master_job = master;
+    children.observed.worker_job = worker;
+    Some(children)
 }
 
 /// The cached child `found` when the test with `uid` owns it; a child of that name owned by
-/// someone else is listed in `foreign`, one of ours being deleted in `leaving`, as
-/// `Kind name`.
+/// someone else is listed in `children.foreign`, one of ours being deleted in
+/// `children.leaving`, as `Kind name`.
 fn owned<K: Resource<DynamicType = ()> + Clone>(
     found: Option<Arc<K>>,
     uid: &str,
-    foreign: &mut Vec<String>,
-    leaving: &mut Vec<String>,
+    children: &mut Children,
 ) -> Option<K> {
     let found = found?;
     let label = || {
@@ -416,8 +305,8 @@ fn owned<K: Resource<DynamicType = ()> + Clone>(
     };
     match plan::ownership(found.meta(), uid) {
         Ownership::Ours => return Some((*found).clone()),
-        Ownership::Leaving => leaving.push(label()),
-        Ownership::Foreign => foreign.push(label()),
+        Ownership::Leaving => children.leaving.push(label()),
+        Ownership::Foreign => children.foreign.push(label()),
     }
     None
 }
@@ -445,23 +334,123 @@ fn owned_by_our_jobs(
         .any(|job| job.metadata.uid.as_deref() == Some(owner.uid.as_str()))
 }
 
-struct DesiredNames {
-    service: String,
-    master: String,
-    worker: String,
-}
-
-fn desired_names(test: &LocustTest) -> DesiredNames {
-    use crate::names::{Role, node_name};
-    let name = test.metadata.name.as_deref().unwrap_or_default();
-    DesiredNames {
-        service: node_name(name, Role::Master),
-        master: node_name(name, Role::Master),
-        worker: node_name(name, Role::Worker),
-    }
-}
-
 impl Context {
+    /// The status step of a test whose spec is invalid (or does not read) and that has no
+    /// children: `InvalidSpec`, nothing created.
+    async fn reject(
+        &self,
+        test: &Defaulted,
+        report: &Report,
+        now: Timestamp,
+    ) -> Result<Action, ReconcileError> {
+        let outcome = status::invalid_spec(test, report, now);
+        self.write_status(test, &outcome).await?;
+        self.publish(test, &outcome.events).await;
+        Ok(Action::await_change())
+    }
+
+    /// The apply step: the record, then the children of `plan`, and the events announcing
+    /// them. Returns the test as stored and its children as they are now.
+    async fn apply(
+        &self,
+        test: Defaulted,
+        mut children: Children,
+        plan: Plan,
+    ) -> Result<(Defaulted, Children), ReconcileError> {
+        let test = match &plan.record {
+            Some(text) => self.record_original(&test, text).await?,
+            None => test,
+        };
+        let mut created = Vec::new();
+        for child in plan.create {
+            match child {
+                Child::Service(service) => {
+                    children.observed.service = self
+                        .create_child(&test, service, &mut created, &mut children)
+                        .await?;
+                }
+                Child::MasterJob(job) => {
+                    children.observed.master_job = self
+                        .create_child(&test, job, &mut created, &mut children)
+                        .await?;
+                }
+                Child::WorkerJob(job) => {
+                    children.observed.worker_job = self
+                        .create_child(&test, job, &mut created, &mut children)
+                        .await?;
+                }
+            }
+        }
+        let mut events = plan.events;
+        if plan.recovery {
+            // One event per object, each naming it as the related object, so that repeated
+            // recoveries are told apart (the recorder folds identical events).
+            children.observed.recreating |= !created.is_empty();
+            for child in created {
+                let event = StatusEvent::new(
+                    EventReason::Recreated,
+                    format!(
+                        "Recreated {}, deleted by someone else, from the spec the test started with",
+                        describe(&child)
+                    ),
+                );
+                self.publish_about(&test, &event, Some(child)).await;
+            }
+        } else if !created.is_empty() {
+            let list: Vec<String> = created.iter().map(describe).collect();
+            events.push(StatusEvent::new(
+                EventReason::Created,
+                format!("Created {}", list.join(", ")),
+            ));
+        }
+        // What was done is announced even if the status write fails: the next reconcile
+        // finds the children and would not announce them again.
+        self.publish(&test, &events).await;
+        Ok((test, children))
+    }
+
+    /// The status step: computes the status from what is there now, writes it when it
+    /// changed, records its transitions (events and metrics) and says when to look again.
+    async fn report(
+        &self,
+        test: &Defaulted,
+        children: Children,
+        now: Timestamp,
+    ) -> Result<Action, ReconcileError> {
+        let outcome = status::compute(test, &children.observed, now, self.grace);
+        self.write_status(test, &outcome).await?;
+        self.observe(&outcome);
+        self.publish(test, &outcome.events).await;
+
+        if !children.foreign.is_empty() {
+            let list = children.foreign.join(", ");
+            let event = StatusEvent::new(
+                EventReason::NameConflict,
+                format!(
+                    "{list} exists and is not owned by this LocustTest; waiting for it to go away"
+                ),
+            );
+            self.publish(test, &[event]).await;
+            return Err(self.error(test, ErrorKind::ChildOwnedByOther, None));
+        }
+        let terminal = outcome.status.phase.is_some_and(Phase::is_terminal);
+        if !children.leaving.is_empty() && !terminal {
+            // Its deletion ends with a watch event; look again soon in any case.
+            tracing::debug!(
+                namespace = test.metadata.namespace.as_deref().unwrap_or_default(),
+                name = test.metadata.name.as_deref().unwrap_or_default(),
+                leaving = %children.leaving.join(", "),
+                "waiting for children being deleted to go"
+            );
+            return Ok(Action::requeue(LEAVING_CHILD_RETRY));
+        }
+        Ok(match outcome.requeue_after {
+            Some(after) => Action::requeue(after.min(RESYNC_PERIOD)),
+            None if terminal => Action::await_change(),
+            None => Action::requeue(RESYNC_PERIOD),
+        })
+    }
+
     fn error(
         &self,
         test: &LocustTest,
@@ -488,9 +477,9 @@ impl Context {
     /// returns the test as stored.
     async fn record_original(
         &self,
-        test: &LocustTest,
+        test: &Defaulted,
         text: &str,
-    ) -> Result<LocustTest, ReconcileError> {
+    ) -> Result<Defaulted, ReconcileError> {
         let patch = json!({
             "metadata": {
                 "resourceVersion": test.metadata.resource_version,
@@ -522,44 +511,15 @@ impl Context {
         }
     }
 
-    /// Creates the children missing from `observed` (Service, then master Job, then worker
-    /// Job, so workers find the master's name) and puts the created objects into it. Returns
-    /// references to what was created. A name already taken (the cache lagging behind
-    /// our own earlier create, or another owner) is read back instead.
-    async fn create_missing(
-        &self,
-        test: &LocustTest,
-        observed: &mut Observed,
-        foreign: &mut Vec<String>,
-        leaving: &mut Vec<String>,
-    ) -> Result<Vec<ObjectReference>, ReconcileError> {
-        let desired = desired(test, &self.config);
-        let mut created = Vec::new();
-        if observed.service.is_none() {
-            observed.service = self
-                .create_child(test, desired.service, &mut created, foreign, leaving)
-                .await?;
-        }
-        if observed.master_job.is_none() {
-            observed.master_job = self
-                .create_child(test, desired.master_job, &mut created, foreign, leaving)
-                .await?;
-        }
-        if observed.worker_job.is_none() {
-            observed.worker_job = self
-                .create_child(test, desired.worker_job, &mut created, foreign, leaving)
-                .await?;
-        }
-        Ok(created)
-    }
-
+    /// Creates `child`, recording a reference to it in `created`. A name already taken (the
+    /// cache lagging behind our own earlier create, or another owner) is read back instead:
+    /// ours is used as it is, someone else's or one being deleted is listed in `children`.
     async fn create_child<K>(
         &self,
         test: &LocustTest,
         child: K,
         created: &mut Vec<ObjectReference>,
-        foreign: &mut Vec<String>,
-        leaving: &mut Vec<String>,
+        children: &mut Children,
     ) -> Result<Option<K>, ReconcileError>
     where
         K: Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>
@@ -572,9 +532,6 @@ impl Context {
         let namespace = test.metadata.namespace.as_deref().unwrap_or_default();
         let name = child.meta().name.clone().unwrap_or_default();
         let label = format!("{} {name}", K::kind(&()));
-        if foreign.contains(&label) || leaving.contains(&label) {
-            return Ok(None);
-        }
         let api: Api<K> = Api::namespaced(self.client.clone(), namespace);
         let params = PostParams {
             field_manager: Some(FIELD_MANAGER.to_owned()),
@@ -601,11 +558,11 @@ impl Context {
                 match existing.map(|object| (plan::ownership(object.meta(), uid), object)) {
                     Some((Ownership::Ours, object)) => Ok(Some(object)),
                     Some((Ownership::Leaving, _)) => {
-                        leaving.push(label);
+                        children.leaving.push(label);
                         Ok(None)
                     }
                     Some((Ownership::Foreign, _)) => {
-                        foreign.push(label);
+                        children.foreign.push(label);
                         Ok(None)
                     }
                     // Deleted between our create and read: the next reconcile creates it.
@@ -664,7 +621,7 @@ impl Context {
     fn observe(&self, outcome: &Outcome) {
         for event in &outcome.events {
             match event.reason {
-                event_reasons::TEST_SUCCEEDED | event_reasons::TEST_FAILED => {
+                EventReason::TestSucceeded | EventReason::TestFailed => {
                     let status = &outcome.status;
                     if let (Some(phase), Some(start), Some(end)) =
                         (status.phase, &status.start_time, &status.completion_time)
@@ -673,11 +630,7 @@ impl Context {
                         self.metrics.observe_test_duration(phase, seconds as f64);
                     }
                 }
-                event_reasons::POD_FAILURE => {
-                    if let Some(reason) = pods_healthy_reason(outcome) {
-                        self.metrics.count_pod_failure(reason);
-                    }
-                }
+                EventReason::PodFailure(kind) => self.metrics.count_pod_failure(kind),
                 _ => {}
             }
         }
@@ -710,7 +663,7 @@ impl Context {
             .publish(
                 &Event {
                     type_: event.type_.into(),
-                    reason: event.reason.to_owned(),
+                    reason: event.reason.as_str().to_owned(),
                     note: Some(event.message.clone()),
                     action: "Reconcile".to_owned(),
                     secondary: related,
@@ -719,23 +672,9 @@ impl Context {
             )
             .await;
         if let Err(error) = published {
-            tracing::warn!(%error, reason = event.reason, "cannot record event");
+            tracing::warn!(%error, reason = event.reason.as_str(), "cannot record event");
         }
     }
-}
-
-fn pods_healthy_reason(outcome: &Outcome) -> Option<&'static str> {
-    use crate::api::conditions::types;
-    let condition = outcome
-        .status
-        .conditions
-        .iter()
-        .flatten()
-        .find(|c| c.type_ == types::PODS_HEALTHY)?;
-    status::FailureKind::ALL
-        .into_iter()
-        .map(status::FailureKind::reason)
-        .find(|reason| *reason == condition.reason)
 }
 
 fn write_error_kind(error: &kube::Error, otherwise: ErrorKind) -> ErrorKind {

@@ -49,7 +49,7 @@
 //!   otherwise ("All pods running normally" when every pod runs or has succeeded).
 //! - `TestCompleted`: `False`/`TestInProgress`, `True`/`TestSucceeded`, `True`/`TestFailed`.
 //! - `SpecDrifted`: absent until the test has left `Pending` (or has a `startTime`); then
-//!   `True`/`SpecChangeIgnored` when the defaulted current spec differs from the defaulted
+//!   `True`/`SpecChangeIgnored` when the (defaulted) current spec differs from the
 //!   original one ([`Observed::original_spec`]), and absent again when they are equal (the
 //!   guide's condition *appears* on an edit; it has no `False` row). Without an original spec
 //!   the previous `SpecDrifted` condition is kept as it is.
@@ -86,19 +86,20 @@ use k8s_openapi::jiff::Timestamp;
 
 use crate::api::conditions::{STATUS_FALSE, STATUS_TRUE, reasons, types};
 use crate::api::v2::{LocustTest, LocustTestSpec, LocustTestStatus, Phase};
-use crate::defaulting::apply_defaults;
+use crate::defaulting::Defaulted;
 use crate::names::{LABEL_POD_NAME, Role, node_name};
 use crate::validation::Report;
 
+pub mod events;
 pub mod pod_health;
+
+pub use events::{EventReason, EventType, MAX_EVENT_MESSAGE_BYTES, StatusEvent, event_reasons};
 
 pub use pod_health::{
     FailureKind, HealthFailure, PodFailure, PodHealth, classify, failure_message, pod_health,
 };
 use pod_health::{belongs_to, non_empty, pod_phase};
 
-/// Largest `note` of an `events.k8s.io/v1` Event, in bytes.
-pub const MAX_EVENT_MESSAGE_BYTES: usize = 1024;
 /// Largest condition message written, in bytes (the `metav1.Condition` convention). Only a
 /// failure naming hundreds of pods comes near it.
 pub const MAX_CONDITION_MESSAGE_BYTES: usize = 32 * 1024;
@@ -134,29 +135,6 @@ pub const MESSAGE_TEST_STARTED: &str = "Test started: the master pod is running"
 /// Message of the `TestSucceeded` event.
 pub const MESSAGE_EVENT_SUCCEEDED: &str = "Test completed successfully";
 
-/// Reasons of the events [`compute`] and [`invalid_spec`] return, for
-/// `kubectl get events --field-selector reason=...`.
-pub mod event_reasons {
-    use crate::api::conditions::reasons;
-
-    /// Normal: the test entered `Running` for the first time.
-    pub const TEST_STARTED: &str = "TestStarted";
-    /// Normal: the test entered `Succeeded`.
-    pub const TEST_SUCCEEDED: &str = "TestSucceeded";
-    /// Warning: the test entered `Failed`.
-    pub const TEST_FAILED: &str = "TestFailed";
-    /// Warning: `PodsHealthy` became `False`; the message is the condition's
-    /// (`{FailureType}: {N} pod(s) affected [...]: {detail}`).
-    pub const POD_FAILURE: &str = "PodFailure";
-    /// Warning: the spec was edited after the test started; the edit is ignored.
-    pub const SPEC_CHANGE_IGNORED: &str = reasons::SPEC_CHANGE_IGNORED;
-    /// Normal: the spec was edited back to the one the test started with; `SpecDrifted` is
-    /// gone.
-    pub const SPEC_RESTORED: &str = "SpecRestored";
-    /// Warning: the spec failed validation; nothing is created.
-    pub const INVALID_SPEC: &str = reasons::INVALID_SPEC;
-}
-
 /// What the controller read for one test. Build it from the cache; `Default` is "nothing".
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Observed {
@@ -172,48 +150,9 @@ pub struct Observed {
     /// The controller is recreating externally deleted children in this reconcile: the test
     /// goes (back) to `Pending` unless it is terminal or its master Job finished.
     pub recreating: bool,
-    /// The spec the test started with (its children were built from it), for `SpecDrifted`
-    /// and `expectedWorkers`. `None` when unknown.
+    /// The spec the test started with (its children were built from it), defaulted, for
+    /// `SpecDrifted` and `expectedWorkers`. `None` when unknown.
     pub original_spec: Option<LocustTestSpec>,
-}
-
-/// Type of a [`StatusEvent`].
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum EventType {
-    /// Something expected happened.
-    Normal,
-    /// Something the user should look at.
-    Warning,
-}
-
-impl EventType {
-    /// `Normal` or `Warning`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Normal => "Normal",
-            Self::Warning => "Warning",
-        }
-    }
-}
-
-impl From<EventType> for kube::runtime::events::EventType {
-    fn from(value: EventType) -> Self {
-        match value {
-            EventType::Normal => Self::Normal,
-            EventType::Warning => Self::Warning,
-        }
-    }
-}
-
-/// An event about the test, describing one transition of its status.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct StatusEvent {
-    /// Normal or Warning.
-    pub type_: EventType,
-    /// One of [`event_reasons`].
-    pub reason: &'static str,
-    /// What happened, at most [`MAX_EVENT_MESSAGE_BYTES`] bytes.
-    pub message: String,
 }
 
 /// The result of [`compute`] / [`invalid_spec`].
@@ -231,9 +170,9 @@ pub struct Outcome {
 /// Computes the status of `test` from what the controller observed. See the module
 /// documentation for every rule. `now` is the current time; `grace` the pod-health grace
 /// period (operator setting `--pod-health-grace-period`, default 2 minutes).
-pub fn compute(test: &LocustTest, observed: &Observed, now: Timestamp, grace: Duration) -> Outcome {
+pub fn compute(test: &Defaulted, observed: &Observed, now: Timestamp, grace: Duration) -> Outcome {
     let previous = test.status.clone().unwrap_or_default();
-    let ctx = Context::new(test, observed, now);
+    let ctx = Computation::new(test, observed, now);
     if previous.phase.is_some_and(Phase::is_terminal) {
         return ctx.frozen(previous);
     }
@@ -395,23 +334,20 @@ pub fn compute(test: &LocustTest, observed: &Observed, now: Timestamp, grace: Du
     // Events, in a fixed order.
     let mut events = Vec::new();
     if phase == Phase::Running && previous.start_time.is_none() {
-        events.push(event(
-            EventType::Normal,
-            event_reasons::TEST_STARTED,
+        events.push(StatusEvent::new(
+            EventReason::TestStarted,
             MESSAGE_TEST_STARTED,
         ));
     }
-    pod_failure_event(&previous, &status, &mut events);
+    pod_failure_event(&previous, &status, &health, &mut events);
     match phase {
-        Phase::Succeeded => events.push(event(
-            EventType::Normal,
-            event_reasons::TEST_SUCCEEDED,
+        Phase::Succeeded => events.push(StatusEvent::new(
+            EventReason::TestSucceeded,
             MESSAGE_EVENT_SUCCEEDED,
         )),
-        Phase::Failed => events.push(event(
-            EventType::Warning,
-            event_reasons::TEST_FAILED,
-            &format!("Test failed: {}", cause.as_deref().unwrap_or_default()),
+        Phase::Failed => events.push(StatusEvent::new(
+            EventReason::TestFailed,
+            format!("Test failed: {}", cause.as_deref().unwrap_or_default()),
         )),
         Phase::Pending | Phase::Running => {}
     }
@@ -434,7 +370,7 @@ pub fn compute(test: &LocustTest, observed: &Observed, now: Timestamp, grace: Du
 /// creates no children for such a test; everything else is computed as by [`compute`] with
 /// nothing observed (a new test is `Pending` with the initial conditions). A terminal test
 /// stays frozen, as in [`compute`].
-pub fn invalid_spec(test: &LocustTest, report: &Report, now: Timestamp) -> Outcome {
+pub fn invalid_spec(test: &Defaulted, report: &Report, now: Timestamp) -> Outcome {
     let nothing = Observed::default();
     let mut outcome = compute(test, &nothing, now, Duration::ZERO);
     if outcome.status.phase.is_some_and(Phase::is_terminal) {
@@ -447,7 +383,7 @@ pub fn invalid_spec(test: &LocustTest, report: &Report, now: Timestamp) -> Outco
     } else {
         format!("Invalid spec: {errors}")
     };
-    let ctx = Context::new(test, &nothing, now);
+    let ctx = Computation::new(test, &nothing, now);
     let ready = ctx.builder(&previous).condition(
         types::READY,
         false,
@@ -465,25 +401,23 @@ pub fn invalid_spec(test: &LocustTest, report: &Report, now: Timestamp) -> Outco
     }
     let before = find(previous.conditions.as_deref(), types::READY);
     if !before.is_some_and(|c| c.reason == reasons::INVALID_SPEC && c.message == message) {
-        outcome.events.push(event(
-            EventType::Warning,
-            event_reasons::INVALID_SPEC,
-            &message,
-        ));
+        outcome
+            .events
+            .push(StatusEvent::new(EventReason::InvalidSpec, &message));
     }
     outcome.requeue_after = None;
     outcome
 }
 
 /// What every part of one computation shares.
-struct Context<'a> {
+struct Computation<'a> {
     test: &'a LocustTest,
     observed: &'a Observed,
     /// `now` with whole seconds, as written.
     stamp: Time,
 }
 
-impl<'a> Context<'a> {
+impl<'a> Computation<'a> {
     fn new(test: &'a LocustTest, observed: &'a Observed, now: Timestamp) -> Self {
         let stamp = Time(Timestamp::from_second(now.as_second()).unwrap_or(now));
         Self {
@@ -515,7 +449,7 @@ impl<'a> Context<'a> {
     fn spec_drifted(&self, conditions: &mut ConditionBuilder<'_>) {
         match self.observed.original_spec.as_ref() {
             Some(original) => {
-                let drifted = defaulted(&self.test.spec) != defaulted(original);
+                let drifted = self.test.spec != *original;
                 // The user's guide has the condition *appear* on an edit, with one row
                 // (`True`/`SpecChangeIgnored`): an unchanged spec has no condition at all.
                 if drifted {
@@ -617,12 +551,6 @@ fn find<'c>(conditions: Option<&'c [Condition]>, type_: &str) -> Option<&'c Cond
     conditions?.iter().find(|c| c.type_ == type_)
 }
 
-fn defaulted(spec: &LocustTestSpec) -> LocustTestSpec {
-    let mut spec = spec.clone();
-    apply_defaults(&mut spec);
-    spec
-}
-
 /// The Job's condition of this type with status `True`.
 fn job_condition<'j>(
     job: Option<&'j Job>,
@@ -699,28 +627,21 @@ fn workers_connected(connected: i32, expected: i32) -> (bool, &'static str) {
     }
 }
 
-fn event(type_: EventType, reason: &'static str, message: &str) -> StatusEvent {
-    StatusEvent {
-        type_,
-        reason,
-        message: truncate(message.to_owned(), MAX_EVENT_MESSAGE_BYTES),
-    }
-}
-
 /// `PodFailure` when `PodsHealthy` is `False` and was not, or says something new.
 fn pod_failure_event(
     previous: &LocustTestStatus,
     status: &LocustTestStatus,
+    health: &PodHealth,
     events: &mut Vec<StatusEvent>,
 ) {
     let now = find(status.conditions.as_deref(), types::PODS_HEALTHY);
     let before = find(previous.conditions.as_deref(), types::PODS_HEALTHY);
     if let Some(now) = now.filter(|c| c.status == STATUS_FALSE)
+        && let PodHealth::Failed(failure) = health
         && !before.is_some_and(|b| b.status == now.status && b.message == now.message)
     {
-        events.push(event(
-            EventType::Warning,
-            event_reasons::POD_FAILURE,
+        events.push(StatusEvent::new(
+            EventReason::PodFailure(failure.kind),
             &now.message,
         ));
     }
@@ -739,22 +660,20 @@ fn spec_drift_events(
     };
     let (was, is) = (drifted(previous), drifted(status));
     if is && !was {
-        events.push(event(
-            EventType::Warning,
-            event_reasons::SPEC_CHANGE_IGNORED,
+        events.push(StatusEvent::new(
+            EventReason::SpecChangeIgnored,
             MESSAGE_SPEC_DRIFTED,
         ));
     } else if was && !is {
-        events.push(event(
-            EventType::Normal,
-            event_reasons::SPEC_RESTORED,
+        events.push(StatusEvent::new(
+            EventReason::SpecRestored,
             MESSAGE_SPEC_RESTORED,
         ));
     }
 }
 
 /// Cuts `text` to at most `max` bytes on a character boundary, ending in `...` when cut.
-fn truncate(mut text: String, max: usize) -> String {
+pub(crate) fn truncate(mut text: String, max: usize) -> String {
     if text.len() <= max {
         return text;
     }

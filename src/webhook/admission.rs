@@ -20,7 +20,7 @@ use serde_json::Value;
 
 use crate::api::{ANNOTATION_ORIGINAL_SPEC, API_VERSION_V2, GROUP, KIND, Phase, v2};
 use crate::conversion::convert_object;
-use crate::defaulting::{apply_defaults, defaulted};
+use crate::defaulting::{Defaulted, defaulted_spec};
 use crate::field::{self, FieldError};
 use crate::parse;
 use crate::schema_check::SchemaChecker;
@@ -238,8 +238,8 @@ fn wrong_resource(request: &AdmissionRequest<DynamicObject>) -> Option<Admission
     }
 }
 
-/// The object as a v2 LocustTest (v1 converted), or why not.
-fn object_as_v2(object: &DynamicObject) -> Result<v2::LocustTest, String> {
+/// The object as a defaulted v2 LocustTest (v1 converted), or why not.
+fn object_as_v2(object: &DynamicObject) -> Result<Defaulted, String> {
     parse::to_value(object)
         .and_then(|value| parse::locust_test(&value))
         .map_err(|error| error.to_string())
@@ -294,7 +294,7 @@ fn validating(request: &AdmissionRequest<DynamicObject>) -> AdmissionResponse {
         );
     };
     let test = match object_as_v2(object) {
-        Ok(test) => defaulted(&test),
+        Ok(test) => test,
         Err(e) => return deny(request, 422, "Invalid", unreadable(object, &e)),
     };
     if request.operation == Operation::Update
@@ -303,7 +303,6 @@ fn validating(request: &AdmissionRequest<DynamicObject>) -> AdmissionResponse {
             .as_ref()
             .and_then(|old| object_as_v2(old).ok())
     {
-        let old = defaulted(&old);
         if old.spec == test.spec {
             // Metadata-only or status-only: never rejected, even if the spec is (still) invalid.
             return AdmissionResponse::from(request);
@@ -376,7 +375,8 @@ fn mutating(request: &AdmissionRequest<DynamicObject>) -> AdmissionResponse {
     // Mutating admission runs before the API server's schema validation: an object this
     // webhook cannot read is not its to reject. Passed on unchanged, it gets every schema error
     // from the API server in kubectl's own format, then the validating webhook's rules.
-    let test = match object_as_v2(object) {
+    let written = parse::to_value(object).and_then(|value| parse::as_written(&value));
+    let test = match written {
         Ok(test) => test,
         Err(error) => {
             tracing::debug!(%error, "mutating webhook: object not readable, left to schema validation");
@@ -402,8 +402,7 @@ fn mutating(request: &AdmissionRequest<DynamicObject>) -> AdmissionResponse {
 /// through the same serialization, so only defaulting shows up in the difference, and every
 /// operation adds a field that is absent (its parent exists in the original object).
 pub fn defaults_patch(spec: &v2::LocustTestSpec) -> json_patch::Patch {
-    let mut filled = spec.clone();
-    apply_defaults(&mut filled);
+    let filled = defaulted_spec(spec);
     let (Ok(before), Ok(after)) = (serde_json::to_value(spec), serde_json::to_value(&filled))
     else {
         return json_patch::Patch(Vec::new());

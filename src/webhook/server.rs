@@ -100,14 +100,14 @@ fn text(status: StatusCode, message: String) -> Response {
 /// Counts one request in the metrics, even when the handler is dropped midway (the client
 /// cancelled: the API server does so when its own caller gives up), which is recorded with
 /// code `499` (client closed request).
-struct Observed<'a> {
+struct RequestMetrics<'a> {
     metrics: &'a Metrics,
     path: &'static str,
     started: Instant,
     outcome: Option<(u16, Decision)>,
 }
 
-impl<'a> Observed<'a> {
+impl<'a> RequestMetrics<'a> {
     fn start(metrics: &'a Metrics, path: &'static str) -> Self {
         metrics
             .webhook_in_flight
@@ -124,7 +124,7 @@ impl<'a> Observed<'a> {
     }
 }
 
-impl Drop for Observed<'_> {
+impl Drop for RequestMetrics<'_> {
     fn drop(&mut self) {
         let labels = WebhookLabels {
             webhook: self.path.to_owned(),
@@ -167,7 +167,7 @@ async fn handle(
     path: &'static str,
     hook: Hook,
 ) -> Response {
-    let mut observed = Observed::start(&state.metrics, path);
+    let mut observed = RequestMetrics::start(&state.metrics, path);
     let reply = if !is_json(&headers) {
         failure(
             415,

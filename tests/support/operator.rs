@@ -1,17 +1,23 @@
-//! The operator's controller running in-process against an e2e [`Env`](super::e2e::Env)'s API
-//! server, scoped to the test's namespace (so parallel tests, and other workloads of a real
-//! cluster, never meet), exactly as `locust-operator run` wires it.
+//! The operator running in-process against an e2e [`Env`](super::e2e::Env)'s API server, scoped
+//! to the test's namespace (so parallel tests, and other workloads of a real cluster, never
+//! meet), wired as `locust-operator run` wires it: command-line flags parsed by the binary's
+//! own [`ProcessFlags`], turned into [`RunSettings`] by `RunSettings::from_flags`, and run by
+//! `operator::run` (the CRD check included). Only the webhook server is the Env's.
 
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
 use std::sync::Arc;
 use std::time::Duration;
 
+use clap::Parser;
 use kube::Client;
 use locust_operator::config::Config;
-use locust_operator::controller::{self, ControllerMetrics, Leadership, Settings, State};
+use locust_operator::controller::{Leadership, State};
+use locust_operator::flags::ProcessFlags;
 use locust_operator::leader::Timings;
 use locust_operator::metrics::Metrics;
+use locust_operator::operator::{self, RunSettings};
+use locust_operator::webhook::tls::ReloadingCert;
 use tokio_util::sync::CancellationToken;
 
 /// Grace period the e2e tests run with unless they say otherwise (short, so failure paths
@@ -65,37 +71,93 @@ impl Options {
     }
 }
 
+/// The flags of `locust-operator run`, parsed as the binary parses them.
+#[derive(Parser)]
+struct Run {
+    #[command(flatten)]
+    flags: ProcessFlags,
+}
+
+impl Options {
+    /// The command line that asks for these options: `--watch-namespace` (the test's
+    /// `namespace` first), `--pod-health-grace-period` and leader election.
+    fn args(&self, namespace: &str) -> Vec<String> {
+        let namespaces: Vec<&str> = std::iter::once(namespace)
+            .chain(self.extra_namespaces.iter().map(String::as_str))
+            .collect();
+        let mut args = vec![
+            "locust-operator".to_owned(),
+            "--certs=files".to_owned(),
+            format!("--watch-namespace={}", namespaces.join(",")),
+            format!(
+                "--pod-health-grace-period={}",
+                humantime::format_duration(self.grace)
+            ),
+        ];
+        match &self.leadership {
+            None => args.push("--leader-elect=false".to_owned()),
+            Some(leadership) => {
+                let timings = &leadership.timings;
+                args.extend([
+                    "--leader-elect=true".to_owned(),
+                    format!("--leader-election-id={}", leadership.name),
+                    format!("--leader-election-namespace={}", leadership.namespace),
+                    format!(
+                        "--leader-elect-lease-duration={}",
+                        humantime::format_duration(timings.lease_duration)
+                    ),
+                    format!(
+                        "--leader-elect-renew-deadline={}",
+                        humantime::format_duration(timings.renew_deadline)
+                    ),
+                    format!(
+                        "--leader-elect-retry-period={}",
+                        humantime::format_duration(timings.retry_period)
+                    ),
+                ]);
+            }
+        }
+        args
+    }
+
+    /// The settings `run` would make of [`Options::args`], with the replica's identity the
+    /// test chose (tests tell replicas of one process apart by it).
+    fn settings(&self, namespace: &str, client_namespace: &str) -> RunSettings {
+        let flags = Run::try_parse_from(self.args(namespace))
+            .expect("the options are valid flags")
+            .flags;
+        let mut settings = RunSettings::from_flags(&flags, self.config.clone(), client_namespace);
+        if let (Some(elected), Some(chosen)) = (settings.leadership.as_mut(), &self.leadership) {
+            elected.identity = chosen.identity.clone();
+            settings.controller.instance = chosen.identity.clone();
+        }
+        settings
+    }
+}
+
 impl Operator {
-    /// Starts the controller on `client`, watching `namespace` (and
+    /// Starts the operator on `client`, watching `namespace` (and
     /// [`Options::extra_namespaces`]) only.
     pub fn start(client: Client, namespace: &str, options: Options) -> Self {
         let metrics = Arc::new(Metrics::new());
         let state = Arc::new(State::default());
         let shutdown = CancellationToken::new();
-        let settings = Settings {
-            config: Arc::new(options.config),
-            grace: options.grace,
-            namespaces: std::iter::once(namespace.to_owned())
-                .chain(options.extra_namespaces.iter().cloned())
-                .collect(),
-            max_concurrent_reconciles: controller::DEFAULT_MAX_CONCURRENT_RECONCILES,
-            instance: format!("e2e-{}", std::process::id()),
-        };
-        let controller_metrics = ControllerMetrics::register(&metrics);
+        let settings = options.settings(namespace, client.default_namespace());
         let task = tokio::spawn({
             let state = Arc::clone(&state);
+            let metrics = Arc::clone(&metrics);
             let shutdown = shutdown.clone();
             async move {
-                controller::run(
+                operator::run(
                     client,
                     settings,
-                    options.leadership,
-                    controller_metrics,
+                    &metrics,
                     state,
+                    Arc::new(ReloadingCert::default()),
                     shutdown,
                 )
                 .await
-                .expect("the controller runs");
+                .expect("the operator runs");
             }
         });
         Self {

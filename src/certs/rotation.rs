@@ -1,5 +1,5 @@
 //! The decisions of the self-managed certificates, as pure functions of what the Secret holds
-//! ([`Observed`]), the time and the [`Policy`]: whether to create, replace, rotate or roll
+//! ([`SecretFacts`]), the time and the [`Policy`]: whether to create, replace, rotate or roll
 //! over, and which CAs make up the bundle the API servers trust. No I/O, no crypto: the
 //! certificates are reduced to facts (validity, which CA signed what, whether a key is there)
 //! by [`super::generate::inspect`], so every rule here is table-tested with plain values.
@@ -186,7 +186,7 @@ pub struct CaFacts {
 pub struct ServingFacts {
     /// Its validity.
     pub validity: Validity,
-    /// Index in [`Observed::cas`] of the CA that signed it, if any does.
+    /// Index in [`SecretFacts::cas`] of the CA that signed it, if any does.
     pub issuer: Option<usize>,
     /// It covers every DNS name of the webhook Service.
     pub names_ok: bool,
@@ -194,7 +194,7 @@ pub struct ServingFacts {
 
 /// What the Secret holds, reduced to what the decisions need.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Observed {
+pub struct SecretFacts {
     /// The CA certificates of `ca.crt`, in order (entries that are not parsable CA
     /// certificates are left out).
     pub cas: Vec<CaFacts>,
@@ -291,7 +291,7 @@ impl Plan {
 }
 
 /// Index of the signing CA: the first valid CA whose key is `ca.key`.
-pub fn signer(observed: &Observed, now: SystemTime) -> Option<usize> {
+pub fn signer(observed: &SecretFacts, now: SystemTime) -> Option<usize> {
     observed
         .cas
         .iter()
@@ -300,7 +300,7 @@ pub fn signer(observed: &Observed, now: SystemTime) -> Option<usize> {
 
 /// The CAs that make up the bundle injected into the API server's configurations: every CA
 /// of `ca.crt` that has not expired, in order (the signing CA first, as written).
-pub fn bundle_members(observed: &Observed, now: SystemTime) -> Vec<usize> {
+pub fn bundle_members(observed: &SecretFacts, now: SystemTime) -> Vec<usize> {
     observed
         .cas
         .iter()
@@ -312,7 +312,7 @@ pub fn bundle_members(observed: &Observed, now: SystemTime) -> Vec<usize> {
 
 /// Whether the serving certificate works at `now`: valid, for the right names, signed by a
 /// valid CA of the bundle. The reason when it does not.
-pub fn serving_problem(observed: &Observed, now: SystemTime) -> Option<Why> {
+pub fn serving_problem(observed: &SecretFacts, now: SystemTime) -> Option<Why> {
     let Some(serving) = observed.serving else {
         return Some(Why::ServingMissing);
     };
@@ -336,7 +336,7 @@ pub fn serving_problem(observed: &Observed, now: SystemTime) -> Option<Why> {
 /// Secret; `bundle_injected` says whether this replica has seen the current bundle (see
 /// [`bundle_members`]) in every installed webhook configuration and the CRD.
 pub fn decide(
-    observed: Option<&Observed>,
+    observed: Option<&SecretFacts>,
     now: SystemTime,
     policy: &Policy,
     bundle_injected: bool,
