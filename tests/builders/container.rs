@@ -5,7 +5,7 @@ use locust_operator::builders::args::{self};
 use locust_operator::names::{self, Role};
 use serde_json::{Value, json};
 
-use crate::{build_default, jobs, json_of, locust, strings, test_with};
+use crate::{build_default, jobs, json_of, locust, read, strings, test_with};
 
 #[test]
 fn locust_container_image_pull_policy_command_and_ports() {
@@ -112,7 +112,7 @@ fn master_args_autostart_autoquit_variants() {
         );
         assert_eq!(
             locust(&built.master_job).args.as_ref().unwrap(),
-            &args::master_args(&test.spec),
+            &args::master_args(&read(&test)),
             "{case}"
         );
     }
@@ -163,7 +163,7 @@ fn extra_args_are_appended_last_and_otel_adds_flag() {
             "--loglevel=INFO",
         ])
     );
-    assert_eq!(worker, args::worker_args(&test.spec, "my-test"));
+    assert_eq!(worker, args::worker_args(&read(&test)));
 }
 
 #[test]

@@ -4,15 +4,14 @@
 use locust_operator::builders::args::{MASTER_PORT, WEB_UI_PORT};
 use locust_operator::builders::{
     self, EXPORTER_CONTAINER_NAME, EXPORTER_URI, LIB_VOLUME_NAME, PORT_NAME_MASTER,
-    PORT_NAME_MASTER_BIND, PORT_NAME_METRICS, PORT_NAME_WEB, SECRET_VOLUME_PREFIX, desired,
-    master_job, master_service, worker_job,
+    PORT_NAME_MASTER_BIND, PORT_NAME_METRICS, PORT_NAME_WEB, SECRET_VOLUME_PREFIX,
 };
 use locust_operator::config::Config;
 use serde_json::json;
 
 use crate::{
-    base_test, build_default, default_pod_resources, json_of, operator_labels, owner_references,
-    strings, test_with,
+    base_test, build_default, default_pod_resources, desired, json_of, operator_labels,
+    owner_references, read, strings, test_with,
 };
 
 /// Master args of the base test with every default.
@@ -174,9 +173,10 @@ fn desired_is_the_three_builders() {
     let test = base_test();
     let config = Config::defaults();
     let built = desired(&test, &config);
-    assert_eq!(built.service, master_service(&test, &config));
-    assert_eq!(built.master_job, master_job(&test, &config));
-    assert_eq!(built.worker_job, worker_job(&test, &config));
+    let test = read(&test);
+    assert_eq!(built.service, builders::master_service(&test, &config));
+    assert_eq!(built.master_job, builders::master_job(&test, &config));
+    assert_eq!(built.worker_job, builders::worker_job(&test, &config));
 }
 
 #[test]

@@ -5,14 +5,12 @@
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::Service;
 use locust_operator::api::LocustTest;
-use locust_operator::builders::desired;
 use locust_operator::config::Config;
-use locust_operator::defaulting::defaulted;
 use serde_json::json;
 
 use crate::{
-    base_test, build_default, config, env_names, json_of, locust, pod, round_trip, strings,
-    template_annotations, template_labels, test_with,
+    base_test, build_default, config, defaulted, desired, env_names, json_of, locust, pod,
+    round_trip, strings, template_annotations, template_labels, test_with,
 };
 
 /// Manifests covering every optional field, alone and together.

@@ -11,9 +11,9 @@ use std::collections::{BTreeMap, HashMap};
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::{Container, PodSpec};
 use locust_operator::api::LocustTest;
-use locust_operator::builders::{Desired, desired};
+use locust_operator::builders::{self, Desired};
 use locust_operator::config::Config;
-use locust_operator::defaulting::defaulted;
+use locust_operator::defaulting::Defaulted;
 use locust_operator::names::Role;
 use serde_json::{Value, json};
 
@@ -114,6 +114,21 @@ where
         .unwrap_or_else(|e| panic!("{what} does not deserialize: {e}"));
     assert_eq!(&back, object, "{what} changes in a JSON round trip");
     value
+}
+
+/// `test` as the operator reads it: defaulted.
+fn read(test: &LocustTest) -> Defaulted {
+    Defaulted::new(test.clone())
+}
+
+/// `test` with every default filled in.
+fn defaulted(test: &LocustTest) -> LocustTest {
+    read(test).into_test()
+}
+
+/// The objects of `test` as read.
+fn desired(test: &LocustTest, config: &Config) -> Desired {
+    builders::desired(&read(test), config)
 }
 
 /// Builds every object, checking the invariants that hold for all tests.

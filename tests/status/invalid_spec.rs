@@ -3,11 +3,13 @@
 
 use locust_operator::api::Phase;
 use locust_operator::api::conditions::types;
-use locust_operator::status::{self, EventType, StatusEvent, event_reasons};
-use locust_operator::validation::validate;
+use locust_operator::status::{EventReason, EventType, StatusEvent};
 use serde_json::json;
 
-use crate::{at, children, compute, cond, locust_test, previous, srm, time, triple, types_of};
+use crate::{
+    at, children, compute, cond, invalid_spec, locust_test, previous, srm, time, triple, types_of,
+    validate,
+};
 
 #[test]
 fn an_invalid_spec_gets_ready_false_invalid_spec() {
@@ -17,7 +19,7 @@ fn an_invalid_spec_gets_ready_false_invalid_spec() {
     let message = format!("Invalid spec: {}", report.error_message());
     assert!(message.contains("spec.worker.replicas"), "{message}");
 
-    let outcome = status::invalid_spec(&test, &report, at(1));
+    let outcome = invalid_spec(&test, &report, at(1));
     let s = &outcome.status;
     assert_eq!(s.phase, Some(Phase::Pending));
     assert_eq!(
@@ -32,7 +34,7 @@ fn an_invalid_spec_gets_ready_false_invalid_spec() {
         outcome.events,
         vec![StatusEvent {
             type_: EventType::Warning,
-            reason: event_reasons::INVALID_SPEC,
+            reason: EventReason::InvalidSpec,
             message: message.clone(),
         }]
     );
@@ -40,7 +42,7 @@ fn an_invalid_spec_gets_ready_false_invalid_spec() {
 
     // Again: same status, no second event.
     test.status = Some(outcome.status.clone());
-    let again = status::invalid_spec(&test, &report, at(60));
+    let again = invalid_spec(&test, &report, at(60));
     assert_eq!(again.status, outcome.status);
     assert!(again.events.is_empty());
 
@@ -66,7 +68,7 @@ fn a_terminal_test_stays_frozen_even_when_invalid() {
     let before = previous(Phase::Failed);
     let mut test = locust_test(json!({"spec": {"worker": {"replicas": 0}}}));
     test.status = Some(before.clone());
-    let outcome = status::invalid_spec(&test, &validate(&test), at(1000));
+    let outcome = invalid_spec(&test, &validate(&test), at(1000));
     assert_eq!(outcome.status, before);
     assert!(outcome.events.is_empty());
 }

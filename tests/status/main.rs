@@ -12,7 +12,9 @@ use k8s_openapi::api::core::v1::{Pod, Service};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use k8s_openapi::jiff::{SignedDuration, Timestamp};
 use locust_operator::api::{LocustTest, LocustTestSpec, LocustTestStatus, Phase};
+use locust_operator::defaulting::{Defaulted, defaulted_spec};
 use locust_operator::status::{self, Observed, Outcome, StatusEvent};
+use locust_operator::validation::Report;
 use serde_json::{Value, json};
 
 mod conditions;
@@ -233,7 +235,32 @@ fn with_status(mut test: LocustTest, status: &LocustTestStatus) -> LocustTest {
 
 /// Computes with the default grace period.
 fn compute(test: &LocustTest, observed: &Observed, now: Timestamp) -> Outcome {
-    status::compute(test, observed, now, GRACE)
+    compute_with(test, observed, now, GRACE)
+}
+
+/// Computes as the controller does: from the test as read (defaulted), with the spec it
+/// started with as recorded (defaulted).
+fn compute_with(
+    test: &LocustTest,
+    observed: &Observed,
+    now: Timestamp,
+    grace: Duration,
+) -> Outcome {
+    let observed = Observed {
+        original_spec: observed.original_spec.as_ref().map(defaulted_spec),
+        ..observed.clone()
+    };
+    status::compute(&Defaulted::new(test.clone()), &observed, now, grace)
+}
+
+/// The status of a test whose spec is invalid, from the test as read (defaulted).
+fn invalid_spec(test: &LocustTest, report: &Report, now: Timestamp) -> Outcome {
+    status::invalid_spec(&Defaulted::new(test.clone()), report, now)
+}
+
+/// Validates the test as read (defaulted).
+fn validate(test: &LocustTest) -> Report {
+    locust_operator::validation::validate(&Defaulted::new(test.clone()))
 }
 
 /// One reconcile: computes and stores the new status in `test`.
@@ -278,7 +305,7 @@ fn types_of(status: &LocustTestStatus) -> Vec<String> {
 }
 
 fn reasons_of(events: &[StatusEvent]) -> Vec<&'static str> {
-    events.iter().map(|e| e.reason).collect()
+    events.iter().map(|e| e.reason.as_str()).collect()
 }
 
 /// A status in `phase` as the operator would have written it at t0+60 (Running: started at

@@ -4,7 +4,7 @@
 use k8s_openapi::api::core::v1::Pod;
 use locust_operator::api::Phase;
 use locust_operator::api::conditions::{reasons, types};
-use locust_operator::status::{self, EventType, FailureKind, StatusEvent, event_reasons};
+use locust_operator::status::{self, EventReason, EventType, FailureKind, StatusEvent};
 use serde_json::{Value, json};
 
 use crate::{
@@ -362,12 +362,12 @@ fn every_failure_type_fails_the_test_with_its_reason_and_message() {
             vec![
                 StatusEvent {
                     type_: EventType::Warning,
-                    reason: event_reasons::POD_FAILURE,
+                    reason: EventReason::PodFailure(kind),
                     message: message.clone()
                 },
                 StatusEvent {
                     type_: EventType::Warning,
-                    reason: event_reasons::TEST_FAILED,
+                    reason: EventReason::TestFailed,
                     message: format!("Test failed: {message}")
                 },
             ],

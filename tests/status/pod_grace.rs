@@ -11,8 +11,8 @@ use locust_operator::status::{self, MAX_EVENT_MESSAGE_BYTES, PodHealth, event_re
 use serde_json::json;
 
 use crate::{
-    GRACE, NAME, Srm, at, at_ms, children, compute, cond, container, new_test, pod, previous,
-    reasons_of, running, running_pod, srm, time, triple, unschedulable_pod, waiting_pod,
+    GRACE, NAME, Srm, at, at_ms, children, compute, compute_with, cond, container, new_test, pod,
+    previous, reasons_of, running, running_pod, srm, time, triple, unschedulable_pod, waiting_pod,
     with_status,
 };
 
@@ -79,7 +79,7 @@ fn the_grace_period_is_an_operator_setting() {
     let mut observed = children(json!({"active": 1}), json!({"active": 5}));
     observed.pods = vec![waiting_pod("my-test-worker-a", 0, "CrashLoopBackOff", None)];
     let test = with_status(new_test(), &previous(Phase::Running));
-    let before = status::compute(&test, &observed, at(29), grace);
+    let before = compute_with(&test, &observed, at(29), grace);
     assert_eq!(before.status.phase, Some(Phase::Running));
     assert_eq!(before.requeue_after, Some(Duration::from_secs(1)));
     assert!(
@@ -87,7 +87,7 @@ fn the_grace_period_is_an_operator_setting() {
             .message
             .contains("30s grace period")
     );
-    let after = status::compute(&test, &observed, at(30), grace);
+    let after = compute_with(&test, &observed, at(30), grace);
     assert_eq!(after.status.phase, Some(Phase::Failed));
     // Running -> Failed on pod health.
     assert_eq!(

@@ -4,7 +4,7 @@
 use locust_operator::api::Phase;
 use locust_operator::api::conditions::types;
 use locust_operator::status::{
-    EventType, MESSAGE_SPEC_RESTORED, Observed, StatusEvent, event_reasons,
+    EventReason, EventType, MESSAGE_SPEC_RESTORED, Observed, StatusEvent,
 };
 use serde_json::json;
 
@@ -72,7 +72,7 @@ fn spec_drifted_set_and_cleared() {
         outcome.events,
         vec![StatusEvent {
             type_: EventType::Warning,
-            reason: event_reasons::SPEC_CHANGE_IGNORED,
+            reason: EventReason::SpecChangeIgnored,
             message:
                 "Spec was modified after creation. Changes ignored. Delete and recreate to apply."
                     .into(),
@@ -101,7 +101,7 @@ fn spec_drifted_set_and_cleared() {
         outcome.events,
         vec![StatusEvent {
             type_: EventType::Normal,
-            reason: event_reasons::SPEC_RESTORED,
+            reason: EventReason::SpecRestored,
             message: MESSAGE_SPEC_RESTORED.into(),
         }]
     );

@@ -3,7 +3,9 @@
 
 use locust_operator::api::conditions::types;
 use locust_operator::api::{LocustTest, Phase};
-use locust_operator::status::{EventType, Observed, Outcome, StatusEvent, event_reasons};
+use locust_operator::status::{
+    EventReason, EventType, Observed, Outcome, StatusEvent, event_reasons,
+};
 use serde_json::json;
 
 use crate::{
@@ -27,7 +29,7 @@ fn pending_to_running_when_the_master_job_has_a_ready_pod() {
         outcome.events,
         vec![StatusEvent {
             type_: EventType::Normal,
-            reason: event_reasons::TEST_STARTED,
+            reason: EventReason::TestStarted,
             message: "Test started: the master pod is running".into(),
         }]
     );
@@ -103,7 +105,7 @@ fn running_to_succeeded_when_the_master_job_completes() {
         outcome.events,
         vec![StatusEvent {
             type_: EventType::Normal,
-            reason: event_reasons::TEST_SUCCEEDED,
+            reason: EventReason::TestSucceeded,
             message: "Test completed successfully".into(),
         }]
     );
@@ -138,7 +140,7 @@ fn running_to_failed_when_the_master_job_fails() {
         outcome.events,
         vec![StatusEvent {
             type_: EventType::Warning,
-            reason: event_reasons::TEST_FAILED,
+            reason: EventReason::TestFailed,
             message: format!("Test failed: {cause}"),
         }]
     );

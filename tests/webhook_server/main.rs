@@ -25,7 +25,7 @@ use base64::Engine;
 use bytes::Bytes;
 use hyper::Method;
 use locust_operator::api::v2;
-use locust_operator::defaulting::defaulted;
+use locust_operator::defaulting::Defaulted;
 use serde_json::{Value, json};
 use tls_support::{Ca, Http, HttpsClient, TestServer, plain_get};
 
@@ -236,7 +236,7 @@ fn patch_of(response: &Value) -> Option<json_patch::Patch> {
 fn check_defaulting(object: &Value, response: &Value) -> Value {
     assert_allowed(response);
     let parsed: v2::LocustTest = serde_json::from_value(object.clone()).expect("a v2 test");
-    let expected = defaulted(&parsed);
+    let expected = Defaulted::new(parsed.clone());
     let mut patched = object.clone();
     match patch_of(response) {
         Some(patch) => {

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use hyper::Method;
 use locust_operator::api::v2;
 use locust_operator::conversion::{V2_SPEC_ANNOTATION, convert_object};
-use locust_operator::defaulting::defaulted;
+use locust_operator::defaulting::Defaulted;
 use locust_operator::validation::validate;
 use serde_json::{Value, json};
 
@@ -143,7 +143,7 @@ async fn check_fixture(
         assert!(message.contains("(5 problems)"), "{message}");
         // The same report as the shared validation function.
         let parsed: v2::LocustTest = serde_json::from_value(object.clone()).unwrap();
-        let report = validate(&defaulted(&parsed));
+        let report = validate(&Defaulted::new(parsed.clone()));
         assert_eq!(report.errors.len(), paths.len(), "{report:?}");
         for error in &report.errors {
             assert!(message.contains(&error.to_string()), "{error} in {message}");
@@ -165,7 +165,7 @@ async fn check_fixture(
             // new test's (and it is valid).
             _ => {
                 let parsed: v2::LocustTest = serde_json::from_value(object.clone()).unwrap();
-                assert!(validate(&defaulted(&parsed)).is_valid());
+                assert!(validate(&Defaulted::new(parsed.clone())).is_valid());
                 assert_allowed(&response);
                 assert!(!recreate_warning(&response), "{name}: {response}");
             }
