@@ -4,15 +4,20 @@
 //! rejects them), and the CEL rules (`x-kubernetes-validations`).
 //!
 //! This lets `locust-operator check` report what the API server would reject, not only what
-//! the webhook would.
+//! the webhook would. The structural rules are checked by the in-memory API server's own
+//! walker ([`memory_apiserver::schema::violations`], the one schema checker of the
+//! workspace); this module adds what kubectl and the API server add around it (metadata, the
+//! served versions, unknown fields as kubectl's strict validation reports them, CEL) and says
+//! each problem in words a user can act on.
 
 use std::collections::BTreeMap;
 
 use kube::core::cel::{Validator, apply_defaults};
+use memory_apiserver::schema::{self, Broken, Violation};
 use serde_json::Value;
 
 use crate::crd::{CrdError, locust_test_crd};
-use crate::field::{FieldError, index, join};
+use crate::field::{FieldError, join};
 
 /// The schemas of every served version, keyed by `apiVersion` (`locust.io/v2`).
 pub struct SchemaChecker {
@@ -64,23 +69,13 @@ impl SchemaChecker {
         let defaulted = apply_defaults(schema, object);
         let mut errors = Errors::default();
         let root = defaulted.as_object();
-        for (key, value) in root.into_iter().flatten() {
-            match key.as_str() {
-                "apiVersion" | "kind" => {}
-                "metadata" => check_metadata(value, &mut errors),
-                _ => match schema.get("properties").and_then(|p| p.get(key)) {
-                    Some(child) => walk(child, value, key, &mut errors),
-                    None => errors.push(unknown_field(key)),
-                },
-            }
+        match root.and_then(|r| r.get("metadata")) {
+            Some(metadata) => check_metadata(metadata, &mut errors),
+            None => check_metadata(&Value::Object(serde_json::Map::new()), &mut errors),
         }
-        if root.is_none_or(|r| !r.contains_key("metadata")) {
-            check_metadata(&Value::Object(serde_json::Map::new()), &mut errors);
-        }
-        for required in required_fields(schema) {
-            if root.is_none_or(|r| !r.contains_key(required)) {
-                errors.push(FieldError::new(required, "Required value"));
-            }
+        for violation in schema::violations(schema, &defaulted, "", true) {
+            errors.type_mismatch |= violation.is_type_mismatch();
+            errors.push(field_error(&violation));
         }
         // Like the API server, CEL rules are skipped when a value has the wrong type. (It also
         // skips them after a missing, unsupported or too long value; `check` evaluates them
@@ -138,15 +133,6 @@ impl Errors {
     fn push(&mut self, error: FieldError) {
         self.list.push(error);
     }
-
-    fn push_type_mismatch(&mut self, error: FieldError) {
-        self.type_mismatch = true;
-        self.list.push(error);
-    }
-
-    fn len(&self) -> usize {
-        self.list.len()
-    }
 }
 
 fn unknown_field(path: &str) -> FieldError {
@@ -154,15 +140,6 @@ fn unknown_field(path: &str) -> FieldError {
         path,
         "unknown field (check the spelling; `kubectl explain locusttest.spec` lists the fields)",
     )
-}
-
-fn required_fields(schema: &Value) -> impl Iterator<Item = &str> {
-    schema
-        .get("required")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .filter_map(Value::as_str)
 }
 
 fn check_metadata(metadata: &Value, errors: &mut Errors) {
@@ -185,30 +162,6 @@ fn check_metadata(metadata: &Value, errors: &mut Errors) {
     }
 }
 
-fn type_name(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "boolean",
-        Value::Number(n) if n.is_f64() => "number",
-        Value::Number(_) => "integer",
-        Value::String(_) => "string",
-        Value::Array(_) => "array",
-        Value::Object(_) => "object",
-    }
-}
-
-fn type_matches(ty: &str, value: &Value) -> bool {
-    match ty {
-        "string" => value.is_string(),
-        "integer" => value.is_i64() || value.is_u64(),
-        "number" => value.is_number(),
-        "boolean" => value.is_boolean(),
-        "object" => value.is_object(),
-        "array" => value.is_array(),
-        _ => true,
-    }
-}
-
 fn show(value: &Value) -> String {
     let text = value.to_string();
     if text.chars().count() > 80 {
@@ -218,178 +171,53 @@ fn show(value: &Value) -> String {
     }
 }
 
-/// Every problem of `value` against `schema`, with field paths below `path`.
+/// Every problem of `value` against `schema`, with field paths below `path` (fields the
+/// schema does not declare included).
 pub fn check_value(schema: &Value, value: &Value, path: &str) -> Vec<FieldError> {
-    let mut errors = Errors::default();
-    walk(schema, value, path, &mut errors);
-    errors.list
+    schema::violations(schema, value, path, true)
+        .iter()
+        .map(field_error)
+        .collect()
 }
 
-fn walk(schema: &Value, value: &Value, path: &str, errors: &mut Errors) {
-    let before = errors.len();
-    if schema.get("x-kubernetes-int-or-string") == Some(&Value::Bool(true)) {
-        if !(value.is_string() || value.is_i64() || value.is_u64()) {
-            errors.push_type_mismatch(FieldError::new(
-                path,
-                format!(
-                    "must be an integer or a string, found {} {}",
-                    type_name(value),
-                    show(value)
-                ),
-            ));
-        }
-        return;
-    }
-    if value.is_null() {
-        // The API server prunes nulls of non-nullable fields before validating.
-        return;
-    }
-    if let Some(ty) = schema.get("type").and_then(Value::as_str)
-        && !type_matches(ty, value)
-    {
-        errors.push_type_mismatch(FieldError::new(
-            path,
-            format!(
-                "must be of type {ty}, found {} {}",
-                type_name(value),
-                show(value)
-            ),
-        ));
-        return;
-    }
-    if let Some(allowed) = schema.get("enum").and_then(Value::as_array)
-        && !allowed.contains(value)
-    {
-        let list: Vec<String> = allowed.iter().map(Value::to_string).collect();
-        errors.push(FieldError::new(
-            path,
+/// A broken schema rule in the words of `check`: the rule and the value found, which the
+/// user can act on without knowing OpenAPI.
+fn field_error(violation: &Violation) -> FieldError {
+    let value = &violation.value;
+    let number = value.as_f64().unwrap_or_default();
+    let message = match &violation.broken {
+        Broken::IntOrString => format!(
+            "must be an integer or a string, found {} {}",
+            schema::type_name(value),
+            show(value)
+        ),
+        Broken::Type(ty) => format!(
+            "must be of type {ty}, found {} {}",
+            schema::type_name(value),
+            show(value)
+        ),
+        Broken::Enum(allowed) => {
+            let list: Vec<String> = allowed.iter().map(Value::to_string).collect();
             format!(
                 "unsupported value {}: supported values: {}",
                 show(value),
                 list.join(", ")
-            ),
-        ));
-    }
-    check_number(schema, value, path, errors);
-    check_string(schema, value, path, errors);
-    if errors.len() > before {
-        return;
-    }
-    match value {
-        Value::Object(object) => {
-            let properties = schema.get("properties").and_then(Value::as_object);
-            let additional = schema.get("additionalProperties");
-            let preserve =
-                schema.get("x-kubernetes-preserve-unknown-fields") == Some(&Value::Bool(true));
-            for (key, child) in object {
-                let child_path = join(path, key);
-                match (properties.and_then(|p| p.get(key)), additional) {
-                    (Some(child_schema), _) => walk(child_schema, child, &child_path, errors),
-                    (None, Some(child_schema)) if child_schema.is_object() => {
-                        walk(child_schema, child, &child_path, errors)
-                    }
-                    (None, Some(Value::Bool(true))) => {}
-                    _ if preserve => {}
-                    _ => errors.push(unknown_field(&child_path)),
-                }
-            }
-            for required in required_fields(schema) {
-                if object.get(required).is_none_or(Value::is_null) {
-                    errors.push(FieldError::new(join(path, required), "Required value"));
-                }
-            }
+            )
         }
-        Value::Array(items) => {
-            if let Some(item_schema) = schema.get("items") {
-                for (i, item) in items.iter().enumerate() {
-                    walk(item_schema, item, &index(path, i), errors);
-                }
-            }
-            check_list_bounds(schema, items.len(), path, errors);
+        Broken::Minimum(min) => {
+            format!("should be greater than or equal to {min}, found {number}")
         }
-        _ => {}
-    }
-}
-
-fn check_number(schema: &Value, value: &Value, path: &str, errors: &mut Errors) {
-    let Some(number) = value.as_f64() else { return };
-    if let Some(min) = schema.get("minimum").and_then(Value::as_f64)
-        && number < min
-    {
-        errors.push(FieldError::new(
-            path,
-            format!("should be greater than or equal to {min}, found {number}"),
-        ));
-    }
-    if let Some(max) = schema.get("maximum").and_then(Value::as_f64)
-        && number > max
-    {
-        errors.push(FieldError::new(
-            path,
-            format!("should be less than or equal to {max}, found {number}"),
-        ));
-    }
-    let range = match schema.get("format").and_then(Value::as_str) {
-        Some("int32") => Some((i64::from(i32::MIN), i64::from(i32::MAX))),
-        _ => None,
+        Broken::Maximum(max) => format!("should be less than or equal to {max}, found {number}"),
+        Broken::Int32 => format!("{number} does not fit in a 32-bit integer"),
+        Broken::MaxLength(max) => format!("may not be longer than {max} characters"),
+        Broken::MinLength(min) => format!("must be at least {min} characters long"),
+        Broken::Pattern(pattern) => format!("{} should match '{pattern}'", show(value)),
+        Broken::MaxItems(max) => format!("must have at most {max} items"),
+        Broken::MinItems(min) => format!("must have at least {min} items"),
+        Broken::Required => "Required value".to_owned(),
+        Broken::Unknown => return unknown_field(&violation.path),
     };
-    if let Some((low, high)) = range
-        && value.as_i64().is_none_or(|n| n < low || n > high)
-        && value.is_number()
-        && !value.is_f64()
-    {
-        errors.push(FieldError::new(
-            path,
-            format!("{number} does not fit in a 32-bit integer"),
-        ));
-    }
-}
-
-fn check_string(schema: &Value, value: &Value, path: &str, errors: &mut Errors) {
-    let Some(text) = value.as_str() else { return };
-    if let Some(max) = schema.get("maxLength").and_then(Value::as_u64)
-        && text.chars().count() as u64 > max
-    {
-        errors.push(FieldError::new(
-            path,
-            format!("may not be longer than {max} characters"),
-        ));
-    }
-    if let Some(min) = schema.get("minLength").and_then(Value::as_u64)
-        && (text.chars().count() as u64) < min
-    {
-        errors.push(FieldError::new(
-            path,
-            format!("must be at least {min} characters long"),
-        ));
-    }
-    if let Some(pattern) = schema.get("pattern").and_then(Value::as_str)
-        && !regex::Regex::new(pattern).is_ok_and(|re| re.is_match(text))
-    {
-        errors.push(FieldError::new(
-            path,
-            format!("{} should match '{pattern}'", show(value)),
-        ));
-    }
-}
-
-fn check_list_bounds(schema: &Value, len: usize, path: &str, errors: &mut Errors) {
-    if let Some(max) = schema.get("maxItems").and_then(Value::as_u64)
-        && len as u64 > max
-    {
-        errors.push(FieldError::new(
-            path,
-            format!("must have at most {max} items"),
-        ));
-    }
-    if let Some(min) = schema.get("minItems").and_then(Value::as_u64)
-        && (len as u64) < min
-    {
-        errors.push(FieldError::new(
-            path,
-            format!("must have at least {min} items"),
-        ));
-    }
+    FieldError::new(&violation.path, message)
 }
 
 /// A CEL failure as a field error. A rule's message may start with the field it names
