@@ -19,25 +19,28 @@
 mod e2e;
 #[path = "support/logs.rs"]
 mod logs;
+#[path = "support/objects.rs"]
+mod objects;
 #[path = "support/operator.rs"]
 mod operator;
+#[path = "support/scenario.rs"]
+mod scenario;
 #[path = "support/test_status.rs"]
 mod test_status;
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use e2e::{Env, poll, within};
+use e2e::poll;
 use futures::StreamExt;
 use k8s_openapi::api::batch::v1::Job;
-use k8s_openapi::api::core::v1::{Event as CoreEvent, Namespace, Pod, Service};
-use k8s_openapi::api::events::v1::Event;
+use k8s_openapi::api::core::v1::{Event as CoreEvent, Pod, Service};
 use k8s_openapi::jiff::Timestamp;
-use kube::api::{DeleteParams, ListParams, Patch, PatchParams, PostParams};
+use kube::ResourceExt;
+use kube::api::{DeleteParams, ListParams, Patch, PatchParams};
 use kube::core::DynamicObject;
 use kube::runtime::wait::await_condition;
 use kube::runtime::{WatchStreamExt, watcher};
-use kube::{Api, Client, ResourceExt};
 use locust_operator::api::LocustTest;
 use locust_operator::api::conditions::{reasons, types};
 use locust_operator::controller::plan::{ANNOTATION_ORIGINAL_SPEC, encode_original};
@@ -47,479 +50,25 @@ use locust_operator::status::{
     MESSAGE_TEST_SUCCEEDED, MESSAGE_WAITING_FOR_PODS, event_reasons,
 };
 use locust_operator::validation::validate;
-use memory_apiserver::{ApiServer, Filter, sim};
-use operator::{Operator, Options};
+use memory_apiserver::{Filter, sim};
+use objects::{
+    CONTROLLER, IMAGE, QUIET, TestNamespace, WAIT, assert_condition, built, condition_types,
+    event_summary, manifest, metric, notes, occurrences, owner_uid, series, time_of,
+};
+use operator::Options;
+use scenario::Scenario;
 use serde_json::{Value, json};
 use test_status::{condition, has, phase};
 
-const IMAGE: &str = "locustio/locust:2.43.3";
 /// The Job controller's message of a Job that failed its backoff limit.
 const BACKOFF_LIMIT_MESSAGE: &str = "Job has reached the specified backoff limit";
 /// The end of the `Recreated` event's message.
 const RECREATED_WHY: &str = "deleted by someone else, from the spec the test started with";
-/// Upper bound of one wait for the controller.
-const WAIT: Duration = Duration::from_secs(30);
-/// How long "nothing happens" is watched for.
-const QUIET: Duration = Duration::from_millis(400);
 
 /// Logs of the operator in the test's output (`RUST_LOG` overrides; shown for failing tests
 /// or with `--nocapture`).
 fn init_logs() {
     logs::init("locust_operator=info");
-}
-
-// ---------------------------------------------------------------------------------------------
-// The test object
-
-const MASTER_COMMAND: &str =
-    "--locustfile /lotest/src/t.py --host https://shop.example.com --users 10 --run-time 1m";
-
-fn manifest(name: &str, workers: i64) -> Value {
-    json!({
-        "apiVersion": "locust.io/v2",
-        "kind": "LocustTest",
-        "metadata": {"name": name},
-        "spec": {
-            "image": IMAGE,
-            "master": {"command": MASTER_COMMAND},
-            "worker": {"command": "--locustfile /lotest/src/t.py", "replicas": workers}
-        }
-    })
-}
-
-fn tests_api(client: &Client, namespace: &str) -> Api<DynamicObject> {
-    Api::namespaced_with(client.clone(), namespace, &e2e::locust_test_resource("v2"))
-}
-
-/// Creates the test from `manifest` and returns its uid.
-async fn create_in(client: &Client, namespace: &str, manifest: Value) -> String {
-    let object: DynamicObject = serde_json::from_value(manifest).unwrap();
-    let name = object.name_any();
-    tests_api(client, namespace)
-        .create(&PostParams::default(), &object)
-        .await
-        .unwrap_or_else(|e| panic!("create {namespace}/{name}: {e}"))
-        .uid()
-        .expect("a uid")
-}
-
-async fn create(env: &Env, name: &str, workers: i64) -> String {
-    create_in(env.client(), env.namespace(), manifest(name, workers)).await
-}
-
-async fn get_in(client: &Client, namespace: &str, name: &str) -> Value {
-    let test = tests_api(client, namespace)
-        .get(name)
-        .await
-        .unwrap_or_else(|e| panic!("get {namespace}/{name}: {e}"));
-    serde_json::to_value(test).unwrap()
-}
-
-async fn get(env: &Env, name: &str) -> Value {
-    get_in(env.client(), env.namespace(), name).await
-}
-
-async fn patch_spec(env: &Env, name: &str, spec: Value) {
-    env.locust_tests("v2")
-        .patch(
-            name,
-            &PatchParams::default(),
-            &Patch::Merge(json!({ "spec": spec })),
-        )
-        .await
-        .unwrap_or_else(|e| panic!("edit the spec of {name}: {e}"));
-}
-
-/// The condition has exactly this status, reason and message, the test's generation and a
-/// transition time.
-#[track_caller]
-fn assert_condition(test: &Value, type_: &str, status: &str, reason: &str, message: &str) {
-    let name = test["metadata"]["name"].as_str().unwrap_or_default();
-    let found = condition(test, type_)
-        .unwrap_or_else(|| panic!("{name}: no {type_} condition in {}", test["status"]));
-    assert_eq!(
-        (
-            found["status"].as_str(),
-            found["reason"].as_str(),
-            found["message"].as_str()
-        ),
-        (Some(status), Some(reason), Some(message)),
-        "{name}: condition {type_}"
-    );
-    assert_eq!(
-        found["observedGeneration"], test["metadata"]["generation"],
-        "{name}: {type_}.observedGeneration"
-    );
-    assert!(
-        found["lastTransitionTime"]
-            .as_str()
-            .is_some_and(|t| t.parse::<Timestamp>().is_ok()),
-        "{name}: {type_}.lastTransitionTime"
-    );
-}
-
-fn condition_types(test: &Value) -> Vec<String> {
-    test["status"]["conditions"]
-        .as_array()
-        .map(|c| {
-            c.iter()
-                .filter_map(|c| c["type"].as_str().map(str::to_owned))
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
-fn time_of(value: &Value) -> Timestamp {
-    value
-        .as_str()
-        .unwrap_or_else(|| panic!("not a time: {value}"))
-        .parse()
-        .unwrap()
-}
-
-/// Polls the test until `pred` holds; returns it.
-async fn wait_in(
-    client: &Client,
-    namespace: &str,
-    name: &str,
-    what: &str,
-    pred: impl Fn(&Value) -> bool,
-) -> Value {
-    let api = tests_api(client, namespace);
-    let (api, pred) = (&api, &pred);
-    poll(
-        &format!("{namespace}/{name}: {what}"),
-        WAIT,
-        || async move {
-            let test = api.get(name).await.map_err(|e| e.to_string())?;
-            let test = serde_json::to_value(test).unwrap();
-            if pred(&test) {
-                Ok(test)
-            } else {
-                Err(test["status"].to_string())
-            }
-        },
-    )
-    .await
-}
-
-async fn wait_for(env: &Env, name: &str, what: &str, pred: impl Fn(&Value) -> bool) -> Value {
-    wait_in(env.client(), env.namespace(), name, what, pred).await
-}
-
-// ---------------------------------------------------------------------------------------------
-// Children, pods, Jobs (what kubelet and the Job controller would write)
-
-struct Children {
-    service: Service,
-    master: Job,
-    worker: Job,
-}
-
-impl Children {
-    /// `(kind/name, uid)` of each: which objects they are.
-    fn uids(&self) -> Vec<(String, String)> {
-        self.versions()
-            .into_iter()
-            .map(|(k, u, _)| (k, u))
-            .collect()
-    }
-
-    /// `(kind/name, uid, resourceVersion)` of each: which objects, as last written.
-    fn versions(&self) -> Vec<(String, String, String)> {
-        let row =
-            |kind: &str, meta: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta| {
-                (
-                    format!("{kind}/{}", meta.name.clone().unwrap_or_default()),
-                    meta.uid.clone().unwrap_or_default(),
-                    meta.resource_version.clone().unwrap_or_default(),
-                )
-            };
-        vec![
-            row("Service", &self.service.metadata),
-            row("Job", &self.master.metadata),
-            row("Job", &self.worker.metadata),
-        ]
-    }
-}
-
-async fn children_in(client: &Client, namespace: &str, name: &str) -> Children {
-    let jobs: Api<Job> = Api::namespaced(client.clone(), namespace);
-    let services: Api<Service> = Api::namespaced(client.clone(), namespace);
-    let (jobs, services) = (&jobs, &services);
-    poll(
-        &format!("{namespace}/{name}: children"),
-        WAIT,
-        || async move {
-            Ok::<_, kube::Error>(Children {
-                service: services.get(&format!("{name}-master")).await?,
-                master: jobs.get(&format!("{name}-master")).await?,
-                worker: jobs.get(&format!("{name}-worker")).await?,
-            })
-        },
-    )
-    .await
-}
-
-async fn children(env: &Env, name: &str) -> Children {
-    children_in(env.client(), env.namespace(), name).await
-}
-
-/// The children that exist now (no waiting).
-async fn children_now(env: &Env, name: &str) -> Vec<String> {
-    let jobs = env.api::<Job>();
-    let services = env.api::<Service>();
-    let mut found = Vec::new();
-    if services
-        .get_opt(&format!("{name}-master"))
-        .await
-        .unwrap()
-        .is_some()
-    {
-        found.push(format!("Service/{name}-master"));
-    }
-    for role in ["master", "worker"] {
-        if jobs
-            .get_opt(&format!("{name}-{role}"))
-            .await
-            .unwrap()
-            .is_some()
-        {
-            found.push(format!("Job/{name}-{role}"));
-        }
-    }
-    found
-}
-
-/// `count` active pods of `job`: the Job controller's, or (without one) created as it would.
-async fn job_pods(env: &Env, job: &str, count: usize) -> Vec<Pod> {
-    env.jobs().pods(job, count).await
-}
-
-async fn set_running(env: &Env, pods: &[Pod]) {
-    for pod in pods {
-        sim::set_pod_running(env.client(), env.namespace(), pod, true)
-            .await
-            .unwrap();
-    }
-}
-
-/// The Job's status follows its pods (written by the Job controller, or without one as it
-/// would).
-async fn settle(env: &Env, job: &str) -> Job {
-    env.jobs().settle(job).await
-}
-
-/// The master pod running and ready, its Job reporting it.
-async fn start_master(env: &Env, name: &str) -> Pod {
-    let job = format!("{name}-master");
-    let pods = job_pods(env, &job, 1).await;
-    set_running(env, &pods).await;
-    settle(env, &job).await;
-    pods.into_iter().next().unwrap()
-}
-
-/// `workers` worker pods running and ready, their Job reporting them.
-async fn start_workers(env: &Env, name: &str, workers: usize) -> Vec<Pod> {
-    let job = format!("{name}-worker");
-    let pods = job_pods(env, &job, workers).await;
-    set_running(env, &pods).await;
-    settle(env, &job).await;
-    pods
-}
-
-/// Two worker pods running, the first ready (connected), the second not yet; the worker Job
-/// reporting them (`ready: 1`).
-async fn start_one_of_two_workers(env: &Env, name: &str) -> Vec<Pod> {
-    let job = format!("{name}-worker");
-    let workers = job_pods(env, &job, 2).await;
-    let (client, ns) = (env.client(), env.namespace());
-    sim::set_pod_running(client, ns, &workers[0], true)
-        .await
-        .unwrap();
-    sim::set_pod_running(client, ns, &workers[1], false)
-        .await
-        .unwrap();
-    settle(env, &job).await;
-    workers
-}
-
-/// The second worker of [`start_one_of_two_workers`] becomes ready too.
-async fn connect_second_worker(env: &Env, name: &str, workers: &[Pod]) {
-    sim::set_pod_running(env.client(), env.namespace(), &workers[1], true)
-        .await
-        .unwrap();
-    settle(env, &format!("{name}-worker")).await;
-}
-
-/// From creation to `Running` with every worker connected.
-async fn run_to_running(env: &Env, name: &str, workers: usize) -> (Pod, Vec<Pod>) {
-    children(env, name).await;
-    let master = start_master(env, name).await;
-    let workers = start_workers(env, name, workers).await;
-    wait_for(env, name, "Running, all workers connected", |t| {
-        phase(t) == "Running"
-            && has(
-                t,
-                types::WORKERS_CONNECTED,
-                "True",
-                reasons::ALL_WORKERS_CONNECTED,
-            )
-    })
-    .await;
-    (master, workers)
-}
-
-/// The master exited 0 and its Job completed.
-async fn finish_master(env: &Env, name: &str, master: &Pod) {
-    sim::set_pod_terminated(env.client(), env.namespace(), master, 0, "Completed")
-        .await
-        .unwrap();
-    let job = settle(env, &format!("{name}-master")).await;
-    assert!(e2e::jobs::finished(&job, "Complete"), "{:?}", job.status);
-}
-
-/// What the operator built of a Job: its spec without what the API server derives from the
-/// Job's uid (selector, `controller-uid` labels).
-fn built(job: &Job) -> Value {
-    let mut spec = serde_json::to_value(job.spec.as_ref().unwrap()).unwrap();
-    spec.as_object_mut().unwrap().remove("selector");
-    if let Some(labels) = spec
-        .pointer_mut("/template/metadata/labels")
-        .and_then(Value::as_object_mut)
-    {
-        labels.retain(|key, _| !key.contains("controller-uid") && !key.contains("job-name"));
-    }
-    spec
-}
-
-fn owner_uid(meta: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta) -> Vec<String> {
-    meta.owner_references
-        .iter()
-        .flatten()
-        .filter(|o| o.controller == Some(true))
-        .map(|o| o.uid.clone())
-        .collect()
-}
-
-// ---------------------------------------------------------------------------------------------
-// Events
-
-async fn events_in(client: &Client, namespace: &str, name: &str) -> Vec<Event> {
-    let api: Api<Event> = Api::namespaced(client.clone(), namespace);
-    api.list(&ListParams::default())
-        .await
-        .unwrap()
-        .items
-        .into_iter()
-        .filter(|e| e.regarding.as_ref().and_then(|r| r.name.as_deref()) == Some(name))
-        .collect()
-}
-
-async fn events(env: &Env, name: &str) -> Vec<Event> {
-    events_in(env.client(), env.namespace(), name).await
-}
-
-/// How often an event with `reason` was recorded (objects and their series counts).
-fn occurrences(events: &[Event], reason: &str) -> i32 {
-    events
-        .iter()
-        .filter(|e| e.reason.as_deref() == Some(reason))
-        .map(|e| e.series.as_ref().map_or(1, |s| s.count))
-        .sum()
-}
-
-/// `(type, note)` of the events with `reason`.
-fn notes(events: &[Event], reason: &str) -> Vec<(String, String)> {
-    events
-        .iter()
-        .filter(|e| e.reason.as_deref() == Some(reason))
-        .map(|e| {
-            (
-                e.type_.clone().unwrap_or_default(),
-                e.note.clone().unwrap_or_default(),
-            )
-        })
-        .collect()
-}
-
-async fn wait_event_in(client: &Client, namespace: &str, name: &str, reason: &str) -> Vec<Event> {
-    poll(
-        &format!("{namespace}/{name}: event {reason}"),
-        WAIT,
-        || async {
-            let list = events_in(client, namespace, name).await;
-            if occurrences(&list, reason) > 0 {
-                Ok(list)
-            } else {
-                Err(list
-                    .iter()
-                    .map(|e| e.reason.clone().unwrap_or_default())
-                    .collect::<Vec<_>>())
-            }
-        },
-    )
-    .await
-}
-
-async fn wait_event(env: &Env, name: &str, reason: &str) -> Vec<Event> {
-    wait_event_in(env.client(), env.namespace(), name, reason).await
-}
-
-/// Every event of the test as `(reason, occurrences)`, sorted: what "no new event" compares.
-fn event_summary(events: &[Event]) -> Vec<(String, i32)> {
-    let mut summary: Vec<(String, i32)> = events
-        .iter()
-        .map(|e| {
-            (
-                e.reason.clone().unwrap_or_default(),
-                e.series.as_ref().map_or(1, |s| s.count),
-            )
-        })
-        .collect();
-    summary.sort();
-    summary
-}
-
-// ---------------------------------------------------------------------------------------------
-// Metrics
-
-/// The `controller` label of the reconcile metrics.
-const CONTROLLER: &str = "controller=\"locusttest\"";
-
-/// `name{labels}`.
-fn series(name: &str, labels: &str) -> String {
-    format!("{name}{{{labels}}}")
-}
-
-/// The value of one series (`name{labels}`) in the metrics text.
-fn metric(text: &str, series: &str) -> Option<f64> {
-    text.lines().find_map(|line| {
-        line.strip_prefix(series)?
-            .strip_prefix(' ')?
-            .trim()
-            .parse()
-            .ok()
-    })
-}
-
-/// Reconciles finished so far, whatever their result.
-fn reconciles(op: &Operator) -> f64 {
-    op.metrics_text()
-        .lines()
-        .filter(|l| l.starts_with("controller_runtime_reconcile_total{"))
-        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
-        .sum()
-}
-
-/// Waits until a reconcile finished after `before` was read, then for [`QUIET`].
-async fn reconciled_since(op: &Operator, before: f64) {
-    poll("a reconcile", WAIT, || async {
-        let now = reconciles(op);
-        if now > before { Ok(()) } else { Err(now) }
-    })
-    .await;
-    tokio::time::sleep(QUIET).await;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -532,8 +81,8 @@ struct PhaseLog {
 }
 
 impl PhaseLog {
-    fn start(env: &Env, name: &str) -> Self {
-        let api = env.locust_tests("v2");
+    fn start(place: &TestNamespace, name: &str) -> Self {
+        let api = place.locust_tests("v2");
         let config = watcher::Config::default().fields(&format!("metadata.name={name}"));
         let seen = Arc::new(Mutex::new(Vec::<String>::new()));
         let task = tokio::spawn({
@@ -583,49 +132,23 @@ impl Drop for PhaseLog {
     }
 }
 
-// ---------------------------------------------------------------------------------------------
-// Namespaces besides the Env's
-
-/// Creates another namespace on the same API server (not covered by the Env's webhooks in
-/// real-cluster mode).
-async fn extra_namespace(client: &Client) -> String {
-    let name = format!("e2e-{}", e2e::random_suffix(8));
-    let namespace: Namespace = serde_json::from_value(json!({
-        "metadata": {"name": name, "labels": {e2e::E2E_LABEL: "true"}}
-    }))
-    .unwrap();
-    Api::<Namespace>::all(client.clone())
-        .create(&PostParams::default(), &namespace)
-        .await
-        .unwrap_or_else(|e| panic!("create namespace {name}: {e}"));
-    name
-}
-
-async fn delete_namespace(client: &Client, name: &str) {
-    let _ = Api::<Namespace>::all(client.clone())
-        .delete(name, &DeleteParams::default())
-        .await;
-}
-
 // =============================================================================================
 // 1 + 11. Lifecycle to Succeeded, events, metrics
 
 #[tokio::test]
 async fn lifecycle_to_succeeded() {
     init_logs();
-    let env = Env::start().await;
     // A grace period that outlasts the test's Pending phase: pods that are not running yet
     // stay "starting" throughout.
     let mut options = Options::new();
     options.grace = Duration::from_secs(60);
-    let op = Operator::start(env.client().clone(), env.namespace(), options);
-    within(async {
+    Scenario::run(options, async |s| {
         let name = "lifecycle";
-        let uid = create(&env, name, 2).await;
-        let log = PhaseLog::start(&env, name);
+        let uid = s.create(name, 2).await;
+        let log = PhaseLog::start(s, name);
 
         // Service + 2 Jobs, each with a controller owner reference to the test.
-        let kids = children(&env, name).await;
+        let kids = s.children(name).await;
         for meta in [
             &kids.service.metadata,
             &kids.master.metadata,
@@ -678,17 +201,18 @@ async fn lifecycle_to_succeeded() {
 
         // Pending with the initial conditions. A Job controller makes the pods at once (they
         // are starting); without one there are none until the test makes them.
-        let starting = if env.jobs().has_controller() {
+        let starting = if s.jobs().has_controller() {
             "Pods are starting: failures are reported once a pod is older than the 1m grace period"
         } else {
             MESSAGE_WAITING_FOR_PODS
         };
-        let test = wait_for(&env, name, "Pending, Ready=True, pods starting", |t| {
-            phase(t) == "Pending"
-                && has(t, types::READY, "True", reasons::RESOURCES_CREATED)
-                && condition(t, types::PODS_HEALTHY).is_some_and(|c| c["message"] == starting)
-        })
-        .await;
+        let test = s
+            .wait_for(name, "Pending, Ready=True, pods starting", |t| {
+                phase(t) == "Pending"
+                    && has(t, types::READY, "True", reasons::RESOURCES_CREATED)
+                    && condition(t, types::PODS_HEALTHY).is_some_and(|c| c["message"] == starting)
+            })
+            .await;
         assert_condition(
             &test,
             types::READY,
@@ -744,8 +268,8 @@ async fn lifecycle_to_succeeded() {
         );
 
         // The master runs: Running, with a start time; no worker connected yet.
-        let master = start_master(&env, name).await;
-        let test = wait_for(&env, name, "Running", |t| phase(t) == "Running").await;
+        let master = s.start_master(name).await;
+        let test = s.wait_for(name, "Running", |t| phase(t) == "Running").await;
         let started = time_of(&test["status"]["startTime"]);
         assert_condition(
             &test,
@@ -774,16 +298,17 @@ async fn lifecycle_to_succeeded() {
         );
 
         // Workers connect one by one (the worker Job's `ready`).
-        let workers = start_one_of_two_workers(&env, name).await;
-        let test = wait_for(&env, name, "1/2 workers", |t| {
-            has(
-                t,
-                types::WORKERS_CONNECTED,
-                "False",
-                reasons::WORKERS_MISSING,
-            )
-        })
-        .await;
+        let workers = s.start_one_of_two_workers(name).await;
+        let test = s
+            .wait_for(name, "1/2 workers", |t| {
+                has(
+                    t,
+                    types::WORKERS_CONNECTED,
+                    "False",
+                    reasons::WORKERS_MISSING,
+                )
+            })
+            .await;
         assert_condition(
             &test,
             types::WORKERS_CONNECTED,
@@ -792,16 +317,17 @@ async fn lifecycle_to_succeeded() {
             "1/2 workers connected",
         );
         assert_eq!(test["status"]["connectedWorkers"], 1);
-        connect_second_worker(&env, name, &workers).await;
-        let test = wait_for(&env, name, "2/2 workers", |t| {
-            has(
-                t,
-                types::WORKERS_CONNECTED,
-                "True",
-                reasons::ALL_WORKERS_CONNECTED,
-            ) && has(t, types::PODS_HEALTHY, "True", reasons::PODS_HEALTHY)
-        })
-        .await;
+        s.connect_second_worker(name, &workers).await;
+        let test = s
+            .wait_for(name, "2/2 workers", |t| {
+                has(
+                    t,
+                    types::WORKERS_CONNECTED,
+                    "True",
+                    reasons::ALL_WORKERS_CONNECTED,
+                ) && has(t, types::PODS_HEALTHY, "True", reasons::PODS_HEALTHY)
+            })
+            .await;
         assert_condition(
             &test,
             types::WORKERS_CONNECTED,
@@ -819,7 +345,7 @@ async fn lifecycle_to_succeeded() {
         assert_eq!(test["status"]["connectedWorkers"], 2);
 
         // The pods carry the labels of the user's selectors.
-        let pods = env.api::<Pod>();
+        let pods = s.api::<Pod>();
         let all = pods
             .list(&ListParams::default().labels(&format!("performance-test-name={name}")))
             .await
@@ -834,8 +360,10 @@ async fn lifecycle_to_succeeded() {
         assert_eq!(worker_pods.items.len(), 2);
 
         // The master exits 0: Succeeded.
-        finish_master(&env, name, &master).await;
-        let test = wait_for(&env, name, "Succeeded", |t| phase(t) == "Succeeded").await;
+        s.finish_master(name, &master).await;
+        let test = s
+            .wait_for(name, "Succeeded", |t| phase(t) == "Succeeded")
+            .await;
         assert_condition(
             &test,
             types::TEST_COMPLETED,
@@ -875,7 +403,7 @@ async fn lifecycle_to_succeeded() {
         log.expect(&["Pending", "Running", "Succeeded"]).await;
 
         // Events a user filters on, each once.
-        let list = wait_event(&env, name, event_reasons::TEST_SUCCEEDED).await;
+        let list = s.wait_event(name, event_reasons::TEST_SUCCEEDED).await;
         assert_eq!(
             notes(&list, "Created"),
             [(
@@ -914,7 +442,7 @@ async fn lifecycle_to_succeeded() {
             "locust_operator_tests{phase=\"Succeeded\"} 1",
             WAIT,
             || async {
-                let text = op.metrics_text();
+                let text = s.metrics_text();
                 if metric(&text, "locust_operator_tests{phase=\"Succeeded\"}") == Some(1.0) {
                     Ok(())
                 } else {
@@ -923,7 +451,7 @@ async fn lifecycle_to_succeeded() {
             },
         )
         .await;
-        let text = op.metrics_text();
+        let text = s.metrics_text();
         for (series, expected) in [
             ("locust_operator_tests{phase=\"Pending\"}", 0.0),
             ("locust_operator_tests{phase=\"Running\"}", 0.0),
@@ -967,8 +495,6 @@ async fn lifecycle_to_succeeded() {
         );
     })
     .await;
-    op.stop().await;
-    env.teardown().await;
 }
 
 // =============================================================================================
@@ -979,16 +505,15 @@ async fn lifecycle_to_succeeded() {
 #[tokio::test]
 async fn events_are_filterable_by_reason_as_kubectl_does() {
     init_logs();
-    let env = Env::start().await;
-    let op = Operator::start(env.client().clone(), env.namespace(), Options::new());
-    within(async {
+    Scenario::run(Options::new(), async |s| {
         let name = "filtered";
-        create(&env, name, 1).await;
-        let (master, _) = run_to_running(&env, name, 1).await;
-        finish_master(&env, name, &master).await;
-        wait_for(&env, name, "Succeeded", |t| phase(t) == "Succeeded").await;
-        wait_event(&env, name, event_reasons::TEST_SUCCEEDED).await;
-        let core = env.api::<CoreEvent>();
+        s.create(name, 1).await;
+        let (master, _) = s.run_to_running(name, 1).await;
+        s.finish_master(name, &master).await;
+        s.wait_for(name, "Succeeded", |t| phase(t) == "Succeeded")
+            .await;
+        s.wait_event(name, event_reasons::TEST_SUCCEEDED).await;
+        let core = s.api::<CoreEvent>();
         let all = core.list(&ListParams::default()).await.unwrap();
         let reasons_seen: Vec<_> = all.items.iter().filter_map(|e| e.reason.clone()).collect();
         for reason in [
@@ -1021,8 +546,6 @@ async fn events_are_filterable_by_reason_as_kubectl_does() {
         assert_eq!(by_object.items.len(), 1);
     })
     .await;
-    op.stop().await;
-    env.teardown().await;
 }
 
 // =============================================================================================
@@ -1219,8 +742,8 @@ fn assert_injected(pod: &Pod) {
 }
 
 /// Creates the failing pods of `row` (or fails the master Job); returns the pods that fail.
-async fn inflict(env: &Env, row: &Row) -> Vec<Pod> {
-    let (client, ns) = (env.client(), env.namespace());
+async fn inflict(s: &TestNamespace, row: &Row) -> Vec<Pod> {
+    let (client, ns) = (s.client(), s.namespace());
     let worker_job = format!("{}-worker", row.name);
     let master_job = format!("{}-master", row.name);
     match row.inflict {
@@ -1234,7 +757,7 @@ async fn inflict(env: &Env, row: &Row) -> Vec<Pod> {
                 Role::Master => &master_job,
                 Role::Worker => &worker_job,
             };
-            let pods = job_pods(env, job, count).await;
+            let pods = s.job_pods(job, count).await;
             for pod in &pods {
                 sim::set_pod_waiting(client, ns, pod, reason, message, false)
                     .await
@@ -1243,7 +766,7 @@ async fn inflict(env: &Env, row: &Row) -> Vec<Pod> {
             pods
         }
         Inflict::Unschedulable { count, message } => {
-            let pods = job_pods(env, &worker_job, count).await;
+            let pods = s.job_pods(&worker_job, count).await;
             for pod in &pods {
                 sim::set_pod_unschedulable(client, ns, pod, message)
                     .await
@@ -1253,7 +776,7 @@ async fn inflict(env: &Env, row: &Row) -> Vec<Pod> {
         }
         Inflict::InitFailed => {
             // The injector of `failure_row` gave the pod its init container.
-            let pods = job_pods(env, &worker_job, 1).await;
+            let pods = s.job_pods(&worker_job, 1).await;
             assert_injected(&pods[0]);
             sim::set_init_container_failed(client, ns, &pods[0], e2e::INIT_CONTAINER, 1)
                 .await
@@ -1261,21 +784,21 @@ async fn inflict(env: &Env, row: &Row) -> Vec<Pod> {
             pods
         }
         Inflict::OomKilled => {
-            let pods = job_pods(env, &worker_job, 1).await;
+            let pods = s.job_pods(&worker_job, 1).await;
             sim::set_pod_terminated(client, ns, &pods[0], 137, "OOMKilled")
                 .await
                 .unwrap();
             pods
         }
         Inflict::Evicted { message } => {
-            let pods = job_pods(env, &worker_job, 1).await;
+            let pods = s.job_pods(&worker_job, 1).await;
             sim::set_pod_evicted(client, ns, &pods[0], message)
                 .await
                 .unwrap();
             pods
         }
         Inflict::MasterJobFailed => {
-            let master = env
+            let master = s
                 .api::<Pod>()
                 .list(
                     &ListParams::default()
@@ -1289,7 +812,7 @@ async fn inflict(env: &Env, row: &Row) -> Vec<Pod> {
                     .await
                     .unwrap();
             }
-            let job = settle(env, &master_job).await;
+            let job = s.settle(&master_job).await;
             assert!(e2e::jobs::finished(&job, "Failed"), "{:?}", job.status);
             Vec::new()
         }
@@ -1297,30 +820,30 @@ async fn inflict(env: &Env, row: &Row) -> Vec<Pod> {
 }
 
 /// One row: create, (run,) fail, and check status and events. Returns the pods of the test.
-async fn failure_row(env: &Env, row: &Row) -> Vec<String> {
+async fn failure_row(s: &Scenario, row: &Row) -> Vec<String> {
     let name = row.name;
     if matches!(row.inflict, Inflict::InitFailed) {
         // An init container reaches the operator's pods only through admission (a sidecar
         // injector): the worker pods get one.
-        env.inject_init_container("performance-test-pod-name", &format!("{name}-worker"))
+        s.inject_init_container("performance-test-pod-name", &format!("{name}-worker"))
             .await;
     }
-    create(env, name, row.workers).await;
-    children(env, name).await;
+    s.create(name, row.workers).await;
+    s.children(name).await;
     if row.running_first {
-        start_master(env, name).await;
-        wait_for(env, name, "Running", |t| phase(t) == "Running").await;
+        s.start_master(name).await;
+        s.wait_for(name, "Running", |t| phase(t) == "Running").await;
     }
-    let failing = inflict(env, row).await;
+    let failing = inflict(s, row).await;
 
-    let test = wait_for(env, name, "Failed", |t| phase(t) == "Failed").await;
+    let test = s.wait_for(name, "Failed", |t| phase(t) == "Failed").await;
     assert!(test["status"]["completionTime"].is_string(), "{name}");
     assert_eq!(
         test["status"]["startTime"].is_string(),
         row.running_first,
         "{name}: startTime only when the master ran"
     );
-    let list = wait_event(env, name, event_reasons::TEST_FAILED).await;
+    let list = s.wait_event(name, event_reasons::TEST_FAILED).await;
     let cause = match row.reason {
         Some(reason) => {
             // Every pod in that failure state, whether or not they were created in the same
@@ -1371,7 +894,7 @@ async fn failure_row(env: &Env, row: &Row) -> Vec<String> {
         [("Warning".to_owned(), failed.clone())],
         "{name}"
     );
-    let mut pods: Vec<String> = env
+    let mut pods: Vec<String> = s
         .api::<Pod>()
         .list(&ListParams::default().labels(&format!("performance-test-name={name}")))
         .await
@@ -1387,17 +910,14 @@ async fn failure_row(env: &Env, row: &Row) -> Vec<String> {
 #[tokio::test]
 async fn failure_paths() {
     init_logs();
-    let env = Env::start().await;
-    let op = Operator::start(env.client().clone(), env.namespace(), Options::new());
-    within(async {
-        let results =
-            futures::future::join_all(ROWS.iter().map(|row| failure_row(&env, row))).await;
+    Scenario::run(Options::new(), async |s| {
+        let results = futures::future::join_all(ROWS.iter().map(|row| failure_row(s, row))).await;
         // Nothing is deleted: the Jobs and pods stay for `kubectl logs`.
         tokio::time::sleep(Duration::from_secs(1)).await;
         for (row, pods) in ROWS.iter().zip(&results) {
             let name = row.name;
             assert_eq!(
-                children_now(&env, name).await,
+                s.children_now(name).await,
                 [
                     format!("Service/{name}-master"),
                     format!("Job/{name}-master"),
@@ -1406,20 +926,16 @@ async fn failure_paths() {
                 "{name}: children kept"
             );
             for pod in pods {
-                let found = env.api::<Pod>().get_opt(pod).await.unwrap();
+                let found = s.api::<Pod>().get_opt(pod).await.unwrap();
                 assert!(
                     found.is_some_and(|p| p.metadata.deletion_timestamp.is_none()),
                     "{name}: pod {pod} kept"
                 );
             }
-            assert_eq!(
-                phase(&get(&env, name).await),
-                "Failed",
-                "{name}: still Failed"
-            );
+            assert_eq!(phase(&s.get(name).await), "Failed", "{name}: still Failed");
         }
         // Metrics: pod-health failures by reason, tests by phase.
-        let text = op.metrics_text();
+        let text = s.metrics_text();
         for (reason, count) in [
             (reasons::IMAGE_PULL_ERROR, 3.0),
             (reasons::CONFIGURATION_ERROR, 1.0),
@@ -1437,7 +953,7 @@ async fn failure_paths() {
             "locust_operator_tests{phase=\"Failed\"} 12",
             WAIT,
             || async {
-                let text = op.metrics_text();
+                let text = s.metrics_text();
                 if metric(&text, "locust_operator_tests{phase=\"Failed\"}") == Some(12.0) {
                     Ok(())
                 } else {
@@ -1448,8 +964,6 @@ async fn failure_paths() {
         .await;
     })
     .await;
-    op.stop().await;
-    env.teardown().await;
 }
 
 // =============================================================================================
@@ -1490,16 +1004,16 @@ impl Staggered {
 /// One test whose worker Job gets three pods seconds apart (its parallelism raised from 1 to
 /// 2 to 3, as `kubectl patch job` does), each in the failure state as soon as it exists; the
 /// test fails once the first pod's grace period is over, and the message names all three.
-async fn staggered_failure(env: &Env, name: &str, kind: Staggered) {
-    let (client, ns) = (env.client(), env.namespace());
+async fn staggered_failure(s: &Scenario, name: &str, kind: Staggered) {
+    let (client, ns) = (s.client(), s.namespace());
     let worker = format!("{name}-worker");
     if matches!(kind, Staggered::InitFailed) {
-        env.inject_init_container("performance-test-pod-name", &worker)
+        s.inject_init_container("performance-test-pod-name", &worker)
             .await;
     }
-    create(env, name, 1).await;
-    children(env, name).await;
-    let jobs = env.jobs();
+    s.create(name, 1).await;
+    s.children(name).await;
+    let jobs = s.jobs();
     let mut pods: Vec<Pod> = Vec::new();
     for n in 1..=3 {
         if n > 1 {
@@ -1557,7 +1071,7 @@ async fn staggered_failure(env: &Env, name: &str, kind: Staggered) {
         pods.iter().map(ResourceExt::creation_timestamp).collect();
     assert_eq!(created.len(), 3, "{name}: pods created seconds apart");
 
-    let test = wait_for(env, name, "Failed", |t| phase(t) == "Failed").await;
+    let test = s.wait_for(name, "Failed", |t| phase(t) == "Failed").await;
     let (reason, detail) = kind.reason_and_detail();
     let mut names: Vec<String> = pods.iter().map(ResourceExt::name_any).collect();
     names.sort();
@@ -1566,7 +1080,7 @@ async fn staggered_failure(env: &Env, name: &str, kind: Staggered) {
         names.join(", ")
     );
     assert_condition(&test, types::PODS_HEALTHY, "False", reason, &message);
-    let list = wait_event(env, name, event_reasons::TEST_FAILED).await;
+    let list = s.wait_event(name, event_reasons::TEST_FAILED).await;
     assert_eq!(
         notes(&list, event_reasons::POD_FAILURE),
         [("Warning".to_owned(), message)],
@@ -1577,23 +1091,19 @@ async fn staggered_failure(env: &Env, name: &str, kind: Staggered) {
 #[tokio::test]
 async fn the_failure_message_names_every_pod_in_that_state_whenever_created() {
     init_logs();
-    let env = Env::start().await;
     // Longer than the ~3 s over which the pods are made, so all three are failing when the
     // first one's grace period ends.
     let mut options = Options::new();
     options.grace = Duration::from_secs(8);
-    let op = Operator::start(env.client().clone(), env.namespace(), options);
-    within(async {
+    Scenario::run(options, async |s| {
         futures::future::join_all([
-            staggered_failure(&env, "s-config", Staggered::Config),
-            staggered_failure(&env, "s-sched", Staggered::Unschedulable),
-            staggered_failure(&env, "s-init", Staggered::InitFailed),
+            staggered_failure(s, "s-config", Staggered::Config),
+            staggered_failure(s, "s-sched", Staggered::Unschedulable),
+            staggered_failure(s, "s-init", Staggered::InitFailed),
         ])
         .await;
     })
     .await;
-    op.stop().await;
-    env.teardown().await;
 }
 
 // =============================================================================================
@@ -1603,8 +1113,8 @@ async fn the_failure_message_names_every_pod_in_that_state_whenever_created() {
 const HOLD: &str = "e2e.locust.io/hold";
 
 /// Changes a pod's finalizers (merge patch, with the read resourceVersion as precondition).
-async fn set_finalizers(env: &Env, pod: &str, change: impl Fn(&mut Vec<String>)) {
-    let current = env.api::<Pod>().get(pod).await.unwrap();
+async fn set_finalizers(s: &TestNamespace, pod: &str, change: impl Fn(&mut Vec<String>)) {
+    let current = s.api::<Pod>().get(pod).await.unwrap();
     let mut finalizers = current.finalizers().to_vec();
     change(&mut finalizers);
     let finalizers = if finalizers.is_empty() {
@@ -1612,7 +1122,7 @@ async fn set_finalizers(env: &Env, pod: &str, change: impl Fn(&mut Vec<String>))
     } else {
         json!(finalizers)
     };
-    env.api::<Pod>()
+    s.api::<Pod>()
         .patch(
             pod,
             &PatchParams::default(),
@@ -1632,21 +1142,19 @@ async fn set_finalizers(env: &Env, pod: &str, change: impl Fn(&mut Vec<String>))
 #[tokio::test]
 async fn its_job_deleted_in_the_foreground_is_waited_for_then_recreated() {
     init_logs();
-    let env = Env::start().await;
-    let op = Operator::start(env.client().clone(), env.namespace(), Options::new());
-    within(async {
+    Scenario::run(Options::new(), async |s| {
         let name = "fg";
         let worker = format!("{name}-worker");
-        create(&env, name, 2).await;
-        let (_, workers) = run_to_running(&env, name, 2).await;
-        let original = children(&env, name).await;
+        s.create(name, 2).await;
+        let (_, workers) = s.run_to_running(name, 2).await;
+        let original = s.children(name).await;
         // Pods take their time to terminate (a kubelet gives them their grace period): one
         // is held by a finalizer until the test lets it go.
         let held = workers[0].name_any();
-        set_finalizers(&env, &held, |finalizers| finalizers.push(HOLD.to_owned())).await;
+        set_finalizers(s, &held, |finalizers| finalizers.push(HOLD.to_owned())).await;
         tokio::time::sleep(QUIET).await; // the operator's cache holds its last write
-        let before = reconciles(&op);
-        let marked = env
+        let before = s.reconciles();
+        let marked = s
             .api::<Job>()
             .delete(&worker, &DeleteParams::foreground())
             .await
@@ -1662,21 +1170,17 @@ async fn its_job_deleted_in_the_foreground_is_waited_for_then_recreated() {
         );
         // Without kube-controller-manager a real API server has no garbage collector: the
         // test deletes the pods as it would.
-        let gc_by_hand = env.is_real_cluster() && !env.jobs().has_controller();
+        let gc_by_hand = s.is_real_cluster() && !s.jobs().has_controller();
         if gc_by_hand {
             for pod in &workers {
-                let _ = env
+                let _ = s
                     .api::<Pod>()
                     .delete(&pod.name_any(), &DeleteParams::background())
                     .await;
             }
         }
         poll("the held pod terminating", WAIT, || async {
-            let pod = env
-                .api::<Pod>()
-                .get(&held)
-                .await
-                .map_err(|e| e.to_string())?;
+            let pod = s.api::<Pod>().get(&held).await.map_err(|e| e.to_string())?;
             if pod.metadata.deletion_timestamp.is_some() {
                 Ok(())
             } else {
@@ -1684,10 +1188,10 @@ async fn its_job_deleted_in_the_foreground_is_waited_for_then_recreated() {
             }
         })
         .await;
-        reconciled_since(&op, before).await;
+        s.reconciled_since(before).await;
         // While it goes the test is Pending, recreating (as for any child deleted by someone
         // else), and stays so: waiting writes nothing.
-        let waiting = get(&env, name).await;
+        let waiting = s.get(name).await;
         assert_eq!(phase(&waiting), "Pending", "{}", waiting["status"]);
         assert_condition(
             &waiting,
@@ -1697,19 +1201,19 @@ async fn its_job_deleted_in_the_foreground_is_waited_for_then_recreated() {
             &format!("Recreating externally deleted resources: Job {worker}"),
         );
         tokio::time::sleep(QUIET).await;
-        let later = get(&env, name).await;
+        let later = s.get(name).await;
         assert_eq!(
             later["metadata"]["resourceVersion"], waiting["metadata"]["resourceVersion"],
             "no write while waiting: {} then {}",
             waiting["status"], later["status"]
         );
-        let deleting = env.api::<Job>().get(&worker).await.unwrap();
+        let deleting = s.api::<Job>().get(&worker).await.unwrap();
         assert_eq!(
             deleting.metadata.uid, original.worker.metadata.uid,
             "the Job waits for its pods; nothing can take its name meanwhile"
         );
         assert!(deleting.metadata.deletion_timestamp.is_some());
-        let list = events(&env, name).await;
+        let list = s.events(name).await;
         assert_eq!(
             notes(&list, "NameConflict"),
             Vec::<(String, String)>::new(),
@@ -1719,7 +1223,7 @@ async fn its_job_deleted_in_the_foreground_is_waited_for_then_recreated() {
             "locust_operator_reconcile_errors_by_kind_total",
             &format!("{CONTROLLER},kind=\"child_owned_by_other\""),
         );
-        let text = op.metrics_text();
+        let text = s.metrics_text();
         assert_eq!(
             metric(&text, &child_owned_by_other).unwrap_or_default(),
             0.0,
@@ -1727,9 +1231,9 @@ async fn its_job_deleted_in_the_foreground_is_waited_for_then_recreated() {
         );
 
         // The pod goes, then the Job; the operator recreates it.
-        set_finalizers(&env, &held, |finalizers| finalizers.retain(|f| f != HOLD)).await;
+        set_finalizers(s, &held, |finalizers| finalizers.retain(|f| f != HOLD)).await;
         if gc_by_hand {
-            let _ = env
+            let _ = s
                 .api::<Job>()
                 .patch(
                     &worker,
@@ -1739,14 +1243,14 @@ async fn its_job_deleted_in_the_foreground_is_waited_for_then_recreated() {
                 .await;
         }
         let recreated = poll("the worker Job recreated", WAIT, || async {
-            match env.api::<Job>().get_opt(&worker).await {
+            match s.api::<Job>().get_opt(&worker).await {
                 Ok(Some(job)) if job.metadata.uid != original.worker.metadata.uid => Ok(job),
                 other => Err(format!("{:?}", other.map(|j| j.map(|j| j.metadata.uid)))),
             }
         })
         .await;
         assert_eq!(built(&recreated), built(&original.worker));
-        let list = wait_event(&env, name, "Recreated").await;
+        let list = s.wait_event(name, "Recreated").await;
         assert_eq!(
             notes(&list, "Recreated"),
             [(
@@ -1755,8 +1259,8 @@ async fn its_job_deleted_in_the_foreground_is_waited_for_then_recreated() {
             )]
         );
         assert_eq!(occurrences(&list, "NameConflict"), 0);
-        start_workers(&env, name, 2).await;
-        wait_for(&env, name, "2/2 workers again", |t| {
+        s.start_workers(name, 2).await;
+        s.wait_for(name, "2/2 workers again", |t| {
             has(
                 t,
                 types::WORKERS_CONNECTED,
@@ -1765,7 +1269,7 @@ async fn its_job_deleted_in_the_foreground_is_waited_for_then_recreated() {
             )
         })
         .await;
-        let text = op.metrics_text();
+        let text = s.metrics_text();
         assert_eq!(
             metric(&text, &child_owned_by_other).unwrap_or_default(),
             0.0,
@@ -1773,8 +1277,6 @@ async fn its_job_deleted_in_the_foreground_is_waited_for_then_recreated() {
         );
     })
     .await;
-    op.stop().await;
-    env.teardown().await;
 }
 
 // =============================================================================================
@@ -1784,18 +1286,16 @@ async fn its_job_deleted_in_the_foreground_is_waited_for_then_recreated() {
 async fn grace_period_then_failed_without_further_changes() {
     init_logs();
     let grace = Duration::from_secs(4);
-    let env = Env::start().await;
     let mut options = Options::new();
     options.grace = grace;
-    let op = Operator::start(env.client().clone(), env.namespace(), options);
-    within(async {
+    Scenario::run(options, async |s| {
         let name = "grace";
-        create(&env, name, 1).await;
-        children(&env, name).await;
-        let pods = job_pods(&env, &format!("{name}-master"), 1).await;
+        s.create(name, 1).await;
+        s.children(name).await;
+        let pods = s.job_pods(&format!("{name}-master"), 1).await;
         let pod = sim::set_pod_waiting(
-            env.client(),
-            env.namespace(),
+            s.client(),
+            s.namespace(),
             &pods[0],
             "ErrImagePull",
             "pull access denied",
@@ -1806,7 +1306,7 @@ async fn grace_period_then_failed_without_further_changes() {
         let created = pod.metadata.creation_timestamp.clone().unwrap().0;
         // Inside the grace period: starting, not failed.
         tokio::time::sleep(Duration::from_millis(1500)).await;
-        let test = get(&env, name).await;
+        let test = s.get(name).await;
         assert!(
             Timestamp::now() < created + grace,
             "the check ran inside the grace period"
@@ -1820,7 +1320,7 @@ async fn grace_period_then_failed_without_further_changes() {
             "Pods are starting: failures are reported once a pod is older than the 4s grace period",
         );
         // After it, Failed: the controller looks again by itself.
-        let test = wait_for(&env, name, "Failed", |t| phase(t) == "Failed").await;
+        let test = s.wait_for(name, "Failed", |t| phase(t) == "Failed").await;
         let completed = time_of(&test["status"]["completionTime"]);
         assert!(
             completed >= created + grace,
@@ -1837,12 +1337,10 @@ async fn grace_period_then_failed_without_further_changes() {
             ),
         );
         // Nothing but the controller wrote since the pod's status.
-        let now = env.api::<Pod>().get(&pod.name_any()).await.unwrap();
+        let now = s.api::<Pod>().get(&pod.name_any()).await.unwrap();
         assert_eq!(now.metadata.resource_version, pod.metadata.resource_version);
     })
     .await;
-    op.stop().await;
-    env.teardown().await;
 }
 
 // =============================================================================================
@@ -1851,23 +1349,22 @@ async fn grace_period_then_failed_without_further_changes() {
 #[tokio::test]
 async fn terminal_phase_never_changes() {
     init_logs();
-    let env = Env::start().await;
-    let op = Operator::start(env.client().clone(), env.namespace(), Options::new());
-    within(async {
+    Scenario::run(Options::new(), async |s| {
         let name = "frozen";
-        let (client, ns) = (env.client(), env.namespace());
-        create(&env, name, 2).await;
-        let (master, workers) = run_to_running(&env, name, 2).await;
-        finish_master(&env, name, &master).await;
-        let done = wait_for(&env, name, "Succeeded", |t| phase(t) == "Succeeded").await;
-        let events_before =
-            event_summary(&wait_event(&env, name, event_reasons::TEST_SUCCEEDED).await);
+        let (client, ns) = (s.client(), s.namespace());
+        s.create(name, 2).await;
+        let (master, workers) = s.run_to_running(name, 2).await;
+        s.finish_master(name, &master).await;
+        let done = s
+            .wait_for(name, "Succeeded", |t| phase(t) == "Succeeded")
+            .await;
+        let events_before = event_summary(&s.wait_event(name, event_reasons::TEST_SUCCEEDED).await);
 
         // The master Job and pods look failed afterwards. Only without a Job controller can
         // the test write that on the Job (and a real API server may refuse a Failed condition
         // on a complete Job); with one, only the pods change.
-        let before = reconciles(&op);
-        if !env.jobs().has_controller() {
+        let before = s.reconciles();
+        if !s.jobs().has_controller() {
             let _ = sim::fail_job(client, ns, &format!("{name}-master")).await;
         }
         sim::set_pod_evicted(
@@ -1888,51 +1385,52 @@ async fn terminal_phase_never_changes() {
         )
         .await
         .unwrap();
-        settle(&env, &format!("{name}-worker")).await;
-        reconciled_since(&op, before).await;
+        s.settle(&format!("{name}-worker")).await;
+        s.reconciled_since(before).await;
         tokio::time::sleep(operator::TEST_GRACE).await; // past every grace period
-        let test = get(&env, name).await;
+        let test = s.get(name).await;
         assert_eq!(
             test["status"], done["status"],
             "status frozen after failures"
         );
 
         // Pods and children deleted: nothing recreated, status unchanged.
-        let before = reconciles(&op);
+        let before = s.reconciles();
         for pod in std::iter::once(&master).chain(&workers) {
-            let _ = env
+            let _ = s
                 .api::<Pod>()
                 .delete(&pod.name_any(), &DeleteParams::background())
                 .await;
         }
         for job in ["master", "worker"] {
-            env.api::<Job>()
+            s.api::<Job>()
                 .delete(&format!("{name}-{job}"), &DeleteParams::background())
                 .await
                 .unwrap();
         }
-        env.api::<Service>()
+        s.api::<Service>()
             .delete(&format!("{name}-master"), &DeleteParams::background())
             .await
             .unwrap();
-        reconciled_since(&op, before).await;
+        s.reconciled_since(before).await;
         assert_eq!(
-            children_now(&env, name).await,
+            s.children_now(name).await,
             Vec::<String>::new(),
             "nothing recreated"
         );
-        let test = get(&env, name).await;
+        let test = s.get(name).await;
         assert_eq!(
             test["status"], done["status"],
             "status frozen after deletions"
         );
 
         // A spec edit is still seen (SpecDrifted, observedGeneration); nothing else moves.
-        patch_spec(&env, name, json!({"worker": {"replicas": 3}})).await;
-        let test = wait_for(&env, name, "SpecDrifted=True", |t| {
-            has(t, types::SPEC_DRIFTED, "True", reasons::SPEC_CHANGE_IGNORED)
-        })
-        .await;
+        s.patch_spec(name, json!({"worker": {"replicas": 3}})).await;
+        let test = s
+            .wait_for(name, "SpecDrifted=True", |t| {
+                has(t, types::SPEC_DRIFTED, "True", reasons::SPEC_CHANGE_IGNORED)
+            })
+            .await;
         assert_eq!(phase(&test), "Succeeded");
         assert_eq!(test["status"]["observedGeneration"], 2);
         for key in [
@@ -1959,11 +1457,11 @@ async fn terminal_phase_never_changes() {
             assert_eq!(condition(&test, type_).unwrap()["observedGeneration"], 2);
         }
         assert_eq!(
-            children_now(&env, name).await,
+            s.children_now(name).await,
             Vec::<String>::new(),
             "nothing recreated"
         );
-        let list = wait_event(&env, name, event_reasons::SPEC_CHANGE_IGNORED).await;
+        let list = s.wait_event(name, event_reasons::SPEC_CHANGE_IGNORED).await;
         let mut expected = events_before.clone();
         expected.push((event_reasons::SPEC_CHANGE_IGNORED.to_owned(), 1));
         expected.sort();
@@ -1974,8 +1472,6 @@ async fn terminal_phase_never_changes() {
         );
     })
     .await;
-    op.stop().await;
-    env.teardown().await;
 }
 
 // =============================================================================================
@@ -1984,30 +1480,28 @@ async fn terminal_phase_never_changes() {
 #[tokio::test]
 async fn spec_drift_is_reported_and_ignored() {
     init_logs();
-    let env = Env::start().await;
-    let op = Operator::start(env.client().clone(), env.namespace(), Options::new());
-    within(async {
+    Scenario::run(Options::new(), async |s| {
         let name = "drift";
-        create(&env, name, 2).await;
-        run_to_running(&env, name, 2).await;
-        let kids = children(&env, name).await;
-        let running = get(&env, name).await;
+        s.create(name, 2).await;
+        s.run_to_running(name, 2).await;
+        let kids = s.children(name).await;
+        let running = s.get(name).await;
         assert!(
             condition(&running, types::SPEC_DRIFTED).is_none(),
             "no SpecDrifted before an edit: {running}"
         );
 
         // Edit: the webhook warns but allows; the controller reports and ignores it.
-        patch_spec(
-            &env,
+        s.patch_spec(
             name,
             json!({"image": "locustio/locust:2.44.0", "worker": {"replicas": 3}}),
         )
         .await;
-        let test = wait_for(&env, name, "SpecDrifted=True", |t| {
-            has(t, types::SPEC_DRIFTED, "True", reasons::SPEC_CHANGE_IGNORED)
-        })
-        .await;
+        let test = s
+            .wait_for(name, "SpecDrifted=True", |t| {
+                has(t, types::SPEC_DRIFTED, "True", reasons::SPEC_CHANGE_IGNORED)
+            })
+            .await;
         assert_condition(
             &test,
             types::SPEC_DRIFTED,
@@ -2029,43 +1523,39 @@ async fn spec_drift_is_reported_and_ignored() {
             reasons::ALL_WORKERS_CONNECTED,
             "2/2 workers connected",
         );
-        let list = wait_event(&env, name, event_reasons::SPEC_CHANGE_IGNORED).await;
+        let list = s.wait_event(name, event_reasons::SPEC_CHANGE_IGNORED).await;
         assert_eq!(
             notes(&list, event_reasons::SPEC_CHANGE_IGNORED),
             [("Warning".to_owned(), MESSAGE_SPEC_DRIFTED.to_owned())]
         );
-        let now = children(&env, name).await;
+        let now = s.children(name).await;
         assert_eq!(now.versions(), kids.versions(), "no child written");
         assert_eq!(now.worker.spec, kids.worker.spec);
         assert_eq!(now.master.spec, kids.master.spec);
 
         // Edit back: SpecDrifted goes away.
-        patch_spec(
-            &env,
-            name,
-            json!({"image": IMAGE, "worker": {"replicas": 2}}),
-        )
-        .await;
-        let test = wait_for(&env, name, "SpecDrifted gone", |t| {
-            condition(t, types::SPEC_DRIFTED).is_none() && t["status"]["observedGeneration"] == 3
-        })
-        .await;
+        s.patch_spec(name, json!({"image": IMAGE, "worker": {"replicas": 2}}))
+            .await;
+        let test = s
+            .wait_for(name, "SpecDrifted gone", |t| {
+                condition(t, types::SPEC_DRIFTED).is_none()
+                    && t["status"]["observedGeneration"] == 3
+            })
+            .await;
         assert_eq!(phase(&test), "Running");
-        let list = wait_event(&env, name, event_reasons::SPEC_RESTORED).await;
+        let list = s.wait_event(name, event_reasons::SPEC_RESTORED).await;
         assert_eq!(
             notes(&list, event_reasons::SPEC_RESTORED),
             [("Normal".to_owned(), MESSAGE_SPEC_RESTORED.to_owned())]
         );
         assert_eq!(occurrences(&list, event_reasons::SPEC_CHANGE_IGNORED), 1);
         assert_eq!(
-            children(&env, name).await.versions(),
+            s.children(name).await.versions(),
             kids.versions(),
             "no child written"
         );
     })
     .await;
-    op.stop().await;
-    env.teardown().await;
 }
 
 // =============================================================================================
@@ -2074,35 +1564,32 @@ async fn spec_drift_is_reported_and_ignored() {
 #[tokio::test]
 async fn externally_deleted_children_are_recreated_from_the_original_spec() {
     init_logs();
-    let env = Env::start().await;
-    let op = Operator::start(env.client().clone(), env.namespace(), Options::new());
-    within(async {
+    Scenario::run(Options::new(), async |s| {
         let name = "recover";
-        let uid = create(&env, name, 2).await;
-        run_to_running(&env, name, 2).await;
-        let started = get(&env, name).await["status"]["startTime"].clone();
-        let original = children(&env, name).await;
-        let log = PhaseLog::start(&env, name);
+        let uid = s.create(name, 2).await;
+        s.run_to_running(name, 2).await;
+        let started = s.get(name).await["status"]["startTime"].clone();
+        let original = s.children(name).await;
+        let log = PhaseLog::start(s, name);
         log.expect(&["Running"]).await;
 
         // The spec is edited (ignored), then the worker Job is deleted by someone else.
-        patch_spec(
-            &env,
+        s.patch_spec(
             name,
             json!({"image": "locustio/locust:2.44.0", "worker": {"replicas": 3}}),
         )
         .await;
-        wait_for(&env, name, "SpecDrifted=True", |t| {
+        s.wait_for(name, "SpecDrifted=True", |t| {
             has(t, types::SPEC_DRIFTED, "True", reasons::SPEC_CHANGE_IGNORED)
         })
         .await;
         tokio::time::sleep(QUIET).await; // the operator's cache holds its last write
-        env.api::<Job>()
+        s.api::<Job>()
             .delete(&format!("{name}-worker"), &DeleteParams::background())
             .await
             .unwrap();
         let worker = poll("the worker Job recreated", WAIT, || async {
-            match env.api::<Job>().get_opt(&format!("{name}-worker")).await {
+            match s.api::<Job>().get_opt(&format!("{name}-worker")).await {
                 Ok(Some(job)) if job.metadata.uid != original.worker.metadata.uid => Ok(job),
                 other => Err(format!("{:?}", other.map(|j| j.map(|j| j.metadata.uid)))),
             }
@@ -2131,7 +1618,7 @@ async fn externally_deleted_children_are_recreated_from_the_original_spec() {
             .clone();
         assert_eq!(image.as_deref(), Some(IMAGE));
         assert_eq!(owner_uid(&worker.metadata), std::slice::from_ref(&uid));
-        let list = wait_event(&env, name, "Recreated").await;
+        let list = s.wait_event(name, "Recreated").await;
         assert_eq!(
             notes(&list, "Recreated"),
             [(
@@ -2141,7 +1628,7 @@ async fn externally_deleted_children_are_recreated_from_the_original_spec() {
         );
         log.expect(&["Running", "Pending", "Running"]).await;
         // The new worker pods connect again.
-        let test = get(&env, name).await;
+        let test = s.get(name).await;
         assert_condition(
             &test,
             types::WORKERS_CONNECTED,
@@ -2149,8 +1636,8 @@ async fn externally_deleted_children_are_recreated_from_the_original_spec() {
             reasons::WAITING_FOR_WORKERS,
             "0/2 workers connected",
         );
-        start_workers(&env, name, 2).await;
-        wait_for(&env, name, "2/2 workers again", |t| {
+        s.start_workers(name, 2).await;
+        s.wait_for(name, "2/2 workers again", |t| {
             has(
                 t,
                 types::WORKERS_CONNECTED,
@@ -2162,16 +1649,12 @@ async fn externally_deleted_children_are_recreated_from_the_original_spec() {
 
         // The Service.
         tokio::time::sleep(QUIET).await; // the operator's cache holds its last write
-        env.api::<Service>()
+        s.api::<Service>()
             .delete(&format!("{name}-master"), &DeleteParams::background())
             .await
             .unwrap();
         let service = poll("the Service recreated", WAIT, || async {
-            match env
-                .api::<Service>()
-                .get_opt(&format!("{name}-master"))
-                .await
-            {
+            match s.api::<Service>().get_opt(&format!("{name}-master")).await {
                 Ok(Some(s)) if s.metadata.uid != original.service.metadata.uid => Ok(s),
                 other => Err(format!("{:?}", other.map(|s| s.map(|s| s.metadata.uid)))),
             }
@@ -2186,12 +1669,12 @@ async fn externally_deleted_children_are_recreated_from_the_original_spec() {
 
         // The master Job: Pending until its new pod runs.
         tokio::time::sleep(QUIET).await; // the operator's cache holds its last write
-        env.api::<Job>()
+        s.api::<Job>()
             .delete(&format!("{name}-master"), &DeleteParams::background())
             .await
             .unwrap();
         let master = poll("the master Job recreated", WAIT, || async {
-            match env.api::<Job>().get_opt(&format!("{name}-master")).await {
+            match s.api::<Job>().get_opt(&format!("{name}-master")).await {
                 Ok(Some(job)) if job.metadata.uid != original.master.metadata.uid => Ok(job),
                 other => Err(format!("{:?}", other.map(|j| j.map(|j| j.metadata.uid)))),
             }
@@ -2208,26 +1691,26 @@ async fn externally_deleted_children_are_recreated_from_the_original_spec() {
         .await;
         tokio::time::sleep(QUIET).await;
         assert_eq!(
-            phase(&get(&env, name).await),
+            phase(&s.get(name).await),
             "Pending",
             "until the new master runs"
         );
-        start_master(&env, name).await;
-        let test = wait_for(&env, name, "Running again", |t| phase(t) == "Running").await;
+        s.start_master(name).await;
+        let test = s
+            .wait_for(name, "Running again", |t| phase(t) == "Running")
+            .await;
         log.expect(&[
             "Running", "Pending", "Running", "Pending", "Running", "Pending", "Running",
         ])
         .await;
         assert_eq!(test["status"]["startTime"], started, "startTime kept");
 
-        let list = events(&env, name).await;
+        let list = s.events(name).await;
         assert_eq!(occurrences(&list, "Recreated"), 3);
         assert_eq!(occurrences(&list, "Created"), 1);
         assert_eq!(occurrences(&list, event_reasons::TEST_STARTED), 1);
     })
     .await;
-    op.stop().await;
-    env.teardown().await;
 }
 
 // =============================================================================================
@@ -2236,16 +1719,13 @@ async fn externally_deleted_children_are_recreated_from_the_original_spec() {
 #[tokio::test]
 async fn operator_restart_mid_test() {
     init_logs();
-    let env = Env::start().await;
-    within(async {
+    Scenario::run(Options::new(), async |s| {
         let name = "restart";
-        let start = || Operator::start(env.client().clone(), env.namespace(), Options::new());
-        let op = start();
-        create(&env, name, 2).await;
-        let kids = children(&env, name).await;
-        let master = start_master(&env, name).await;
-        let workers = start_one_of_two_workers(&env, name).await;
-        wait_for(&env, name, "Running, 1/2", |t| {
+        s.create(name, 2).await;
+        let kids = s.children(name).await;
+        let master = s.start_master(name).await;
+        let workers = s.start_one_of_two_workers(name).await;
+        s.wait_for(name, "Running, 1/2", |t| {
             phase(t) == "Running"
                 && has(
                     t,
@@ -2255,75 +1735,74 @@ async fn operator_restart_mid_test() {
                 )
         })
         .await;
-        wait_event(&env, name, event_reasons::TEST_STARTED).await;
-        op.stop().await;
+        s.wait_event(name, event_reasons::TEST_STARTED).await;
+        s.stop_operator().await;
 
         // While it is down, the second worker connects.
-        connect_second_worker(&env, name, &workers).await;
+        s.connect_second_worker(name, &workers).await;
         tokio::time::sleep(QUIET).await;
         assert_eq!(
-            get(&env, name).await["status"]["connectedWorkers"],
+            s.get(name).await["status"]["connectedWorkers"],
             1,
             "nobody reconciles"
         );
 
         // A new operator catches up without recreating or re-announcing anything.
-        let op = start();
-        let test = wait_for(&env, name, "2/2 after the restart", |t| {
-            has(
-                t,
-                types::WORKERS_CONNECTED,
-                "True",
-                reasons::ALL_WORKERS_CONNECTED,
-            )
-        })
-        .await;
+        s.start_operator(Options::new());
+        let test = s
+            .wait_for(name, "2/2 after the restart", |t| {
+                has(
+                    t,
+                    types::WORKERS_CONNECTED,
+                    "True",
+                    reasons::ALL_WORKERS_CONNECTED,
+                )
+            })
+            .await;
         assert_eq!(phase(&test), "Running");
         assert_eq!(
-            children(&env, name).await.uids(),
+            s.children(name).await.uids(),
             kids.uids(),
             "nothing recreated"
         );
-        let list = events(&env, name).await;
+        let list = s.events(name).await;
         assert_eq!(occurrences(&list, "Created"), 1);
         assert_eq!(occurrences(&list, event_reasons::TEST_STARTED), 1);
-        op.stop().await;
+        s.stop_operator().await;
 
         // A restart where nothing changed writes nothing.
-        let kids = children(&env, name).await;
-        let rv = get(&env, name).await["metadata"]["resourceVersion"].clone();
-        let summary = event_summary(&events(&env, name).await);
-        let op = start();
+        let kids = s.children(name).await;
+        let rv = s.get(name).await["metadata"]["resourceVersion"].clone();
+        let summary = event_summary(&s.events(name).await);
+        s.start_operator(Options::new());
         poll("caches synced", WAIT, || async {
-            if op.state.caches_synced() {
+            if s.state().caches_synced() {
                 Ok(())
             } else {
                 Err("not yet")
             }
         })
         .await;
-        reconciled_since(&op, 0.0).await;
+        s.reconciled_since(0.0).await;
         assert_eq!(
-            get(&env, name).await["metadata"]["resourceVersion"],
+            s.get(name).await["metadata"]["resourceVersion"],
             rv,
             "no status write"
         );
         assert_eq!(
-            children(&env, name).await.versions(),
+            s.children(name).await.versions(),
             kids.versions(),
             "no child write"
         );
-        assert_eq!(
-            event_summary(&events(&env, name).await),
-            summary,
-            "no event"
-        );
-        op.stop().await;
+        assert_eq!(event_summary(&s.events(name).await), summary, "no event");
+        s.stop_operator().await;
 
         // The test ends while no operator runs.
-        finish_master(&env, name, &master).await;
-        let op = start();
-        let test = wait_for(&env, name, "Succeeded", |t| phase(t) == "Succeeded").await;
+        s.finish_master(name, &master).await;
+        s.start_operator(Options::new());
+        let test = s
+            .wait_for(name, "Succeeded", |t| phase(t) == "Succeeded")
+            .await;
         assert_condition(
             &test,
             types::TEST_COMPLETED,
@@ -2331,7 +1810,7 @@ async fn operator_restart_mid_test() {
             reasons::TEST_SUCCEEDED,
             MESSAGE_TEST_SUCCEEDED,
         );
-        let list = wait_event(&env, name, event_reasons::TEST_SUCCEEDED).await;
+        let list = s.wait_event(name, event_reasons::TEST_SUCCEEDED).await;
         for reason in [
             "Created",
             event_reasons::TEST_STARTED,
@@ -2340,11 +1819,9 @@ async fn operator_restart_mid_test() {
             assert_eq!(occurrences(&list, reason), 1, "{reason}");
         }
         assert_eq!(occurrences(&list, "Recreated"), 0);
-        assert_eq!(children(&env, name).await.uids(), kids.uids());
-        op.stop().await;
+        assert_eq!(s.children(name).await.uids(), kids.uids());
     })
     .await;
-    env.teardown().await;
 }
 
 // =============================================================================================
@@ -2353,14 +1830,11 @@ async fn operator_restart_mid_test() {
 #[tokio::test]
 async fn transient_api_errors_converge_without_duplicates() {
     init_logs();
-    let env = Env::start().await;
-    let Some(harness) = env.harness() else {
-        eprintln!("skipped in real-cluster mode: fault injection needs the harness");
-        env.teardown().await;
-        return;
-    };
-    let op = Operator::start(env.client().clone(), env.namespace(), Options::new());
-    within(async {
+    Scenario::run(Options::new(), async |s| {
+        let Some(harness) = s.harness() else {
+            eprintln!("skipped in real-cluster mode: fault injection needs the harness");
+            return;
+        };
         let faults = harness.faults();
         let post_jobs = Filter {
             method: Some(hyper::Method::POST),
@@ -2374,15 +1848,15 @@ async fn transient_api_errors_converge_without_duplicates() {
         // Job creates fail twice.
         let name = "t-jobs";
         faults.fail_next(post_jobs.clone(), 2, 500);
-        let log = PhaseLog::start(&env, name);
-        create(&env, name, 1).await;
-        let kids = children(&env, name).await;
-        wait_for(&env, name, "Ready", |t| {
+        let log = PhaseLog::start(s, name);
+        s.create(name, 1).await;
+        let kids = s.children(name).await;
+        s.wait_for(name, "Ready", |t| {
             has(t, types::READY, "True", reasons::RESOURCES_CREATED)
         })
         .await;
         assert!(faults.injected() >= 2);
-        let list = wait_event(&env, name, "Created").await;
+        let list = s.wait_event(name, "Created").await;
         assert_eq!(
             occurrences(&list, "Created"),
             1,
@@ -2391,12 +1865,9 @@ async fn transient_api_errors_converge_without_duplicates() {
         );
         assert_eq!(occurrences(&list, "Recreated"), 0);
         let labelled = ListParams::default().labels(&format!("performance-test-name={name}"));
+        assert_eq!(s.api::<Job>().list(&labelled).await.unwrap().items.len(), 2);
         assert_eq!(
-            env.api::<Job>().list(&labelled).await.unwrap().items.len(),
-            2
-        );
-        assert_eq!(
-            env.api::<Service>()
+            s.api::<Service>()
                 .list(&labelled)
                 .await
                 .unwrap()
@@ -2404,32 +1875,32 @@ async fn transient_api_errors_converge_without_duplicates() {
                 .len(),
             1
         );
-        run_to_running(&env, name, 1).await;
-        assert_eq!(children(&env, name).await.uids(), kids.uids());
+        s.run_to_running(name, 1).await;
+        assert_eq!(s.children(name).await.uids(), kids.uids());
         log.expect(&["Pending", "Running"]).await;
 
         // The first status write fails: the creation is still announced, once.
         let name = "t-status";
         faults.fail_next(status_of(name), 1, 500);
-        let log = PhaseLog::start(&env, name);
-        create(&env, name, 1).await;
-        let kids = children(&env, name).await;
-        wait_for(&env, name, "Ready", |t| {
+        let log = PhaseLog::start(s, name);
+        s.create(name, 1).await;
+        let kids = s.children(name).await;
+        s.wait_for(name, "Ready", |t| {
             has(t, types::READY, "True", reasons::RESOURCES_CREATED)
         })
         .await;
-        let list = wait_event(&env, name, "Created").await;
+        let list = s.wait_event(name, "Created").await;
         assert_eq!(occurrences(&list, "Created"), 1);
         // The status write of the transition to Running fails twice (500), then conflicts
         // twice (409): TestStarted once, no phase regression.
         faults.fail_next(status_of(name), 2, 500);
         faults.fail_next(status_of(name), 2, 409);
-        let master = start_master(&env, name).await;
-        start_workers(&env, name, 1).await;
-        wait_for(&env, name, "Running", |t| phase(t) == "Running").await;
-        wait_event(&env, name, event_reasons::TEST_STARTED).await;
+        let master = s.start_master(name).await;
+        s.start_workers(name, 1).await;
+        s.wait_for(name, "Running", |t| phase(t) == "Running").await;
+        s.wait_event(name, event_reasons::TEST_STARTED).await;
         tokio::time::sleep(QUIET).await;
-        let list = events(&env, name).await;
+        let list = s.events(name).await;
         assert_eq!(occurrences(&list, event_reasons::TEST_STARTED), 1);
         // The watches break and the history is compacted: every watch resumes with 410 Gone
         // and relists. No child is thought missing, nothing is recreated. (Each 410 is an error
@@ -2439,9 +1910,9 @@ async fn transient_api_errors_converge_without_duplicates() {
         harness.drop_watches();
         tokio::time::sleep(Duration::from_secs(1)).await;
         faults.fail_next(status_of(name), 1, 500);
-        finish_master(&env, name, &master).await;
+        s.finish_master(name, &master).await;
         poll("Succeeded after the watches recover", 2 * WAIT, || async {
-            let test = get(&env, name).await;
+            let test = s.get(name).await;
             if phase(&test) == "Succeeded" {
                 Ok(())
             } else {
@@ -2449,9 +1920,9 @@ async fn transient_api_errors_converge_without_duplicates() {
             }
         })
         .await;
-        wait_event(&env, name, event_reasons::TEST_SUCCEEDED).await;
+        s.wait_event(name, event_reasons::TEST_SUCCEEDED).await;
         tokio::time::sleep(QUIET).await;
-        let list = events(&env, name).await;
+        let list = s.events(name).await;
         for reason in [
             "Created",
             event_reasons::TEST_STARTED,
@@ -2466,12 +1937,12 @@ async fn transient_api_errors_converge_without_duplicates() {
         }
         assert_eq!(occurrences(&list, "Recreated"), 0);
         assert_eq!(
-            children(&env, name).await.uids(),
+            s.children(name).await.uids(),
             kids.uids(),
             "nothing recreated"
         );
         log.expect(&["Pending", "Running", "Succeeded"]).await;
-        let text = op.metrics_text();
+        let text = s.metrics_text();
         for kind in ["create_child", "write_status", "conflict"] {
             let series = series(
                 "locust_operator_reconcile_errors_by_kind_total",
@@ -2484,8 +1955,6 @@ async fn transient_api_errors_converge_without_duplicates() {
         }
     })
     .await;
-    op.stop().await;
-    env.teardown().await;
 }
 
 // =============================================================================================
@@ -2518,12 +1987,10 @@ fn phase_is(value: &'static str) -> impl Fn(Option<&DynamicObject>) -> bool {
 #[tokio::test]
 async fn kubectl_wait_conditions() {
     init_logs();
-    let env = Env::start().await;
-    let op = Operator::start(env.client().clone(), env.namespace(), Options::new());
-    within(async {
+    Scenario::run(Options::new(), async |s| {
         let name = "waited";
-        create(&env, name, 1).await;
-        let api = env.locust_tests("v2");
+        s.create(name, 1).await;
+        let api = s.locust_tests("v2");
         let ready = tokio::spawn({
             let api = api.clone();
             async move { await_condition(api, name, condition_met(types::READY)).await }
@@ -2548,10 +2015,10 @@ async fn kubectl_wait_conditions() {
             MESSAGE_RESOURCES_CREATED,
         );
 
-        let (master, _) = run_to_running(&env, name, 1).await;
+        let (master, _) = s.run_to_running(name, 1).await;
         tokio::time::sleep(QUIET).await;
         assert!(!succeeded.is_finished(), "Running is not Succeeded");
-        finish_master(&env, name, &master).await;
+        s.finish_master(name, &master).await;
         // --for=jsonpath='{.status.phase}'=Succeeded --timeout=30m
         let object = e2e::bounded("kubectl wait --for=jsonpath=...=Succeeded", WAIT, succeeded)
             .await
@@ -2570,8 +2037,6 @@ async fn kubectl_wait_conditions() {
         assert!(again.is_some());
     })
     .await;
-    op.stop().await;
-    env.teardown().await;
 }
 
 // =============================================================================================
@@ -2580,20 +2045,18 @@ async fn kubectl_wait_conditions() {
 #[tokio::test]
 async fn a_reconcile_without_changes_writes_nothing() {
     init_logs();
-    let env = Env::start().await;
-    let op = Operator::start(env.client().clone(), env.namespace(), Options::new());
-    within(async {
+    Scenario::run(Options::new(), async |s| {
         let name = "idem";
-        create(&env, name, 2).await;
-        run_to_running(&env, name, 2).await;
+        s.create(name, 2).await;
+        s.run_to_running(name, 2).await;
         tokio::time::sleep(QUIET).await;
-        let kids = children(&env, name).await;
-        let test = get(&env, name).await;
-        let summary = event_summary(&events(&env, name).await);
+        let kids = s.children(name).await;
+        let test = s.get(name).await;
+        let summary = event_summary(&s.events(name).await);
 
         // A label (metadata only) triggers a reconcile that must change nothing.
-        let before = reconciles(&op);
-        let labelled = env
+        let before = s.reconciles();
+        let labelled = s
             .locust_tests("v2")
             .patch(
                 name,
@@ -2602,8 +2065,8 @@ async fn a_reconcile_without_changes_writes_nothing() {
             )
             .await
             .unwrap();
-        reconciled_since(&op, before).await;
-        let now = get(&env, name).await;
+        s.reconciled_since(before).await;
+        let now = s.get(name).await;
         assert_eq!(
             now["metadata"]["resourceVersion"].as_str(),
             labelled.metadata.resource_version.as_deref(),
@@ -2614,30 +2077,26 @@ async fn a_reconcile_without_changes_writes_nothing() {
             now["metadata"]["generation"],
             test["metadata"]["generation"]
         );
-        assert_eq!(children(&env, name).await.versions(), kids.versions());
-        assert_eq!(event_summary(&events(&env, name).await), summary);
+        assert_eq!(s.children(name).await.versions(), kids.versions());
+        assert_eq!(event_summary(&s.events(name).await), summary);
     })
     .await;
-    op.stop().await;
-    env.teardown().await;
 }
 
 #[tokio::test]
 async fn same_name_in_two_namespaces() {
     init_logs();
-    let env = Env::start().await;
-    let other = extra_namespace(env.client()).await;
-    let mut options = Options::new();
-    options.extra_namespaces = vec![other.clone()];
-    let op = Operator::start(env.client().clone(), env.namespace(), options);
-    within(async {
+    Scenario::run_without_operator(async |s| {
+        let other = s.create_namespace().await;
+        let mut options = Options::new();
+        options.extra_namespaces = vec![other.namespace().to_owned()];
+        s.start_operator(options);
         let name = "twin";
-        let client = env.client();
-        let first = create(&env, name, 1).await;
-        let second = create_in(client, &other, manifest(name, 2)).await;
+        let first = s.create(name, 1).await;
+        let second = other.create(name, 2).await;
         assert_ne!(first, second);
-        let here = children(&env, name).await;
-        let there = children_in(client, &other, name).await;
+        let here = s.children(name).await;
+        let there = other.children(name).await;
         for (kids, uid) in [(&here, &first), (&there, &second)] {
             for meta in [
                 &kids.service.metadata,
@@ -2655,66 +2114,60 @@ async fn same_name_in_two_namespaces() {
         assert_eq!(here.worker.spec.as_ref().unwrap().parallelism, Some(1));
         assert_eq!(there.worker.spec.as_ref().unwrap().parallelism, Some(2));
         // Only the first runs; the other stays Pending.
-        let (master, _) = run_to_running(&env, name, 1).await;
-        finish_master(&env, name, &master).await;
-        wait_for(&env, name, "Succeeded", |t| phase(t) == "Succeeded").await;
-        let twin = wait_in(client, &other, name, "Pending, Ready", |t| {
-            has(t, types::READY, "True", reasons::RESOURCES_CREATED)
-        })
-        .await;
+        let (master, _) = s.run_to_running(name, 1).await;
+        s.finish_master(name, &master).await;
+        s.wait_for(name, "Succeeded", |t| phase(t) == "Succeeded")
+            .await;
+        let twin = other
+            .wait_for(name, "Pending, Ready", |t| {
+                has(t, types::READY, "True", reasons::RESOURCES_CREATED)
+            })
+            .await;
         assert_eq!(phase(&twin), "Pending");
         assert_eq!(twin["status"]["expectedWorkers"], 2);
-        let list = events_in(client, &other, name).await;
+        let list = other.events(name).await;
         assert_eq!(occurrences(&list, event_reasons::TEST_SUCCEEDED), 0);
         assert_eq!(occurrences(&list, "Created"), 1);
     })
     .await;
-    op.stop().await;
-    delete_namespace(env.client(), &other).await;
-    env.teardown().await;
 }
 
 #[tokio::test]
 async fn rapid_create_delete_create_never_adopts() {
     init_logs();
-    let env = Env::start().await;
-    let op = Operator::start(env.client().clone(), env.namespace(), Options::new());
-    within(async {
+    Scenario::run(Options::new(), async |s| {
         let name = "again";
-        let old_uid = create(&env, name, 1).await;
-        let old = children(&env, name).await;
-        env.locust_tests("v2")
+        let old_uid = s.create(name, 1).await;
+        let old = s.children(name).await;
+        s.locust_tests("v2")
             .delete(name, &DeleteParams::background())
             .await
             .unwrap();
-        let new_uid = create(&env, name, 2).await;
+        let new_uid = s.create(name, 2).await;
         assert_ne!(old_uid, new_uid);
         // The garbage collector removes the old children (done here when the API server has
         // none, as envtest).
         for child in [format!("{name}-master"), format!("{name}-worker")] {
-            if let Ok(Some(job)) = env.api::<Job>().get_opt(&child).await
+            if let Ok(Some(job)) = s.api::<Job>().get_opt(&child).await
                 && owner_uid(&job.metadata) == [old_uid.clone()]
             {
-                let _ = env
+                let _ = s
                     .api::<Job>()
                     .delete(&child, &DeleteParams::background())
                     .await;
             }
         }
-        if let Ok(Some(service)) = env
-            .api::<Service>()
-            .get_opt(&format!("{name}-master"))
-            .await
+        if let Ok(Some(service)) = s.api::<Service>().get_opt(&format!("{name}-master")).await
             && owner_uid(&service.metadata) == [old_uid.clone()]
         {
-            let _ = env
+            let _ = s
                 .api::<Service>()
                 .delete(&format!("{name}-master"), &DeleteParams::background())
                 .await;
         }
         // New children, owned by the new test only, never the old objects.
         let kids = poll("children of the new test", WAIT, || async {
-            let kids = children(&env, name).await;
+            let kids = s.children(name).await;
             let owned = [
                 &kids.service.metadata,
                 &kids.master.metadata,
@@ -2733,16 +2186,15 @@ async fn rapid_create_delete_create_never_adopts() {
             assert_ne!(now.1, then.1, "{} is a new object", now.0);
         }
         assert_eq!(kids.worker.spec.as_ref().unwrap().parallelism, Some(2));
-        let test = wait_for(&env, name, "Ready", |t| {
-            has(t, types::READY, "True", reasons::RESOURCES_CREATED)
-        })
-        .await;
+        let test = s
+            .wait_for(name, "Ready", |t| {
+                has(t, types::READY, "True", reasons::RESOURCES_CREATED)
+            })
+            .await;
         assert_eq!(test["metadata"]["uid"], new_uid.as_str());
         assert_eq!(test["status"]["expectedWorkers"], 2);
     })
     .await;
-    op.stop().await;
-    env.teardown().await;
 }
 
 /// An invalid test that slipped past admission: with a real API server, in a namespace the
@@ -2750,36 +2202,12 @@ async fn rapid_create_delete_create_never_adopts() {
 #[tokio::test]
 async fn invalid_spec_that_bypassed_admission() {
     init_logs();
-    let env = if e2e::kubeconfig_path().is_some() {
-        Some(Env::start().await)
-    } else {
-        None
-    };
-    let bare = match &env {
-        Some(_) => None,
-        None => {
-            let server = ApiServer::start_with(e2e::jobs::harness_options())
-                .await
-                .unwrap();
-            let crd =
-                serde_json::to_value(locust_operator::crd::locust_test_crd().unwrap()).unwrap();
-            server.install_crd(&crd).await;
-            Some(server)
-        }
-    };
-    let client = match (&env, &bare) {
-        (Some(env), _) => env.client().clone(),
-        (None, Some(server)) => server.client().unwrap(),
-        (None, None) => unreachable!(),
-    };
-    let ns = extra_namespace(&client).await;
-    let op = Operator::start(client.clone(), &ns, Options::new());
-    within(async {
+    Scenario::run_without_admission(Options::new(), async |s| {
         let name = "invalid";
         let mut object = manifest(name, 2);
         object["spec"]["master"]["resources"] =
             json!({"requests": {"memory": "2Gi"}, "limits": {"memory": "1Gi"}});
-        create_in(&client, &ns, object.clone()).await;
+        s.create_from(object.clone()).await;
         let typed: LocustTest = serde_json::from_value(object).unwrap();
         let report = validate(&typed);
         assert!(!report.is_valid());
@@ -2789,11 +2217,12 @@ async fn invalid_spec_that_bypassed_admission() {
             "{message}"
         );
 
-        let before = reconciles(&op);
-        let test = wait_in(&client, &ns, name, "Ready=False InvalidSpec", |t| {
-            has(t, types::READY, "False", reasons::INVALID_SPEC)
-        })
-        .await;
+        let before = s.reconciles();
+        let test = s
+            .wait_for(name, "Ready=False InvalidSpec", |t| {
+                has(t, types::READY, "False", reasons::INVALID_SPEC)
+            })
+            .await;
         assert_condition(
             &test,
             types::READY,
@@ -2810,14 +2239,14 @@ async fn invalid_spec_that_bypassed_admission() {
             "0/2 workers connected",
         );
         assert!(test["metadata"]["annotations"][ANNOTATION_ORIGINAL_SPEC].is_null());
-        let list = wait_event_in(&client, &ns, name, event_reasons::INVALID_SPEC).await;
+        let list = s.wait_event(name, event_reasons::INVALID_SPEC).await;
         assert_eq!(
             notes(&list, event_reasons::INVALID_SPEC),
             [("Warning".to_owned(), message.clone())]
         );
-        reconciled_since(&op, before).await;
-        let jobs: Api<Job> = Api::namespaced(client.clone(), &ns);
-        let services: Api<Service> = Api::namespaced(client.clone(), &ns);
+        s.reconciled_since(before).await;
+        let jobs = s.api::<Job>();
+        let services = s.api::<Service>();
         assert!(
             jobs.list(&ListParams::default())
                 .await
@@ -2837,7 +2266,7 @@ async fn invalid_spec_that_bypassed_admission() {
         );
 
         // Fixed: now it is built.
-        tests_api(&client, &ns)
+        s.locust_tests("v2")
             .patch(
                 name,
                 &PatchParams::default(),
@@ -2847,24 +2276,17 @@ async fn invalid_spec_that_bypassed_admission() {
             )
             .await
             .unwrap();
-        children_in(&client, &ns, name).await;
-        let test = wait_in(&client, &ns, name, "Ready", |t| {
-            has(t, types::READY, "True", reasons::RESOURCES_CREATED)
-        })
-        .await;
+        s.children(name).await;
+        let test = s
+            .wait_for(name, "Ready", |t| {
+                has(t, types::READY, "True", reasons::RESOURCES_CREATED)
+            })
+            .await;
         assert!(test["metadata"]["annotations"][ANNOTATION_ORIGINAL_SPEC].is_string());
         assert_eq!(
-            occurrences(
-                &events_in(&client, &ns, name).await,
-                event_reasons::INVALID_SPEC
-            ),
+            occurrences(&s.events(name).await, event_reasons::INVALID_SPEC),
             1
         );
     })
     .await;
-    op.stop().await;
-    delete_namespace(&client, &ns).await;
-    if let Some(env) = env {
-        env.teardown().await;
-    }
 }
