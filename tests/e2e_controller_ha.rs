@@ -19,31 +19,39 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+#[path = "support/binary.rs"]
+mod binary;
 #[path = "support/e2e.rs"]
 mod e2e;
 #[path = "support/logs.rs"]
 mod logs;
+#[path = "support/objects.rs"]
+mod objects;
 #[path = "support/operator.rs"]
 mod operator;
+#[path = "support/scenario.rs"]
+mod scenario;
+#[path = "support/test_status.rs"]
+mod test_status;
 
-use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::Duration;
 
-use e2e::{Env, poll, random_suffix, request, within};
+use binary::{Binary, binary_dir};
+use e2e::{poll, random_suffix, request};
 use hyper::Method;
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::coordination::v1::{Lease, LeaseSpec};
 use k8s_openapi::api::core::v1::Service;
 use k8s_openapi::api::events::v1::Event;
-use kube::api::{ListParams, PostParams};
-use kube::core::DynamicObject;
-use kube::{Api, Resource, ResourceExt};
+use kube::Api;
+use kube::api::PostParams;
 use locust_operator::controller::{Leadership, State};
-use memory_apiserver::{Filter, sim};
+use memory_apiserver::Filter;
+use objects::{Children, TestNamespace, metric};
 use operator::{Operator, Options, OwnRuntimeOperator, fast_timings};
+use scenario::Scenario;
 use serde_json::{Value, json};
+use test_status::{condition, phase};
 use tokio::time::{Instant, sleep};
 
 /// Upper bound of one wait for the operator to act.
@@ -70,11 +78,11 @@ fn identity(replica: &str) -> String {
     format!("{replica}_{}", random_suffix(8))
 }
 
-/// [`Options::new`] with leader election on `lease` in the test's namespace.
-fn elected(env: &Env, lease: &str, identity: &str) -> Options {
+/// [`Options::new`] with leader election on `lease` in `namespace` (the test's).
+fn elected(namespace: &str, lease: &str, identity: &str) -> Options {
     let mut options = Options::new();
     options.leadership = Some(Leadership {
-        namespace: env.namespace().to_owned(),
+        namespace: namespace.to_owned(),
         name: lease.to_owned(),
         identity: identity.to_owned(),
         timings: fast_timings(),
@@ -82,76 +90,14 @@ fn elected(env: &Env, lease: &str, identity: &str) -> Options {
     options
 }
 
-fn locust_test(name: &str) -> DynamicObject {
-    serde_json::from_value(json!({
-        "apiVersion": "locust.io/v2",
-        "kind": "LocustTest",
-        "metadata": {"name": name},
-        "spec": {
-            "image": "locustio/locust:2.43.3",
-            "master": {"command": "--locustfile /lotest/src/t.py --host https://shop.example.com --users 10 --spawn-rate 2 --run-time 1m"},
-            "worker": {"command": "--locustfile /lotest/src/t.py", "replicas": 1}
-        }
-    }))
-    .unwrap()
-}
-
-/// Creates a LocustTest; returns its uid.
-async fn create_test(env: &Env, name: &str) -> String {
-    let created = request(
-        "create LocustTest",
-        env.locust_tests("v2")
-            .create(&PostParams::default(), &locust_test(name)),
-    )
-    .await
-    .unwrap();
-    created.uid().unwrap()
-}
-
-/// The Service and Jobs of a test.
-struct Children {
-    service: Service,
-    master: Job,
-    worker: Job,
-}
-
-impl Children {
-    fn metas(&self) -> [(&str, &kube::core::ObjectMeta); 3] {
-        [
-            ("Service", self.service.meta()),
-            ("master Job", self.master.meta()),
-            ("worker Job", self.worker.meta()),
-        ]
-    }
-}
-
-async fn children(env: &Env, name: &str) -> Result<Children, String> {
-    let services = env.api::<Service>();
-    let jobs = env.api::<Job>();
-    let master = format!("{name}-master");
-    let worker = format!("{name}-worker");
-    Ok(Children {
-        service: request("get Service", services.get(&master)).await?,
-        master: request("get master Job", jobs.get(&master)).await?,
-        worker: request("get worker Job", jobs.get(&worker)).await?,
-    })
-}
-
-async fn wait_for_children(env: &Env, name: &str) -> Children {
-    poll(&format!("the children of {name}"), WAIT, || {
-        children(env, name)
-    })
-    .await
-}
-
 /// Fails when any child of the test exists.
-async fn assert_no_children(env: &Env, name: &str) {
+async fn assert_no_children(place: &TestNamespace, name: &str) {
     let master = format!("{name}-master");
     let worker = format!("{name}-worker");
-    let service = request("get Service", env.api::<Service>().get_opt(&master))
+    let service = request("get Service", place.api::<Service>().get_opt(&master))
         .await
         .unwrap();
-    let jobs = env.api::<Job>();
+    let jobs = place.api::<Job>();
     let master_job = request("get Job", jobs.get_opt(&master)).await.unwrap();
     let worker_job = request("get Job", jobs.get_opt(&worker)).await.unwrap();
     assert!(
@@ -165,7 +111,8 @@ async fn assert_no_children(env: &Env, name: &str) {
 
 /// Asserts that every child has exactly one owner reference, the test (as controller).
 fn assert_owned_once(children: &Children, test_uid: &str) {
-    for (what, meta) in children.metas() {
+    for (kind, meta) in children.metas() {
+        let what = format!("{kind} {}", meta.name.as_deref().unwrap_or_default());
         let owners = meta.owner_references.clone().unwrap_or_default();
         assert_eq!(owners.len(), 1, "{what} owners: {owners:?}");
         assert_eq!(owners[0].uid, test_uid, "{what} owner: {owners:?}");
@@ -174,55 +121,32 @@ fn assert_owned_once(children: &Children, test_uid: &str) {
     }
 }
 
-fn uids(children: &Children) -> Vec<String> {
-    children
-        .metas()
-        .iter()
-        .map(|(_, meta)| meta.uid.clone().unwrap_or_default())
-        .collect()
-}
-
-async fn status(env: &Env, name: &str) -> Result<Value, String> {
-    let test = request("get LocustTest", env.locust_tests("v2").get(name)).await?;
-    Ok(test.data["status"].clone())
-}
-
-/// Waits until the test's status has `phase` and `Ready=True`.
-async fn wait_for_phase(env: &Env, name: &str, phase: &str) -> Value {
-    poll(&format!("{name} to be {phase}"), WAIT, || async {
-        let status = status(env, name).await?;
-        let ready = status["conditions"]
-            .as_array()
-            .and_then(|c| c.iter().find(|c| c["type"] == "Ready"))
-            .is_some_and(|c| c["status"] == "True");
-        if status["phase"] == phase && ready {
-            Ok(status)
-        } else {
-            Err(status.to_string())
-        }
-    })
-    .await
+/// Waits until the test's status has `phase` and `Ready=True`; returns the status.
+async fn wait_for_phase(place: &TestNamespace, name: &str, expected: &str) -> Value {
+    let test = place
+        .wait_for(name, &format!("{expected}, Ready=True"), |t| {
+            let ready = condition(t, "Ready").is_some_and(|c| c["status"] == "True");
+            phase(t) == expected && ready
+        })
+        .await;
+    test["status"].clone()
 }
 
 /// The `Created` events (events.k8s.io) about the test.
-async fn created_events(env: &Env, name: &str) -> Result<Vec<Event>, String> {
-    let events: Api<Event> = env.api();
-    let list = request("list events", events.list(&ListParams::default())).await?;
-    Ok(list
-        .items
+async fn created_events(place: &TestNamespace, name: &str) -> Result<Vec<Event>, String> {
+    Ok(place
+        .try_events(name)
+        .await?
         .into_iter()
-        .filter(|e| {
-            e.reason.as_deref() == Some("Created")
-                && e.regarding.as_ref().and_then(|r| r.name.as_deref()) == Some(name)
-        })
+        .filter(|e| e.reason.as_deref() == Some("Created"))
         .collect())
 }
 
 /// Waits for the `Created` event, lets duplicates (if any) arrive, and asserts there is exactly
 /// one, never repeated (kube's recorder turns a repeat into a series).
-async fn assert_created_once(env: &Env, name: &str) {
+async fn assert_created_once(place: &TestNamespace, name: &str) {
     poll(&format!("the Created event of {name}"), WAIT, || async {
-        let events = created_events(env, name).await?;
+        let events = created_events(place, name).await?;
         if events.is_empty() {
             Err("none yet".to_owned())
         } else {
@@ -231,50 +155,13 @@ async fn assert_created_once(env: &Env, name: &str) {
     })
     .await;
     sleep(Duration::from_millis(500)).await;
-    let events = created_events(env, name).await.unwrap();
+    let events = created_events(place, name).await.unwrap();
     assert_eq!(events.len(), 1, "Created events of {name}: {events:#?}");
     assert!(
         events[0].series.is_none(),
         "the Created event of {name} was repeated: {:?}",
         events[0].series
     );
-}
-
-/// A running test: its master and worker pods running and ready (the kubelet), the Jobs
-/// reporting them (the Job controller, or without one the test as it would).
-async fn drive_to_running(env: &Env, name: &str) {
-    let (client, ns) = (env.client(), env.namespace());
-    let jobs = env.jobs();
-    for job in [format!("{name}-master"), format!("{name}-worker")] {
-        for pod in jobs.pods(&job, 1).await {
-            sim::set_pod_running(client, ns, &pod, true).await.unwrap();
-        }
-        jobs.settle(&job).await;
-    }
-    wait_for_phase(env, name, "Running").await;
-}
-
-/// The master exits 0 (the kubelet) and its Job completes.
-async fn finish_master(env: &Env, name: &str) {
-    let jobs = env.jobs();
-    let job = format!("{name}-master");
-    let master = jobs.pods(&job, 1).await;
-    sim::set_pod_terminated(env.client(), env.namespace(), &master[0], 0, "Completed")
-        .await
-        .unwrap();
-    let done = jobs.settle(&job).await;
-    assert!(e2e::jobs::finished(&done, "Complete"), "{:?}", done.status);
-}
-
-/// The value of one series (`name{labels}` exactly as encoded) in a metrics text.
-fn metric(text: &str, series: &str) -> Option<f64> {
-    text.lines().find_map(|line| {
-        line.strip_prefix(series)?
-            .strip_prefix(' ')?
-            .trim()
-            .parse()
-            .ok()
-    })
 }
 
 /// All reconciles counted by `controller_runtime_reconcile_total`, whatever their result.
@@ -303,8 +190,8 @@ fn tests_in_phase(text: &str, phase: &str) -> f64 {
         .unwrap_or_else(|| panic!("no locust_operator_tests for {phase}:\n{text}"))
 }
 
-async fn lease_spec(env: &Env, name: &str) -> Result<LeaseSpec, String> {
-    let leases: Api<Lease> = env.api();
+async fn lease_spec(place: &TestNamespace, name: &str) -> Result<LeaseSpec, String> {
+    let leases: Api<Lease> = place.api();
     let lease = request("get Lease", leases.get(name)).await?;
     Ok(lease.spec.unwrap_or_default())
 }
@@ -314,8 +201,8 @@ fn holder(spec: &LeaseSpec) -> &str {
 }
 
 /// How a separate operator process would connect: a configuration for a client of its own.
-async fn process_config(env: &Env) -> kube::Config {
-    match env.harness() {
+async fn process_config(s: &Scenario) -> kube::Config {
+    match s.harness() {
         Some(harness) => {
             let mut config = kube::Config::new(harness.url().parse().unwrap());
             config.default_namespace = "default".into();
@@ -396,20 +283,19 @@ async fn assert_sole_leader_for(states: &[&State], leader: usize, window: Durati
 #[tokio::test]
 async fn two_replicas_elect_one_leader_which_alone_reconciles() {
     init_logs();
-    let env = Env::start().await;
-    let lease = lease_name();
-    let ids = [identity("replica-a"), identity("replica-b")];
-    let a = Operator::start(
-        env.client().clone(),
-        env.namespace(),
-        elected(&env, &lease, &ids[0]),
-    );
-    let b = Operator::start(
-        env.client().clone(),
-        env.namespace(),
-        elected(&env, &lease, &ids[1]),
-    );
-    within(async {
+    Scenario::run_without_operator(async |s| {
+        let lease = lease_name();
+        let ids = [identity("replica-a"), identity("replica-b")];
+        let a = Operator::start(
+            s.client().clone(),
+            s.namespace(),
+            elected(s.namespace(), &lease, &ids[0]),
+        );
+        let b = Operator::start(
+            s.client().clone(),
+            s.namespace(),
+            elected(s.namespace(), &lease, &ids[1]),
+        );
         let states = [&*a.state, &*b.state];
         let ops = [&a, &b];
         let leader = wait_for_one_leader(&states).await;
@@ -417,17 +303,14 @@ async fn two_replicas_elect_one_leader_which_alone_reconciles() {
         assert!(states[standby].ready(), "a standby is ready");
         wait_for_synced_leader(states[leader]).await;
         assert_sole_leader_for(&states, leader, Duration::from_secs(2)).await;
-        assert_eq!(
-            holder(&lease_spec(&env, &lease).await.unwrap()),
-            ids[leader]
-        );
+        assert_eq!(holder(&lease_spec(s, &lease).await.unwrap()), ids[leader]);
         assert_eq!(leader_gauge(&ops[leader].metrics_text()), 1.0);
         assert_eq!(leader_gauge(&ops[standby].metrics_text()), 0.0);
 
-        let uid = create_test(&env, "ha-once").await;
-        let kids = wait_for_children(&env, "ha-once").await;
-        wait_for_phase(&env, "ha-once", "Pending").await;
-        assert_created_once(&env, "ha-once").await;
+        let uid = s.create("ha-once", 1).await;
+        let kids = s.children("ha-once").await;
+        wait_for_phase(s, "ha-once", "Pending").await;
+        assert_created_once(s, "ha-once").await;
         assert_owned_once(&kids, &uid);
         assert_sole_leader_for(&states, leader, Duration::from_millis(200)).await;
 
@@ -448,42 +331,36 @@ async fn two_replicas_elect_one_leader_which_alone_reconciles() {
         })
         .await;
         assert_eq!(tests_in_phase(&standby_text, "Pending"), 0.0);
+        a.stop().await;
+        b.stop().await;
     })
     .await;
-    a.stop().await;
-    b.stop().await;
-    env.teardown().await;
 }
 
 #[tokio::test]
 async fn a_clean_stop_hands_over_at_once_and_the_new_leader_finishes_the_test() {
     init_logs();
-    let env = Env::start().await;
-    let lease = lease_name();
-    let ids = [identity("replica-a"), identity("replica-b")];
-    let a = Operator::start(
-        env.client().clone(),
-        env.namespace(),
-        elected(&env, &lease, &ids[0]),
-    );
-    let b = Operator::start(
-        env.client().clone(),
-        env.namespace(),
-        elected(&env, &lease, &ids[1]),
-    );
-    let lease = &lease;
-    let ids = &ids;
-    let env_ref = &env;
-    within(async move {
-        let env = env_ref;
+    Scenario::run_without_operator(async |s| {
+        let lease = lease_name();
+        let ids = [identity("replica-a"), identity("replica-b")];
+        let a = Operator::start(
+            s.client().clone(),
+            s.namespace(),
+            elected(s.namespace(), &lease, &ids[0]),
+        );
+        let b = Operator::start(
+            s.client().clone(),
+            s.namespace(),
+            elected(s.namespace(), &lease, &ids[1]),
+        );
         let leader = wait_for_one_leader(&[&a.state, &b.state]).await;
         let (old, new) = if leader == 0 { (a, b) } else { (b, a) };
         let (old_id, new_id) = (&ids[leader], &ids[1 - leader]);
         wait_for_synced_leader(&old.state).await;
 
-        create_test(env, "ha-handover").await;
-        let before = uids(&wait_for_children(env, "ha-handover").await);
-        drive_to_running(env, "ha-handover").await;
+        s.create("ha-handover", 1).await;
+        let before = s.children("ha-handover").await.uids();
+        let (master, _) = s.run_to_running("ha-handover", 1).await;
 
         let stopping = Instant::now();
         old.stop().await;
@@ -505,66 +382,60 @@ async fn a_clean_stop_hands_over_at_once_and_the_new_leader_finishes_the_test() 
             timings.retry_period,
             timings.lease_duration
         );
-        let spec = lease_spec(env, lease).await.unwrap();
+        let spec = lease_spec(s, &lease).await.unwrap();
         assert_eq!(holder(&spec), new_id.as_str(), "{spec:?}");
         assert_ne!(holder(&spec), old_id.as_str());
 
         // The new leader picks up the test where the old one left it.
-        finish_master(env, "ha-handover").await;
-        let status = wait_for_phase(env, "ha-handover", "Succeeded").await;
+        s.finish_master("ha-handover", &master).await;
+        let status = wait_for_phase(s, "ha-handover", "Succeeded").await;
         assert!(status["completionTime"].is_string(), "{status}");
         assert_eq!(
-            uids(&children(env, "ha-handover").await.unwrap()),
+            s.try_children("ha-handover").await.unwrap().uids(),
             before,
             "children were recreated"
         );
-        assert_created_once(env, "ha-handover").await;
+        assert_created_once(s, "ha-handover").await;
         new.stop().await;
+        let spec = lease_spec(s, &lease).await.unwrap();
+        assert_eq!(
+            holder(&spec),
+            "",
+            "the last leader released the lease: {spec:?}"
+        );
     })
     .await;
-    let spec = lease_spec(&env, lease).await.unwrap();
-    assert_eq!(
-        holder(&spec),
-        "",
-        "the last leader released the lease: {spec:?}"
-    );
-    env.teardown().await;
 }
 
 #[tokio::test]
 async fn a_crashed_leader_is_replaced_only_after_the_lease_duration() {
     init_logs();
-    let env = Env::start().await;
-    let lease = lease_name();
-    let ids = [identity("replica-a"), identity("replica-b")];
-    let a = OwnRuntimeOperator::start(
-        process_config(&env).await,
-        env.namespace(),
-        elected(&env, &lease, &ids[0]),
-    );
-    let b = OwnRuntimeOperator::start(
-        process_config(&env).await,
-        env.namespace(),
-        elected(&env, &lease, &ids[1]),
-    );
-    let lease = &lease;
-    let ids = &ids;
-    let env_ref = &env;
-    within(async move {
-        let env = env_ref;
+    Scenario::run_without_operator(async |s| {
+        let lease = lease_name();
+        let ids = [identity("replica-a"), identity("replica-b")];
+        let a = OwnRuntimeOperator::start(
+            process_config(s).await,
+            s.namespace(),
+            elected(s.namespace(), &lease, &ids[0]),
+        );
+        let b = OwnRuntimeOperator::start(
+            process_config(s).await,
+            s.namespace(),
+            elected(s.namespace(), &lease, &ids[1]),
+        );
         let leader = wait_for_one_leader(&[a.state(), b.state()]).await;
         let (old, new) = if leader == 0 { (a, b) } else { (b, a) };
         wait_for_synced_leader(old.state()).await;
-        create_test(env, "ha-crash").await;
-        wait_for_children(env, "ha-crash").await;
-        drive_to_running(env, "ha-crash").await;
-        let transitions = lease_spec(env, lease).await.unwrap().lease_transitions;
+        s.create("ha-crash", 1).await;
+        s.children("ha-crash").await;
+        let (master, _) = s.run_to_running("ha-crash", 1).await;
+        let transitions = lease_spec(s, &lease).await.unwrap().lease_transitions;
 
         let crashed = Instant::now();
         old.crash();
         // The test finishes while nobody leads: nothing may be written until the standby
         // takes over.
-        finish_master(env, "ha-crash").await;
+        s.finish_master("ha-crash", &master).await;
         let timings = fast_timings();
         // The last renewal was at most a retry period before the crash.
         let quiet = timings.lease_duration - timings.retry_period * 2;
@@ -578,7 +449,7 @@ async fn a_crashed_leader_is_replaced_only_after_the_lease_duration() {
             assert!(new.state().ready(), "a standby is ready");
             sleep(SAMPLE).await;
         }
-        assert_eq!(status(env, "ha-crash").await.unwrap()["phase"], "Running");
+        assert_eq!(s.get("ha-crash").await["status"]["phase"], "Running");
         poll("the standby to take over", WAIT, || async {
             if new.state().is_leading() {
                 Ok(())
@@ -593,19 +464,18 @@ async fn a_crashed_leader_is_replaced_only_after_the_lease_duration() {
             takeover < timings.lease_duration + Duration::from_secs(2),
             "took {takeover:?}"
         );
-        let spec = lease_spec(env, lease).await.unwrap();
+        let spec = lease_spec(s, &lease).await.unwrap();
         assert_eq!(holder(&spec), ids[1 - leader], "{spec:?}");
         assert_eq!(
             spec.lease_transitions,
             transitions.map(|t| t + 1),
             "{spec:?}"
         );
-        wait_for_phase(env, "ha-crash", "Succeeded").await;
-        assert_created_once(env, "ha-crash").await;
+        wait_for_phase(s, "ha-crash", "Succeeded").await;
+        assert_created_once(s, "ha-crash").await;
         new.stop().await;
     })
     .await;
-    env.teardown().await;
 }
 
 /// A new leader finds tests in progress. Their first reconciles start as soon as the
@@ -615,27 +485,21 @@ async fn a_crashed_leader_is_replaced_only_after_the_lease_duration() {
 #[tokio::test]
 async fn a_new_leader_reconciles_existing_tests_while_its_child_caches_still_list() {
     init_logs();
-    let env = Env::start().await;
-    let Some(harness) = env.harness() else {
-        eprintln!("skipped: slow lists need the harness");
-        env.teardown().await;
-        return;
-    };
-    let lease = lease_name();
-    within(async {
-        let uid = create_test(&env, "ha-existing").await;
+    Scenario::run_without_operator(async |s| {
+        let Some(harness) = s.harness() else {
+            eprintln!("skipped: slow lists need the harness");
+            return;
+        };
+        let lease = lease_name();
+        let uid = s.create("ha-existing", 1).await;
         let slow_jobs = Filter {
             method: Some(Method::GET),
-            path_contains: Some(format!("/namespaces/{}/jobs", env.namespace())),
+            path_contains: Some(format!("/namespaces/{}/jobs", s.namespace())),
         };
         harness.faults().delay(slow_jobs, Duration::from_secs(1));
-        let op = Operator::start(
-            env.client().clone(),
-            env.namespace(),
-            elected(&env, &lease, &identity("slow")),
-        );
+        s.start_operator(elected(s.namespace(), &lease, &identity("slow")));
         poll("the replica to lead", WAIT, || async {
-            if op.state.is_leading() {
+            if s.state().is_leading() {
                 Ok(())
             } else {
                 Err("not leading")
@@ -655,19 +519,19 @@ async fn a_new_leader_reconciles_existing_tests_while_its_child_caches_still_lis
         .unwrap();
         request(
             "create Service",
-            env.api::<Service>()
+            s.api::<Service>()
                 .create(&PostParams::default(), &unrelated),
         )
         .await
         .unwrap();
-        wait_for_synced_leader(&op.state).await;
+        wait_for_synced_leader(&s.state()).await;
         harness.faults().clear();
         let found = poll(
             "the existing test's children",
             Duration::from_secs(10),
             || async {
-                children(&env, "ha-existing").await.map_err(|e| {
-                    let text = op.metrics_text();
+                s.try_children("ha-existing").await.map_err(|e| {
+                    let text = s.metrics_text();
                     format!(
                         "{e}; active workers {:?}, reconciles {}",
                         metric(
@@ -681,11 +545,9 @@ async fn a_new_leader_reconciles_existing_tests_while_its_child_caches_still_lis
         )
         .await;
         assert_owned_once(&found, &uid);
-        wait_for_phase(&env, "ha-existing", "Pending").await;
-        op.stop().await;
+        wait_for_phase(s, "ha-existing", "Pending").await;
     })
     .await;
-    env.teardown().await;
 }
 
 /// `Operator::kill` aborts the task running `controller::run`; the leader election that `run`
@@ -693,21 +555,16 @@ async fn a_new_leader_reconciles_existing_tests_while_its_child_caches_still_lis
 #[tokio::test]
 async fn dropping_the_controller_future_ends_its_leader_election() {
     init_logs();
-    let env = Env::start().await;
-    let lease = lease_name();
-    let op = Operator::start(
-        env.client().clone(),
-        env.namespace(),
-        elected(&env, &lease, &identity("killed")),
-    );
-    within(async {
-        wait_for_one_leader(&[&op.state]).await;
-        op.kill();
+    Scenario::run_without_operator(async |s| {
+        let lease = lease_name();
+        s.start_operator(elected(s.namespace(), &lease, &identity("killed")));
+        wait_for_one_leader(&[&s.state()]).await;
+        s.kill_operator();
         // In-flight requests settle.
         sleep(Duration::from_millis(500)).await;
-        let first = lease_spec(&env, &lease).await.unwrap();
+        let first = lease_spec(s, &lease).await.unwrap();
         sleep(fast_timings().retry_period * 6).await;
-        let second = lease_spec(&env, &lease).await.unwrap();
+        let second = lease_spec(s, &lease).await.unwrap();
         assert_eq!(
             first.renew_time, second.renew_time,
             "the lease is still renewed after the future running controller::run was dropped: \
@@ -715,29 +572,22 @@ async fn dropping_the_controller_future_ends_its_leader_election() {
         );
     })
     .await;
-    env.teardown().await;
 }
 
 #[tokio::test]
 async fn a_leader_that_cannot_renew_stops_reconciling_until_it_holds_the_lease_again() {
     init_logs();
-    let env = Env::start().await;
-    let Some(harness) = env.harness() else {
-        eprintln!("skipped: lease faults need the harness");
-        env.teardown().await;
-        return;
-    };
-    let lease = lease_name();
-    let op = Operator::start(
-        env.client().clone(),
-        env.namespace(),
-        elected(&env, &lease, &identity("only")),
-    );
-    within(async {
-        wait_for_synced_leader(&op.state).await;
-        create_test(&env, "ha-before").await;
-        wait_for_children(&env, "ha-before").await;
-        wait_for_phase(&env, "ha-before", "Pending").await;
+    Scenario::run_without_operator(async |s| {
+        let Some(harness) = s.harness() else {
+            eprintln!("skipped: lease faults need the harness");
+            return;
+        };
+        let lease = lease_name();
+        s.start_operator(elected(s.namespace(), &lease, &identity("only")));
+        wait_for_synced_leader(&s.state()).await;
+        s.create("ha-before", 1).await;
+        s.children("ha-before").await;
+        wait_for_phase(s, "ha-before", "Pending").await;
 
         // Every request on the Lease fails, for longer than the renew deadline.
         let timings = fast_timings();
@@ -749,7 +599,7 @@ async fn a_leader_that_cannot_renew_stops_reconciling_until_it_holds_the_lease_a
         let injected = Instant::now();
         faults.fail_next(lease_requests, 1_000_000, 500);
         poll("the leader to step down", WAIT, || async {
-            if op.state.is_leading() {
+            if s.state().is_leading() {
                 Err("leading")
             } else {
                 Ok(())
@@ -768,67 +618,63 @@ async fn a_leader_that_cannot_renew_stops_reconciling_until_it_holds_the_lease_a
             "stepped down after {stepped_down:?}, well before the renew deadline {:?}",
             timings.renew_deadline
         );
-        let text = op.metrics_text();
+        let text = s.metrics_text();
         assert_eq!(leader_gauge(&text), 0.0, "{text}");
         assert_eq!(tests_in_phase(&text, "Pending"), 0.0, "{text}");
-        assert!(op.state.ready(), "a replica that does not lead is ready");
+        assert!(s.state().ready(), "a replica that does not lead is ready");
         let counted = reconciles(&text);
 
         // Nothing is written while it does not hold the lease.
-        create_test(&env, "ha-during").await;
+        s.create("ha-during", 1).await;
         let window = Instant::now();
         while window.elapsed() < Duration::from_millis(1500) {
-            assert!(!op.state.is_leading(), "led again while the lease API fails");
+            assert!(!s.state().is_leading(), "led again while the lease API fails");
             sleep(Duration::from_millis(100)).await;
         }
-        assert_no_children(&env, "ha-during").await;
-        assert_eq!(status(&env, "ha-during").await.unwrap(), Value::Null);
-        assert_eq!(reconciles(&op.metrics_text()), counted, "reconciled without the lease");
+        assert_no_children(s, "ha-during").await;
+        assert_eq!(s.get("ha-during").await["status"], Value::Null);
+        assert_eq!(reconciles(&s.metrics_text()), counted, "reconciled without the lease");
 
         faults.clear();
         poll("the replica to lead again", WAIT, || async {
-            if op.state.is_leading() {
+            if s.state().is_leading() {
                 Ok(())
             } else {
                 Err("not leading")
             }
         })
         .await;
-        wait_for_children(&env, "ha-during").await;
-        wait_for_phase(&env, "ha-during", "Pending").await;
-        assert_eq!(leader_gauge(&op.metrics_text()), 1.0);
-        assert_created_once(&env, "ha-before").await;
-        assert_created_once(&env, "ha-during").await;
+        s.children("ha-during").await;
+        wait_for_phase(s, "ha-during", "Pending").await;
+        assert_eq!(leader_gauge(&s.metrics_text()), 1.0);
+        assert_created_once(s, "ha-before").await;
+        assert_created_once(s, "ha-during").await;
     })
     .await;
-    op.stop().await;
-    env.teardown().await;
 }
 
 #[tokio::test]
 async fn reconcile_error_metrics_have_bounded_labels() {
     init_logs();
-    let env = Env::start().await;
-    let Some(harness) = env.harness() else {
-        eprintln!("skipped: API faults need the harness");
-        env.teardown().await;
-        return;
-    };
-    harness.faults().fail_next(
-        Filter {
-            method: Some(Method::POST),
-            path_contains: Some(format!("/namespaces/{}/jobs", env.namespace())),
-        },
-        2,
-        500,
-    );
-    let op = Operator::start(env.client().clone(), env.namespace(), Options::new());
-    within(async {
-        create_test(&env, "ha-errors").await;
-        wait_for_children(&env, "ha-errors").await;
-        wait_for_phase(&env, "ha-errors", "Pending").await;
+    Scenario::run_without_operator(async |s| {
+        let Some(harness) = s.harness() else {
+            eprintln!("skipped: API faults need the harness");
+            return;
+        };
+        harness.faults().fail_next(
+            Filter {
+                method: Some(Method::POST),
+                path_contains: Some(format!("/namespaces/{}/jobs", s.namespace())),
+            },
+            2,
+            500,
+        );
+        s.start_operator(Options::new());
+        s.create("ha-errors", 1).await;
+        s.children("ha-errors").await;
+        wait_for_phase(s, "ha-errors", "Pending").await;
         assert_eq!(harness.faults().injected(), 2);
-        let text = op.metrics_text();
+        let text = s.metrics_text();
         let by_kind = metric(
             &text,
             "locust_operator_reconcile_errors_by_kind_total{controller=\"locusttest\",kind=\"create_child\"}",
@@ -842,8 +688,6 @@ async fn reconcile_error_metrics_have_bounded_labels() {
         assert_bounded_labels(&text);
     })
     .await;
-    op.stop().await;
-    env.teardown().await;
 }
 
 /// Every label value is a short token: no spaces, no error text.
@@ -884,247 +728,13 @@ fn assert_bounded_labels(text: &str) {
 // ---------------------------------------------------------------------------------------------
 // The real binary
 
-/// `locust-operator run` as a child process, logging JSON to a file.
-struct Binary {
-    name: String,
-    child: Child,
-    log: PathBuf,
-    probes: SocketAddr,
-    metrics: SocketAddr,
-}
-
-impl Binary {
-    /// Starts a replica and waits (bounded) until its servers are bound.
-    async fn start(
-        dir: &Path,
-        kubeconfig: &Path,
-        namespace: &str,
-        lease: &str,
-        name: &str,
-    ) -> Self {
-        let log = dir.join(format!("{name}.log"));
-        let file = std::fs::File::create(&log).unwrap();
-        let mut command = Command::new(env!("CARGO_BIN_EXE_locust-operator"));
-        command
-            .args([
-                "run",
-                "--leader-elect=true",
-                "--leader-election-namespace",
-                namespace,
-                "--leader-election-id",
-                lease,
-                "--watch-namespace",
-                namespace,
-                "--leader-elect-lease-duration=3s",
-                "--leader-elect-renew-deadline=2s",
-                "--leader-elect-retry-period=250ms",
-                "--webhook-bind-address=127.0.0.1:0",
-                "--health-probe-bind-address=127.0.0.1:0",
-                "--metrics-bind-address=127.0.0.1:0",
-                "--pod-health-grace-period=2s",
-            ])
-            .arg("--cert-dir")
-            .arg(dir.join("certs"))
-            .env_clear()
-            .env("PATH", std::env::var("PATH").unwrap_or_default())
-            .env("KUBECONFIG", kubeconfig)
-            .env("POD_NAME", name)
-            .env("LOG_FORMAT", "json")
-            .env("RUST_LOG", "info")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::from(file));
-        if let Some(home) = std::env::var_os("HOME") {
-            command.env("HOME", home); // exec credential plugins of a real kubeconfig
-        }
-        let child = command.spawn().unwrap();
-        let unbound: SocketAddr = "127.0.0.1:0".parse().unwrap();
-        let mut binary = Self {
-            name: name.to_owned(),
-            child,
-            log,
-            probes: unbound,
-            metrics: unbound,
-        };
-        let started = Instant::now();
-        loop {
-            if let Some((probes, metrics)) = binary.serving() {
-                binary.probes = probes;
-                binary.metrics = metrics;
-                return binary;
-            }
-            if let Some(status) = binary.child.try_wait().unwrap() {
-                panic!("{name} exited with {status}:\n{}", binary.log_text());
-            }
-            assert!(
-                started.elapsed() < WAIT,
-                "{name} did not bind its servers:\n{}",
-                binary.log_text()
-            );
-            sleep(Duration::from_millis(50)).await;
-        }
-    }
-
-    fn log_text(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-
-    /// The probe and metrics addresses from the `serving` log line.
-    fn serving(&self) -> Option<(SocketAddr, SocketAddr)> {
-        self.log_text()
-            .lines()
-            .filter_map(|line| serde_json::from_str::<Value>(line).ok())
-            .find(|line| line["message"] == "serving")
-            .and_then(|line| {
-                Some((
-                    line["probes"].as_str()?.parse().ok()?,
-                    line["metrics"].as_str()?.parse().ok()?,
-                ))
-            })
-    }
-
-    async fn readyz(&self) -> Result<(u16, String), String> {
-        http_get(self.probes, "/readyz").await
-    }
-
-    async fn metrics_text(&self) -> Result<String, String> {
-        match http_get(self.metrics, "/metrics").await? {
-            (200, body) => Ok(body),
-            (status, body) => Err(format!("{}: /metrics {status}: {body}", self.name)),
-        }
-    }
-
-    /// Waits until the leader gauge is `value`.
-    async fn wait_for_leader_gauge(&self, value: f64) {
-        poll(
-            &format!("{} to report locust_operator_leader {value}", self.name),
-            WAIT,
-            || async {
-                let text = self.metrics_text().await?;
-                match metric(&text, "locust_operator_leader") {
-                    Some(v) if v == value => Ok(()),
-                    other => Err(format!("{other:?}")),
-                }
-            },
-        )
-        .await;
-    }
-
-    async fn wait_ready(&self) {
-        poll(&format!("{} /readyz 200", self.name), WAIT, || async {
-            match self.readyz().await? {
-                (200, _) => Ok(()),
-                (status, body) => Err(format!("{status}: {body}")),
-            }
-        })
-        .await;
-    }
-
-    fn sigterm(&self) {
-        let status = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status()
-            .unwrap();
-        assert!(status.success(), "kill -TERM {}", self.child.id());
-    }
-
-    /// Waits (at most `limit`) until the process exits.
-    async fn wait_exit(&mut self, limit: Duration) -> ExitStatus {
-        let started = Instant::now();
-        loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                return status;
-            }
-            assert!(
-                started.elapsed() < limit,
-                "{} did not exit within {limit:?}:\n{}",
-                self.name,
-                self.log_text()
-            );
-            sleep(Duration::from_millis(20)).await;
-        }
-    }
-}
-
-impl Drop for Binary {
-    fn drop(&mut self) {
-        if let Ok(None) = self.child.try_wait() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-        if std::thread::panicking() {
-            eprintln!("--- log of {} ---\n{}", self.name, self.log_text());
-        }
-    }
-}
-
-/// A plain-HTTP GET (probes, metrics): status and body, bounded in time.
-async fn http_get(addr: SocketAddr, path: &str) -> Result<(u16, String), String> {
-    let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
-        .build_http::<http_body_util::Empty<bytes::Bytes>>();
-    let uri: hyper::Uri = format!("http://{addr}{path}")
-        .parse()
-        .map_err(|e| format!("{e}"))?;
-    let exchange = async {
-        let response = client
-            .get(uri)
-            .await
-            .map_err(|e| format!("GET {path}: {e}"))?;
-        let status = response.status().as_u16();
-        let body = http_body_util::BodyExt::collect(response.into_body())
-            .await
-            .map_err(|e| format!("GET {path}: reading the body: {e}"))?
-            .to_bytes();
-        Ok((status, String::from_utf8_lossy(&body).into_owned()))
-    };
-    tokio::time::timeout(e2e::REQUEST_TIMEOUT, exchange)
-        .await
-        .map_err(|_| format!("GET {path}: no answer in time"))?
-}
-
-/// A kubeconfig for the harness at `url` (plain HTTP, no credentials).
-fn harness_kubeconfig(dir: &Path, url: &str, namespace: &str) -> PathBuf {
-    let path = dir.join("kubeconfig");
-    let config = json!({
-        "apiVersion": "v1",
-        "kind": "Config",
-        "clusters": [{"name": "harness", "cluster": {"server": url}}],
-        "users": [{"name": "harness", "user": {}}],
-        "contexts": [{"name": "harness", "context": {"cluster": "harness", "user": "harness", "namespace": namespace}}],
-        "current-context": "harness"
-    });
-    std::fs::write(&path, serde_json::to_string_pretty(&config).unwrap()).unwrap();
-    path
-}
-
-/// A scratch directory for replicas of the binary (`certs/` with a serving certificate, logs)
-/// and the kubeconfig they use: the harness's, or the real cluster's.
-fn binary_dir(env: &Env, label: &str) -> (PathBuf, PathBuf) {
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!(
-        "e2e-ha-{label}-{}-{}",
-        std::process::id(),
-        random_suffix(6)
-    ));
-    let certs = dir.join("certs");
-    std::fs::create_dir_all(&certs).unwrap();
-    let leaf = e2e::Ca::new("locust-operator e2e-ha CA").issue("webhook");
-    std::fs::write(certs.join("tls.crt"), &leaf.cert_pem).unwrap();
-    std::fs::write(certs.join("tls.key"), &leaf.key_pem).unwrap();
-    let kubeconfig = match env.harness() {
-        Some(harness) => harness_kubeconfig(&dir, &harness.url(), env.namespace()),
-        None => e2e::kubeconfig_path().expect("the real cluster's kubeconfig"),
-    };
-    (dir, kubeconfig)
-}
-
 #[tokio::test]
 async fn the_binary_reconciles_serves_probes_and_metrics_and_hands_over_on_sigterm() {
     init_logs();
-    let env = Env::start().await;
-    let (dir, kubeconfig) = binary_dir(&env, "binary");
-    let lease = lease_name();
-    let ns = env.namespace().to_owned();
-    within(async {
+    let dir = Scenario::run_without_operator(async |s| {
+        let (dir, kubeconfig) = binary_dir(s, "binary");
+        let lease = lease_name();
+        let ns = s.namespace().to_owned();
         let mut a = Binary::start(&dir, &kubeconfig, &ns, &lease, "replica-a").await;
         a.wait_for_leader_gauge(1.0).await;
         a.wait_ready().await;
@@ -1150,14 +760,14 @@ async fn the_binary_reconciles_serves_probes_and_metrics_and_hands_over_on_sigte
             Some(16.0)
         );
         assert_bounded_labels(&text);
-        let spec = lease_spec(&env, &lease).await.unwrap();
+        let spec = lease_spec(s, &lease).await.unwrap();
         assert!(holder(&spec).starts_with("replica-a_"), "{spec:?}");
 
-        let uid = create_test(&env, "ha-binary").await;
-        let kids = wait_for_children(&env, "ha-binary").await;
+        let uid = s.create("ha-binary", 1).await;
+        let kids = s.children("ha-binary").await;
         assert_owned_once(&kids, &uid);
-        wait_for_phase(&env, "ha-binary", "Pending").await;
-        assert_created_once(&env, "ha-binary").await;
+        wait_for_phase(s, "ha-binary", "Pending").await;
+        assert_created_once(s, "ha-binary").await;
         let text = poll("the binary to count the test", WAIT, || async {
             let text = a.metrics_text().await?;
             match tests_in_phase(&text, "Pending") {
@@ -1205,7 +815,7 @@ async fn the_binary_reconciles_serves_probes_and_metrics_and_hands_over_on_sigte
         let handover = terminated.elapsed();
         println!("replica-b led {handover:?} after replica-a's SIGTERM");
         assert!(handover < Duration::from_secs(3), "took {handover:?}");
-        let spec = lease_spec(&env, &lease).await.unwrap();
+        let spec = lease_spec(s, &lease).await.unwrap();
         assert!(holder(&spec).starts_with("replica-b_"), "{spec:?}");
         b.wait_ready().await;
         poll("replica-b to count the test", WAIT, || async {
@@ -1220,16 +830,16 @@ async fn the_binary_reconciles_serves_probes_and_metrics_and_hands_over_on_sigte
         b.sigterm();
         let exit = b.wait_exit(Duration::from_secs(5)).await;
         assert_eq!(exit.code(), Some(0), "replica-b:\n{}", b.log_text());
-        let spec = lease_spec(&env, &lease).await.unwrap();
+        let spec = lease_spec(s, &lease).await.unwrap();
         assert_eq!(holder(&spec), "", "the lease is released: {spec:?}");
-        assert_created_once(&env, "ha-binary").await;
+        assert_created_once(s, "ha-binary").await;
         assert_eq!(
-            uids(&children(&env, "ha-binary").await.unwrap()),
-            uids(&kids)
+            s.try_children("ha-binary").await.unwrap().uids(),
+            kids.uids()
         );
+        dir
     })
     .await;
-    env.teardown().await;
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -1240,26 +850,25 @@ async fn the_binary_reconciles_serves_probes_and_metrics_and_hands_over_on_sigte
 #[tokio::test]
 async fn readiness_of_the_binary_goes_up_once_during_start_up() {
     init_logs();
-    let env = Env::start().await;
-    let (dir, kubeconfig) = binary_dir(&env, "readyz");
-    let lease = lease_name();
-    let ns = env.namespace().to_owned();
-    if let Some(harness) = env.harness() {
-        // As on a real API server, where it was seen: the lease takes a moment to win (the
-        // replica starts as a standby), and the caches a moment to sync once it leads.
-        let slow = |path: &str, millis| {
-            harness.faults().delay(
-                Filter {
-                    method: None,
-                    path_contains: Some(path.to_owned()),
-                },
-                Duration::from_millis(millis),
-            );
-        };
-        slow("/leases", 300);
-        slow("/pods", 600);
-    }
-    within(async {
+    let dir = Scenario::run_without_operator(async |s| {
+        let (dir, kubeconfig) = binary_dir(s, "readyz");
+        let lease = lease_name();
+        let ns = s.namespace().to_owned();
+        if let Some(harness) = s.harness() {
+            // As on a real API server, where it was seen: the lease takes a moment to win (the
+            // replica starts as a standby), and the caches a moment to sync once it leads.
+            let slow = |path: &str, millis| {
+                harness.faults().delay(
+                    Filter {
+                        method: None,
+                        path_contains: Some(path.to_owned()),
+                    },
+                    Duration::from_millis(millis),
+                );
+            };
+            slow("/leases", 300);
+            slow("/pods", 600);
+        }
         let mut replica = Binary::start(&dir, &kubeconfig, &ns, &lease, "replica-readyz").await;
         let mut samples: Vec<u16> = Vec::new();
         let mut leading_since: Option<Instant> = None;
@@ -1296,8 +905,8 @@ async fn readiness_of_the_binary_goes_up_once_during_start_up() {
         replica.sigterm();
         let exit = replica.wait_exit(Duration::from_secs(5)).await;
         assert_eq!(exit.code(), Some(0), "{}", replica.log_text());
+        dir
     })
     .await;
-    env.teardown().await;
     let _ = std::fs::remove_dir_all(&dir);
 }
