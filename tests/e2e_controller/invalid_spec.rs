@@ -8,6 +8,7 @@ use kube::api::{ListParams, Patch, PatchParams};
 use locust_operator::api::LocustTest;
 use locust_operator::api::conditions::{reasons, types};
 use locust_operator::controller::plan::ANNOTATION_ORIGINAL_SPEC;
+use locust_operator::defaulting::Defaulted;
 use locust_operator::status::event_reasons;
 use locust_operator::validation::validate;
 use serde_json::json;
@@ -30,7 +31,7 @@ async fn invalid_spec_that_bypassed_admission() {
             json!({"requests": {"memory": "2Gi"}, "limits": {"memory": "1Gi"}});
         s.create_from(object.clone()).await;
         let typed: LocustTest = serde_json::from_value(object).unwrap();
-        let report = validate(&typed);
+        let report = validate(&Defaulted::new(typed));
         assert!(!report.is_valid());
         let message = format!("Invalid spec: {}", report.error_message());
         assert!(
