@@ -6,7 +6,7 @@
 #   docker build -t ghcr.io/locust-operator/locust-operator:0.1.0 .
 #
 # The deploy/ manifests run it with `args: ["run", "--log-format=json", ...]` (no `command`),
-# so the ENTRYPOINT below is the binary itself. tests/deploy.rs checks this file statically.
+# so the ENTRYPOINT below is the binary itself. tests/deploy/ checks this file statically.
 
 # ---------------------------------------------------------------------------------------------
 # Build: a fully static (musl) release binary from the locked dependency set. The pinned Rust

@@ -8,7 +8,7 @@
 //!
 //! [`api_calls`] puts together the lists of a process started with given flags, and
 //! [`Names`] resolves the objects calls are limited to. The install manifests (`deploy/`, the
-//! Helm chart) grant exactly these calls, no more (tests/deploy.rs computes the expected rules
+//! Helm chart) grant exactly these calls, no more (tests/deploy/ computes the expected rules
 //! from them); tests record every request each component really sends to an API server and
 //! compare it with its list (tests/rbac.rs, tests/self_managed_certs.rs), so a list can neither
 //! miss a call nor keep one the code no longer makes.

@@ -1,6 +1,6 @@
 //! The API calls the operator declares ([`locust_operator::rbac`]: the lists of the start-up
 //! CRD check, the controller and leader election, from which the install manifests' RBAC is
-//! computed in tests/deploy.rs) are exactly the requests it makes.
+//! computed in tests/deploy/) are exactly the requests it makes.
 //!
 //! Every request of the operator is recorded over a rich life against the harness API server:
 //! replicas run `locust_operator::operator::run` (the start-up check, leader election, the

@@ -987,7 +987,7 @@ fn stored(world: &World, group: &str, plural: &str, namespace: &str, name: &str)
         .server
         .state
         .store
-        .get(&memory_apiserver::api::key(&resource, namespace, name))
+        .get(&memory_apiserver::state::key(&resource, namespace, name))
 }
 
 /// The stored caBundles of the three targets and the stored Secret's `ca.crt` (no requests).
@@ -1076,7 +1076,7 @@ async fn the_api_calls_are_exactly_the_declared_ones() {
             .store
             .remove(
                 &secrets,
-                &memory_apiserver::api::key(&secrets, NAMESPACE, SECRET),
+                &memory_apiserver::state::key(&secrets, NAMESPACE, SECRET),
             )
             .unwrap();
         eventually("a new Secret injected", CONVERGE, || async {

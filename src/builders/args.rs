@@ -59,50 +59,48 @@ pub fn otel_enabled(spec: &LocustTestSpec) -> bool {
 /// The master's arguments.
 pub fn master_args(test: &Defaulted) -> Vec<String> {
     let spec = &test.spec;
-    let master = &spec.master;
-    let mut args: Vec<String> = master
-        .command
-        .split_whitespace()
-        .map(str::to_owned)
-        .collect();
-    if otel_enabled(spec) {
-        args.push("--otel".into());
-    }
-    args.push("--master".into());
-    args.push(format!("--master-port={MASTER_PORT}"));
-    args.push(format!("--expect-workers={}", spec.worker.replicas));
+    let mut managed = vec![
+        "--master".to_owned(),
+        format!("--master-port={MASTER_PORT}"),
+        format!("--expect-workers={}", spec.worker.replicas),
+    ];
     if test.autostart() {
-        args.push("--autostart".into());
+        managed.push("--autostart".into());
     }
     if let Some(timeout) = test.autoquit_timeout() {
-        args.push("--autoquit".into());
-        args.push(timeout.to_string());
+        managed.push("--autoquit".into());
+        managed.push(timeout.to_string());
     }
-    args.push("--enable-rebalancing".into());
-    args.push("--only-summary".into());
-    args.extend(master.extra_args.iter().flatten().cloned());
-    args
+    managed.push("--enable-rebalancing".into());
+    managed.push("--only-summary".into());
+    role_args(spec, &spec.master.command, managed, &spec.master.extra_args)
 }
 
 /// A worker's arguments (the master Service is `<name>-master` in the test's namespace).
 pub fn worker_args(test: &Defaulted) -> Vec<String> {
     let spec = &test.spec;
-    let test_name = super::meta::test_name(test);
-    let mut args: Vec<String> = spec
-        .worker
-        .command
-        .split_whitespace()
-        .map(str::to_owned)
-        .collect();
+    let master = node_name(super::meta::test_name(test), Role::Master);
+    let managed = vec![
+        "--worker".to_owned(),
+        format!("--master-port={MASTER_PORT}"),
+        format!("--master-host={master}"),
+    ];
+    role_args(spec, &spec.worker.command, managed, &spec.worker.extra_args)
+}
+
+/// A role's arguments, in order: its `command` split on whitespace (no shell), `--otel` when
+/// OpenTelemetry is on, the operator-managed flags of the role, then its `extraArgs`.
+fn role_args(
+    spec: &LocustTestSpec,
+    command: &str,
+    managed: Vec<String>,
+    extra_args: &Option<Vec<String>>,
+) -> Vec<String> {
+    let mut args: Vec<String> = command.split_whitespace().map(str::to_owned).collect();
     if otel_enabled(spec) {
         args.push("--otel".into());
     }
-    args.push("--worker".into());
-    args.push(format!("--master-port={MASTER_PORT}"));
-    args.push(format!(
-        "--master-host={}",
-        node_name(test_name, Role::Master)
-    ));
-    args.extend(spec.worker.extra_args.iter().flatten().cloned());
+    args.extend(managed);
+    args.extend(extra_args.iter().flatten().cloned());
     args
 }

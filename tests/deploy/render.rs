@@ -54,7 +54,7 @@ pub(crate) fn kubectl() -> PathBuf {
         .find(|candidate| candidate.is_file())
         .unwrap_or_else(|| {
             panic!(
-                "kubectl is not on PATH: tests/deploy.rs renders deploy/overlays/* with \
+                "kubectl is not on PATH: tests/deploy/ renders deploy/overlays/* with \
                  `kubectl kustomize` (kustomize v5, built into kubectl 1.27 or newer). Install it, \
                  e.g. from https://dl.k8s.io/release/v1.32.4/bin/linux/amd64/kubectl into \
                  /usr/local/bin (chmod +x), or the kubectl package of https://pkgs.k8s.io"

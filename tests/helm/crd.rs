@@ -9,7 +9,7 @@ use crate::{CRD_NAME, chart_file, read};
 
 /// The marker line of `templates/crd.yaml` after which the generated CRD is copied verbatim.
 const CRD_MARKER: &str =
-    "# ---- generated: `locust-operator crd` from spec.group on (tests/helm.rs) ----";
+    "# ---- generated: `locust-operator crd` from spec.group on (tests/helm/) ----";
 
 fn generated_crd_body() -> String {
     let yaml = locust_test_crd_yaml().expect("CRD renders");

@@ -10,9 +10,9 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::api::{Propagation, State, key};
 use crate::defaults::{JOB_TRACKING_FINALIZER, job_of};
 use crate::resources::{self, ResourceType};
+use crate::state::{Propagation, State, key};
 use crate::status::ApiError;
 use crate::store::{Key, meta_str, metadata_mut, resource_version};
 

@@ -52,9 +52,10 @@ use tokio::sync::broadcast::{self, error::RecvError};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
-use crate::api::{State, key, serve};
+use crate::api::serve;
 use crate::defaults::{JOB_TRACKING_FINALIZER, job_of};
 use crate::resources::{self, ResourceType};
+use crate::state::{State, key};
 use crate::store::{Event, EventType, meta_str, now, resource_version};
 
 /// The field manager of every write of the Job controller (as on a cluster).

@@ -30,6 +30,7 @@ pub mod resources;
 pub mod schema;
 pub mod selectors;
 pub mod sim;
+pub mod state;
 pub mod status;
 pub mod store;
 pub mod watch;
@@ -43,8 +44,8 @@ use axum::extract::State as AxumState;
 use axum::http::{HeaderMap, Method, Uri};
 use tokio::task::JoinHandle;
 
-pub use api::State;
 pub use faults::Filter;
+pub use state::State;
 
 /// How to start an [`ApiServer`].
 #[derive(Clone, Debug)]

@@ -13,9 +13,9 @@ use axum::response::Response;
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
 
-use crate::api::{State, from_storage};
 use crate::resources::ResourceType;
 use crate::selectors::{FieldSelector, LabelSelector, labels};
+use crate::state::{State, from_storage};
 use crate::status::ApiError;
 use crate::store::{Event, EventType, meta_str};
 
