@@ -14,7 +14,7 @@ use locust_operator::certs::inject::{
     CrdInjection, crd_conversion_patch, encode, webhook_configuration_patch,
 };
 use locust_operator::certs::rotation::{
-    Action, CaFacts, Plan, Policy, PolicyError, SecretFacts, ServingFacts, Validity, Why,
+    Action, CaFacts, Policy, PolicyError, SecretFacts, ServingFacts, Validity, Verdict, Why,
     bundle_members, decide, human,
 };
 use locust_operator::flags::{CertFlags, CertMode};
@@ -150,13 +150,13 @@ fn decisions() {
         name: &'static str,
         observed: Option<SecretFacts>,
         injected: bool,
-        expected: Plan,
+        expected: Verdict,
     }
-    let write = |action| Plan {
+    let write = |action| Verdict {
         action,
         recheck_at: None,
     };
-    let keep = |at| Plan {
+    let keep = |at| Verdict {
         action: Action::Keep,
         recheck_at: Some(at),
     };
@@ -647,7 +647,7 @@ fn step(action: Action, contents: Option<&Contents>, at: SystemTime, policy: &Po
     .expect("new content")
 }
 
-fn decide_on(contents: &Contents, at: SystemTime, policy: &Policy) -> Plan {
+fn decide_on(contents: &Contents, at: SystemTime, policy: &Policy) -> Verdict {
     let inspected = inspect(contents, &names());
     decide(Some(&inspected.observed), at, policy, true)
 }
@@ -851,7 +851,7 @@ fn rotation_and_ca_rollover_lifecycle() {
     // Within the propagation time: keep (until propagated).
     assert_eq!(
         decide_on(&rollover, t2 + 10 * S, &policy),
-        Plan {
+        Verdict {
             action: Action::Keep,
             recheck_at: Some(inspected.observed.cas[0].validity.not_before + MIN),
         }

@@ -39,7 +39,7 @@ use crate::flags::CertFlags;
 use crate::webhook::tls::ReloadingCert;
 pub use generate::{Contents, GenerateError, Inspected, execute, inspect};
 pub use inject::{Injected, Target};
-pub use rotation::{Action, Plan, Policy, PolicyError, SecretFacts, Why, decide};
+pub use rotation::{Action, Policy, PolicyError, SecretFacts, Verdict, Why, decide};
 use secret::Written;
 
 /// Name of the CRD whose conversion webhook gets the bundle.
@@ -284,13 +284,13 @@ impl Manager {
             let bundle_injected = inspected
                 .as_ref()
                 .is_some_and(|i| self.injected.as_deref() == Some(&i.current_bundle(now)[..]));
-            let plan = decide(
+            let verdict = decide(
                 inspected.as_ref().map(|i| &i.observed),
                 now,
                 &self.settings.policy,
                 bundle_injected,
             );
-            let in_effect = match plan.action {
+            let in_effect = match verdict.action {
                 Action::Keep => current,
                 action => {
                     let Some(next) = execute(
@@ -333,7 +333,7 @@ impl Manager {
             self.serve(&contents, &inspected);
             let bundle = inspected.current_bundle(SystemTime::now());
             self.inject(&bundle).await;
-            let wait = match plan.recheck_at {
+            let wait = match verdict.recheck_at {
                 Some(at) => at
                     .duration_since(SystemTime::now())
                     .ok()

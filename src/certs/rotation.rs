@@ -266,7 +266,7 @@ pub enum Action {
 
 /// A decision: the action, and when to look again if nothing is written.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Plan {
+pub struct Verdict {
     /// What to write.
     pub action: Action,
     /// With [`Action::Keep`]: the earliest time the decision may change (a renewal or
@@ -274,7 +274,7 @@ pub struct Plan {
     pub recheck_at: Option<SystemTime>,
 }
 
-impl Plan {
+impl Verdict {
     fn write(action: Action) -> Self {
         Self {
             action,
@@ -340,9 +340,9 @@ pub fn decide(
     now: SystemTime,
     policy: &Policy,
     bundle_injected: bool,
-) -> Plan {
+) -> Verdict {
     let Some(observed) = observed else {
-        return Plan::write(Action::Create);
+        return Verdict::write(Action::Create);
     };
     let serving = serving_problem(observed, now);
     let signer = signer(observed, now);
@@ -354,13 +354,13 @@ pub fn decide(
         } else {
             Why::NoCa
         };
-        return Plan::write(match serving {
+        return Verdict::write(match serving {
             None => Action::AddCa(why),
             Some(_) => Action::Replace(why),
         });
     };
     let (Some(cert), None) = (observed.serving, serving) else {
-        return Plan::write(Action::IssueServing(serving.unwrap_or(Why::ServingMissing)));
+        return Verdict::write(Action::IssueServing(serving.unwrap_or(Why::ServingMissing)));
     };
     let ca = observed.cas[current];
     // A rollover under way: switch once the new CA is trusted everywhere.
@@ -371,10 +371,10 @@ pub fn decide(
             .checked_add(policy.propagation)
             .unwrap_or(now);
         if now >= ready && bundle_injected {
-            return Plan::write(Action::IssueServing(Why::NewCa));
+            return Verdict::write(Action::IssueServing(Why::NewCa));
         }
         // Not injected yet: the next pass injects; look again soon after.
-        return Plan::keep(ready.max(now));
+        return Verdict::keep(ready.max(now));
     }
     let renew_serving = cert
         .validity
@@ -382,7 +382,7 @@ pub fn decide(
         .checked_sub(cert.validity.lifetime() / policy.serving_renew_divisor)
         .unwrap_or(cert.validity.not_before);
     if now >= renew_serving {
-        return Plan::write(Action::IssueServing(Why::ServingExpiring));
+        return Verdict::write(Action::IssueServing(Why::ServingExpiring));
     }
     let renew_ca = ca
         .validity
@@ -397,7 +397,7 @@ pub fn decide(
             .checked_add(policy.propagation)
             .unwrap_or(now);
         if now >= switched {
-            return Plan::write(Action::TrimBundle);
+            return Verdict::write(Action::TrimBundle);
         }
         recheck = recheck.min(switched);
     }
@@ -411,7 +411,7 @@ pub fn decide(
     {
         recheck = recheck.min(expiry);
     }
-    Plan::keep(recheck)
+    Verdict::keep(recheck)
 }
 
 /// A short, human form of a duration for logs (`4y 30d`, `3d 4h`, `5m`, `12s`).
