@@ -1334,7 +1334,7 @@ fn separate_process(rts: &Runtimes, bench: &Bench, failures: &mut Vec<String>) {
 
 fn main() -> ExitCode {
     if std::env::var_os("RUST_LOG").is_some() {
-        locust_operator::telemetry::init(locust_operator::telemetry::LogFormat::Text);
+        locust_operator::telemetry::init(locust_operator::telemetry::LogFormat::Text, "info");
     }
     let bench = Bench::from_env();
     let cpus = std::thread::available_parallelism().map_or(1, usize::from);

@@ -23,6 +23,7 @@ pub mod parse;
 pub mod quantity;
 pub mod rbac;
 pub mod render;
+pub mod sandbox;
 pub mod schema_check;
 pub mod status;
 pub mod syntax;

@@ -50,6 +50,24 @@ enum Command {
         #[arg(required = true)]
         files: Vec<PathBuf>,
     },
+    /// Run the operator on this machine with no cluster: an embedded API server, the operator,
+    /// and a local node that runs the tests' pods as real Locust processes. With FILEs, apply
+    /// them, follow every LocustTest in them to its verdict, and exit 0 when all succeeded, 1
+    /// when any failed; without, serve until interrupted. Either way `kubectl` works against
+    /// it through the kubeconfig it prints.
+    Sandbox {
+        /// Manifests to apply (LocustTests, ConfigMaps, Secrets, Services, Namespaces).
+        files: Vec<PathBuf>,
+        /// Keep serving after the verdict, until interrupted.
+        #[arg(long)]
+        keep: bool,
+        /// Directory of the sandbox's state (kubeconfig, pods' files and logs).
+        #[arg(long, env = "LOCUST_SANDBOX_DIR")]
+        dir: Option<PathBuf>,
+        /// Pod-health grace period of the operator.
+        #[arg(long, env = "POD_HEALTH_GRACE_PERIOD", default_value = "2m", value_parser = humantime::parse_duration)]
+        pod_health_grace_period: std::time::Duration,
+    },
     /// Print the Service and Jobs the operator would create for the LocustTests of a manifest,
     /// with the operator configuration taken from the environment (as in the cluster).
     Render {
@@ -60,13 +78,23 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    telemetry::init(cli.log_format);
+    let level = match cli.command {
+        Command::Sandbox { .. } => "warn",
+        _ => "info",
+    };
+    telemetry::init(cli.log_format, level);
     let result = match cli.command {
         Command::Crd => print_crd(),
         Command::Run { flags } => run_operator(*flags),
         Command::Webhook { flags } => run_webhook(flags),
         Command::Check { files } => return check(&files),
         Command::Render { file } => render(&file),
+        Command::Sandbox {
+            files,
+            keep,
+            dir,
+            pod_health_grace_period,
+        } => return sandbox(&files, keep, dir, pod_health_grace_period),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -247,4 +275,105 @@ fn render_error(error: &anyhow::Error) -> String {
         }
     }
     rendered
+}
+
+/// `sandbox`: exit 0 when every test succeeded (or, without files, after an interrupt), 1 when
+/// one failed or the sandbox could not run, 130 when interrupted before the verdict.
+fn sandbox(
+    files: &[PathBuf],
+    keep: bool,
+    dir: Option<PathBuf>,
+    grace: std::time::Duration,
+) -> ExitCode {
+    use locust_operator::sandbox::follow::{self, Verdict};
+    use locust_operator::sandbox::{Options, Sandbox, node::Allocatable};
+    let fail = |message: String| {
+        eprintln!("error: {message}");
+        ExitCode::FAILURE
+    };
+    let texts: Result<Vec<(String, String)>, String> = files
+        .iter()
+        .map(|f| {
+            read_input(f)
+                .map(|t| (f.display().to_string(), t))
+                .map_err(|e| render_error(&e))
+        })
+        .collect();
+    let texts = match texts {
+        Ok(texts) => texts,
+        Err(message) => return fail(message),
+    };
+    let config = match load_config() {
+        Ok(config) => config,
+        Err(error) => return fail(render_error(&error)),
+    };
+    let dir = dir.unwrap_or_else(|| {
+        std::env::temp_dir().join(format!("locust-sandbox-{}", std::process::id()))
+    });
+    let options = Options {
+        dir,
+        cache: Options::default_cache(),
+        config,
+        grace,
+        allocatable: Allocatable::of_this_machine(),
+        progress: true,
+    };
+    let runtime = match runtime() {
+        Ok(runtime) => runtime,
+        Err(error) => return fail(render_error(&error)),
+    };
+    runtime.block_on(async {
+        let interrupted = locust_operator::operator::shutdown_on_signal();
+        let sandbox = match Sandbox::start(options).await {
+            Ok(sandbox) => sandbox,
+            Err(error) => return fail(error.to_string()),
+        };
+        eprintln!(
+            "sandbox: API server at {}; use it with: export KUBECONFIG={}",
+            sandbox.url(),
+            sandbox.kubeconfig.display()
+        );
+        let mut code = ExitCode::SUCCESS;
+        if !texts.is_empty() {
+            let tests = match follow::apply(&sandbox.client, &texts).await {
+                Ok(tests) => tests,
+                Err(error) => {
+                    sandbox.stop().await;
+                    return fail(error.to_string());
+                }
+            };
+            if tests.is_empty() {
+                eprintln!("sandbox: no LocustTest in the files; serving until interrupted");
+            } else {
+                let stop = interrupted.clone();
+                let mut out = std::io::stdout();
+                let verdict =
+                    follow::follow(&sandbox.client, &sandbox.node, &tests, stop, &mut out).await;
+                code = match verdict {
+                    Verdict::Succeeded => {
+                        eprintln!(
+                            "sandbox: every test succeeded ({} requests served by the demo target)",
+                            sandbox.demo.served()
+                        );
+                        ExitCode::SUCCESS
+                    }
+                    Verdict::Failed(names) => {
+                        eprintln!("sandbox: failed: {}", names.join(", "));
+                        ExitCode::FAILURE
+                    }
+                    Verdict::Interrupted => ExitCode::from(130),
+                };
+                if !keep || interrupted.is_cancelled() {
+                    eprintln!("sandbox: stopping");
+                    sandbox.stop().await;
+                    return code;
+                }
+            }
+        }
+        eprintln!("sandbox: serving until interrupted (Ctrl-C)");
+        interrupted.cancelled().await;
+        eprintln!("sandbox: stopping");
+        sandbox.stop().await;
+        code
+    })
 }

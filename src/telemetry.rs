@@ -12,10 +12,12 @@ pub enum LogFormat {
     Text,
 }
 
-/// Installs the global subscriber. The level comes from `RUST_LOG` (default `info`).
-/// Colours are used only for text on a terminal.
-pub fn init(format: LogFormat) {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+/// Installs the global subscriber. The level comes from `RUST_LOG` (default `default_level`:
+/// `info` for the operator, `warn` for the terminal commands). Colours are used only for text
+/// on a terminal.
+pub fn init(format: LogFormat, default_level: &str) {
+    let filter =
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_level));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);

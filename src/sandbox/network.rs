@@ -1,0 +1,149 @@
+//! The sandbox's network: every pod gets its own loopback address (127.1.x.y), so two tests
+//! never collide on ports 5557/8089, and cluster names (`<service>`, `<service>.<namespace>`,
+//! `<service>.<namespace>.svc[.cluster.local]`) resolve, for the pods' processes, through a
+//! hosts file their resolver reads ([`super::python`]).
+
+use std::collections::BTreeMap;
+use std::net::Ipv4Addr;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+/// The cluster domain of Service names.
+pub const CLUSTER_DOMAIN: &str = "cluster.local";
+
+/// Pod addresses and the names that resolve.
+pub struct Network {
+    hosts: PathBuf,
+    inner: Mutex<Inner>,
+}
+
+#[derive(Default)]
+struct Inner {
+    next: u32,
+    free: Vec<Ipv4Addr>,
+    /// Fully qualified name → address.
+    names: BTreeMap<String, Ipv4Addr>,
+}
+
+impl Network {
+    /// A network whose names are written to `hosts` (JSON: name → address).
+    pub fn new(hosts: PathBuf) -> std::io::Result<Self> {
+        let network = Self {
+            hosts,
+            inner: Mutex::new(Inner::default()),
+        };
+        network.write(&BTreeMap::new())?;
+        Ok(network)
+    }
+
+    /// The hosts file.
+    pub fn hosts_file(&self) -> &Path {
+        &self.hosts
+    }
+
+    /// A free pod address.
+    pub fn allocate(&self) -> Ipv4Addr {
+        let mut inner = self.lock();
+        if let Some(address) = inner.free.pop() {
+            return address;
+        }
+        inner.next += 1;
+        let n = inner.next;
+        // 127.1.0.1 … 127.1.255.254, then 127.2.…: all of 127.0.0.0/8 is loopback on Linux.
+        Ipv4Addr::new(127, 1 + (n >> 16) as u8, (n >> 8) as u8, n as u8)
+    }
+
+    /// Gives `address` back.
+    pub fn release(&self, address: Ipv4Addr) {
+        self.lock().free.push(address);
+    }
+
+    /// Makes the Service `name` in `namespace` resolve to `address` (or not, with `None`).
+    pub fn set_service(
+        &self,
+        namespace: &str,
+        name: &str,
+        address: Option<Ipv4Addr>,
+    ) -> std::io::Result<()> {
+        let fqdn = service_fqdn(namespace, name);
+        let mut inner = self.lock();
+        let changed = match address {
+            Some(address) => inner.names.insert(fqdn, address) != Some(address),
+            None => inner.names.remove(&fqdn).is_some(),
+        };
+        if changed {
+            let names = inner.names.clone();
+            drop(inner);
+            self.write(&names)?;
+        }
+        Ok(())
+    }
+
+    /// Every Service name that resolves now, fully qualified.
+    pub fn names(&self) -> BTreeMap<String, Ipv4Addr> {
+        self.lock().names.clone()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        self.inner
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Writes the hosts file whole (a rename, so a reader never sees half of it). Every
+    /// fully qualified name is also written as `<service>.<namespace>.svc` and
+    /// `<service>.<namespace>`; short names are resolved by the reader with the pod's namespace.
+    fn write(&self, names: &BTreeMap<String, Ipv4Addr>) -> std::io::Result<()> {
+        let mut all = serde_json::Map::new();
+        for (fqdn, address) in names {
+            let value = serde_json::Value::String(address.to_string());
+            all.insert(fqdn.clone(), value.clone());
+            if let Some(svc) = fqdn.strip_suffix(&format!(".{CLUSTER_DOMAIN}")) {
+                all.insert(svc.to_owned(), value.clone());
+                if let Some(namespaced) = svc.strip_suffix(".svc") {
+                    all.insert(namespaced.to_owned(), value);
+                }
+            }
+        }
+        let text = serde_json::Value::Object(all).to_string();
+        let temporary = self.hosts.with_extension("tmp");
+        std::fs::write(&temporary, text)?;
+        std::fs::rename(&temporary, &self.hosts)
+    }
+}
+
+/// `<name>.<namespace>.svc.cluster.local`.
+pub fn service_fqdn(namespace: &str, name: &str) -> String {
+    format!("{name}.{namespace}.svc.{CLUSTER_DOMAIN}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn addresses_are_unique_until_released() {
+        let dir = std::env::temp_dir().join(format!("sandbox-net-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let network = Network::new(dir.join("hosts.json")).unwrap();
+        let a = network.allocate();
+        let b = network.allocate();
+        assert_ne!(a, b);
+        assert!(a.is_loopback() && b.is_loopback());
+        network.release(a);
+        assert_eq!(network.allocate(), a);
+        network
+            .set_service("default", "demo-app", Some(Ipv4Addr::new(127, 0, 100, 1)))
+            .unwrap();
+        let text = std::fs::read_to_string(network.hosts_file()).unwrap();
+        let hosts: serde_json::Value = serde_json::from_str(&text).unwrap();
+        for name in [
+            "demo-app.default.svc.cluster.local",
+            "demo-app.default.svc",
+            "demo-app.default",
+        ] {
+            assert_eq!(hosts[name], "127.0.100.1", "{name}");
+        }
+        let _ = std::fs::remove_dir_all(dir);
+    }
+}
