@@ -1,5 +1,6 @@
 //! The demo target the examples load (`http://demo-app.default.svc:8080`): a small HTTP server
-//! on a loopback address of its own, counting what it serves.
+//! on a loopback address of its own ([`super::network::Network::service_address`]), counting
+//! what it serves.
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;
@@ -13,8 +14,6 @@ pub const NAME: &str = "demo-app";
 pub const NAMESPACE: &str = "default";
 /// Its port.
 pub const PORT: u16 = 8080;
-/// Its address (outside the pods' 127.1.0.0/16).
-pub const ADDRESS: Ipv4Addr = Ipv4Addr::new(127, 0, 100, 1);
 
 /// A running demo target.
 pub struct Demo {
@@ -25,9 +24,9 @@ pub struct Demo {
 }
 
 impl Demo {
-    /// Starts it; it stops with `stop`.
-    pub async fn start(stop: CancellationToken) -> std::io::Result<Self> {
-        let address = SocketAddr::from((ADDRESS, PORT));
+    /// Starts it on `address`; it stops with `stop`.
+    pub async fn start(address: Ipv4Addr, stop: CancellationToken) -> std::io::Result<Self> {
+        let address = SocketAddr::from((address, PORT));
         let listener = tokio::net::TcpListener::bind(address).await?;
         let requests = Arc::new(AtomicU64::new(0));
         let counter = Arc::clone(&requests);

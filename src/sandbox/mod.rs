@@ -202,13 +202,23 @@ impl Sandbox {
         }));
 
         // The node, its network and the demo target.
-        let network =
-            network::Network::new(options.dir.join("hosts.json")).map_err(io("the hosts file"))?;
-        let demo = demo::Demo::start(stop.clone())
-            .await
-            .map_err(io("the demo target (127.0.100.1:8080)"))?;
+        // A second octet of its own for the pods' addresses, one whose demo address is free.
+        let mut attempt = 0;
+        let (network, demo) = loop {
+            attempt += 1;
+            let octet = 2 + (u64::from(std::process::id()) + random_u64()) % 250;
+            let network = network::Network::new(options.dir.join("hosts.json"), octet as u8)
+                .map_err(io("the hosts file"))?;
+            match demo::Demo::start(network.service_address(), stop.clone()).await {
+                Ok(demo) => break (network, demo),
+                Err(error) if attempt >= 5 => {
+                    return Err(SandboxError::Io("the demo target".into(), error));
+                }
+                Err(_) => continue,
+            }
+        };
         network
-            .set_service(demo::NAMESPACE, demo::NAME, Some(demo::ADDRESS))
+            .set_service(demo::NAMESPACE, demo::NAME, Some(network.service_address()))
             .map_err(io("the hosts file"))?;
         let progress = options.progress;
         let pythons = python::Pythons::new(
@@ -261,6 +271,14 @@ impl Sandbox {
             let _ = tokio::time::timeout(Duration::from_secs(40), task).await;
         }
     }
+}
+
+/// A random number (from the standard library's randomly seeded hasher).
+fn random_u64() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+    hasher.write_u64(0);
+    hasher.finish()
 }
 
 /// The flags of `locust-operator run`, parsed as the binary parses them.

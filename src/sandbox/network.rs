@@ -1,5 +1,6 @@
-//! The sandbox's network: every pod gets its own loopback address (127.1.x.y), so two tests
-//! never collide on ports 5557/8089, and cluster names (`<service>`, `<service>.<namespace>`,
+//! The sandbox's network: every pod gets its own loopback address (127.N.x.y, with N chosen per
+//! sandbox, so two sandboxes on one machine do not meet), so two tests never collide on ports
+//! 5557/8089, and cluster names (`<service>`, `<service>.<namespace>`,
 //! `<service>.<namespace>.svc[.cluster.local]`) resolve, for the pods' processes, through a
 //! hosts file their resolver reads ([`super::python`]).
 
@@ -14,6 +15,7 @@ pub const CLUSTER_DOMAIN: &str = "cluster.local";
 /// Pod addresses and the names that resolve.
 pub struct Network {
     hosts: PathBuf,
+    octet: u8,
     inner: Mutex<Inner>,
 }
 
@@ -26,10 +28,12 @@ struct Inner {
 }
 
 impl Network {
-    /// A network whose names are written to `hosts` (JSON: name → address).
-    pub fn new(hosts: PathBuf) -> std::io::Result<Self> {
+    /// A network of the addresses 127.`octet`.x.y whose names are written to `hosts` (JSON:
+    /// name → address).
+    pub fn new(hosts: PathBuf, octet: u8) -> std::io::Result<Self> {
         let network = Self {
             hosts,
+            octet,
             inner: Mutex::new(Inner::default()),
         };
         network.write(&BTreeMap::new())?;
@@ -49,8 +53,15 @@ impl Network {
         }
         inner.next += 1;
         let n = inner.next;
-        // 127.1.0.1 … 127.1.255.254, then 127.2.…: all of 127.0.0.0/8 is loopback on Linux.
-        Ipv4Addr::new(127, 1 + (n >> 16) as u8, (n >> 8) as u8, n as u8)
+        // 127.N.0.1 … 127.N.254.254 (all of 127.0.0.0/8 is loopback on Linux); 127.N.255.x is
+        // for the sandbox's own servers.
+        let n = n % (254 * 254);
+        Ipv4Addr::new(127, self.octet, (n / 254) as u8, (n % 254 + 1) as u8)
+    }
+
+    /// The address of the sandbox's own servers (the demo target).
+    pub fn service_address(&self) -> Ipv4Addr {
+        Ipv4Addr::new(127, self.octet, 255, 1)
     }
 
     /// Gives `address` back.
@@ -125,11 +136,13 @@ mod tests {
     fn addresses_are_unique_until_released() {
         let dir = std::env::temp_dir().join(format!("sandbox-net-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
-        let network = Network::new(dir.join("hosts.json")).unwrap();
+        let network = Network::new(dir.join("hosts.json"), 7).unwrap();
         let a = network.allocate();
         let b = network.allocate();
         assert_ne!(a, b);
         assert!(a.is_loopback() && b.is_loopback());
+        assert_eq!(a.octets()[1], 7);
+        assert_ne!(a, network.service_address());
         network.release(a);
         assert_eq!(network.allocate(), a);
         network

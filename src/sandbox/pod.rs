@@ -15,6 +15,7 @@ use k8s_openapi::jiff::Timestamp;
 use kube::Api;
 use kube::api::{Patch, PatchParams};
 use serde_json::{Value, json};
+use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use super::exporter;
@@ -217,10 +218,7 @@ pub async fn run(node: Arc<Node>, pod: Pod, address: Ipv4Addr, cancel: Cancellat
 
     let dir = node.pod_dir(&namespace, &name, pod.metadata.uid.as_deref());
     let outcome = run_scheduled(&node, &pod, &dir, &mut report, &cancel).await;
-    let grace = spec
-        .termination_grace_period_seconds
-        .and_then(|s| u64::try_from(s).ok())
-        .map_or(MAX_GRACE, |s| Duration::from_secs(s).min(MAX_GRACE));
+    let grace = grace_of(&pod);
     let mut processes = outcome;
     for process in processes.iter_mut() {
         process.stop(grace).await;
@@ -299,6 +297,8 @@ async fn run_scheduled(
 
     let mut processes: Vec<Process> = Vec::new();
     let mut sidecars = Vec::new();
+    // What sidecars report of their restarts, applied to the status as it comes.
+    let (updates, mut sidecar_updates) = tokio::sync::mpsc::unbounded_channel::<SidecarUpdate>();
     // Init containers in order; a sidecar (restartPolicy Always) keeps running beside the rest.
     for (i, container) in init_containers.iter().enumerate() {
         let env = loop {
@@ -320,6 +320,11 @@ async fn run_scheduled(
                 container,
                 &report.address,
                 launch_of(container, env),
+                Sidecar {
+                    index: i,
+                    pod: format!("{name}_{namespace}"),
+                    updates: updates.clone(),
+                },
                 cancel.clone(),
             ));
             report.init[i].state = State::Running(now());
@@ -348,9 +353,7 @@ async fn run_scheduled(
         if code != 0 {
             report.phase = "Failed";
             report.write().await;
-            for sidecar in sidecars {
-                sidecar.cancel();
-            }
+            stop_sidecars(sidecars).await;
             return processes;
         }
         report.write().await;
@@ -397,38 +400,47 @@ async fn run_scheduled(
         .main
         .iter()
         .any(|s| matches!(s.state, State::Terminated { exit_code, .. } if exit_code != 0));
+    // Each process waited for by a task of its own, which stops it (and reaps it) when the pod
+    // is deleted.
+    let grace = grace_of(pod);
     let mut waits = futures::stream::FuturesUnordered::new();
     for (i, mut process, started) in running {
-        waits.push(async move {
-            let code = process.wait().await;
-            (i, code, started, process)
-        });
+        let deleted = cancel.clone();
+        waits.push(tokio::spawn(async move {
+            let code = tokio::select! {
+                code = process.wait() => code,
+                () = deleted.cancelled() => process.stop(grace).await,
+            };
+            (i, code, started)
+        }));
     }
     use futures::StreamExt;
     loop {
         tokio::select! {
+            Some(update) = sidecar_updates.recv() => {
+                let status = &mut report.init[update.index];
+                status.state = update.state;
+                status.last = update.last;
+                status.restarts = update.restarts;
+                report.write().await;
+            }
             next = waits.next() => {
-                let Some((i, code, started, process)) = next else { break };
-                drop(process);
+                let Some(Ok((i, code, started))) = next else { break };
                 failed |= code != 0;
                 report.main[i].state = terminated(code, started);
                 if waits.is_empty() {
                     break;
                 }
-                report.write().await;
-            }
-            () = cancel.cancelled() => {
-                // Deleted: the processes still running are stopped by the caller.
-                drop(waits);
-                for sidecar in sidecars {
-                    sidecar.cancel();
+                if !cancel.is_cancelled() {
+                    report.write().await;
                 }
-                return processes;
             }
         }
     }
-    for sidecar in sidecars {
-        sidecar.cancel();
+    stop_sidecars(sidecars).await;
+    if cancel.is_cancelled() {
+        // Deleted, or the sandbox stops: nobody reads this pod's status any more.
+        return processes;
     }
     for status in &mut report.init {
         if let State::Running(started) = &status.state {
@@ -482,14 +494,32 @@ async fn sleep_or_cancel(duration: Duration, cancel: &CancellationToken) -> bool
     }
 }
 
+/// A sidecar's restart, for the pod status.
+struct SidecarUpdate {
+    index: usize,
+    state: State,
+    last: Option<State>,
+    restarts: i32,
+}
+
+/// Where a sidecar reports its restarts.
+struct Sidecar {
+    /// Its index among the init containers.
+    index: usize,
+    /// `<pod>_<namespace>`, for the kubelet's back-off message.
+    pod: String,
+    updates: tokio::sync::mpsc::UnboundedSender<SidecarUpdate>,
+}
+
 /// A sidecar: the operator's metrics exporter runs as the sandbox's equivalent; any other is a
-/// process restarted with back-off when it exits.
+/// process restarted with back-off when it exits (`CrashLoopBackOff` while it waits).
 fn start_sidecar(
     container: &Container,
     address: &Ipv4Addr,
     launch: Launch,
+    sidecar: Sidecar,
     cancel: CancellationToken,
-) -> CancellationToken {
+) -> (CancellationToken, JoinHandle<()>) {
     let stop = cancel.child_token();
     let image = container.image.clone().unwrap_or_default();
     if matches!(Image::parse(&image), Ok(Image::Exporter)) {
@@ -514,18 +544,29 @@ fn start_sidecar(
         let listen = SocketAddr::from((*address, port));
         let web = SocketAddr::from((*address, web_port));
         let stop_exporter = stop.clone();
-        tokio::spawn(async move {
+        let task = tokio::spawn(async move {
             if let Err(error) = exporter::serve(listen, web, stop_exporter).await {
                 tracing::warn!(%listen, %error, "metrics exporter cannot listen");
             }
         });
-        return stop;
+        return (stop, task);
     }
     let name = container.name.clone();
     let stop_process = stop.clone();
-    tokio::spawn(async move {
+    let task = tokio::spawn(async move {
         let mut backoff = RESTART_BACKOFF;
+        let mut restarts = 0;
+        let mut last = None;
         loop {
+            let started = now();
+            if restarts > 0 {
+                let _ = sidecar.updates.send(SidecarUpdate {
+                    index: sidecar.index,
+                    state: State::Running(started.clone()),
+                    last: last.clone(),
+                    restarts,
+                });
+            }
             let code = match Process::start(&launch) {
                 Ok(mut process) => {
                     tokio::select! {
@@ -539,13 +580,47 @@ fn start_sidecar(
                 Err(_) => 128,
             };
             tracing::debug!(container = %name, code, "sidecar exited; restarting after back-off");
+            last = Some(terminated(code, started));
+            restarts += 1;
+            let _ = sidecar.updates.send(SidecarUpdate {
+                index: sidecar.index,
+                state: State::Waiting(
+                    "CrashLoopBackOff".into(),
+                    format!(
+                        "back-off {} restarting failed container={name} pod={}",
+                        humantime::format_duration(backoff),
+                        sidecar.pod
+                    ),
+                ),
+                last: last.clone(),
+                restarts,
+            });
             if sleep_or_cancel(backoff, &stop_process).await {
                 return;
             }
             backoff = (backoff * 2).min(Duration::from_secs(300));
         }
     });
-    stop
+    (stop, task)
+}
+
+/// Stops the sidecars and waits until their processes are gone.
+async fn stop_sidecars(sidecars: Vec<(CancellationToken, JoinHandle<()>)>) {
+    for (stop, _) in &sidecars {
+        stop.cancel();
+    }
+    for (_, task) in sidecars {
+        let _ = task.await;
+    }
+}
+
+/// The pod's termination grace period, at most [`MAX_GRACE`].
+fn grace_of(pod: &Pod) -> Duration {
+    pod.spec
+        .as_ref()
+        .and_then(|s| s.termination_grace_period_seconds)
+        .and_then(|s| u64::try_from(s).ok())
+        .map_or(MAX_GRACE, |s| Duration::from_secs(s).min(MAX_GRACE))
 }
 
 /// The process of `container`.
