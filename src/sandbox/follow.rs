@@ -33,7 +33,7 @@ pub enum ApplyError {
     },
     /// A kind the sandbox does not serve.
     #[error(
-        "{file}: {api_version} {kind} is not served by the sandbox (it serves LocustTest, ConfigMap, Secret, Service and Namespace)"
+        "{file}: {api_version} {kind} is not served by the sandbox (it serves LocustTest, ConfigMap, Secret, Service, Pod and Namespace)"
     )]
     Kind {
         /// The file.
@@ -71,7 +71,7 @@ fn resource(api_version: &str, kind: &str) -> Option<(ApiResource, bool)> {
     let (group, version) = api_version.rsplit_once('/').unwrap_or(("", api_version));
     let namespaced = match (group, kind) {
         ("locust.io", "LocustTest") => true,
-        ("", "ConfigMap" | "Secret" | "Service") => true,
+        ("", "ConfigMap" | "Secret" | "Service" | "Pod") => true,
         ("", "Namespace") => false,
         _ => return None,
     };

@@ -92,3 +92,37 @@ async fn a_sidecar_that_keeps_exiting_is_a_crash_loop() {
     assert_format(&message, "CrashLoopBackOff", 1, "loop-master");
     lab.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_failing_init_container_is_an_initialization_error() {
+    // A pod of the test (its labels) whose init container exits non-zero: the operator judges
+    // every pod of its labels that the user's selector `performance-test-name=<test>` shows.
+    let lab = Lab::start().await;
+    let pod = r#"apiVersion: v1
+kind: Pod
+metadata:
+  name: init-helper
+  labels:
+    performance-test-name: init
+    managed-by: locust-k8s-operator
+spec:
+  restartPolicy: Never
+  initContainers:
+  - name: prepare
+    image: locustio/locust:2.43.3
+    command: ["python", "-c", "raise SystemExit(3)"]
+  containers:
+  - name: main
+    image: locustio/locust:2.43.3
+    command: ["python", "-c", "print('never runs')"]
+"#;
+    lab.apply(&[
+        LOCUSTFILE_CONFIGMAP,
+        &quick_test("init", "my-test-locustfile", 300),
+        pod,
+    ])
+    .await;
+    let message = pods_unhealthy(&lab, "init", "InitializationError").await;
+    assert_format(&message, "InitializationError", 1, "init-helper");
+    lab.stop().await;
+}

@@ -34,6 +34,11 @@ async fn the_example_runs_to_succeeded_with_real_locust() {
     );
     assert!(running["status"]["startTime"].is_string());
 
+    // The metrics sidecar answers on the master pod's address, from the master's web API.
+    let metrics = master_metrics(&lab, "quick").await;
+    assert!(metrics.lines().any(|l| l == "locust_up 1"), "{metrics}");
+    assert!(metrics.contains("locust_workers_count 2"), "{metrics}");
+
     let (done, phases) = lab
         .wait_for("quick", "Succeeded", |t| {
             matches!(phase(t), "Succeeded" | "Failed")
@@ -123,4 +128,38 @@ fn follow_tail(lab: &Lab, name: &str) -> String {
         50,
     )
     .unwrap_or_default()
+}
+
+/// `GET /metrics` of the master pod's metrics sidecar (port 9646, as the Service declares it).
+async fn master_metrics(lab: &Lab, name: &str) -> String {
+    use k8s_openapi::api::core::v1::Pod;
+    use kube::api::ListParams;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let pods: kube::Api<Pod> = kube::Api::namespaced(lab.sandbox().client.clone(), "default");
+    let list = pods
+        .list(&ListParams::default().labels(&format!("performance-test-pod-name={name}-master")))
+        .await
+        .unwrap();
+    let ip = list.items[0]
+        .status
+        .as_ref()
+        .and_then(|s| s.pod_ip.clone())
+        .expect("the master pod's address");
+    let mut last = String::new();
+    for _ in 0..40 {
+        if let Ok(mut stream) = tokio::net::TcpStream::connect((ip.as_str(), 9646)).await {
+            stream
+                .write_all(b"GET /metrics HTTP/1.0\r\nHost: x\r\n\r\n")
+                .await
+                .unwrap();
+            let mut response = String::new();
+            stream.read_to_string(&mut response).await.unwrap();
+            last = response;
+            if last.contains("locust_workers_count 2") {
+                return last;
+            }
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+    }
+    last
 }
