@@ -80,7 +80,8 @@ fn query(uri: &Uri) -> BTreeMap<String, String> {
         .unwrap_or_default()
 }
 
-fn json_response(status: u16, body: &Value, warnings: &[String]) -> Response {
+/// A JSON response (`application/json`) with `Warning` headers.
+pub(crate) fn json_response(status: u16, body: &Value, warnings: &[String]) -> Response {
     let mut response = Response::new(Body::from(crate::encoding::to_vec(body)));
     *response.status_mut() =
         StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
@@ -101,6 +102,21 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         json_response(self.code, &self.body, &[])
     }
+}
+
+/// `GET /version`: kube-apiserver's version info (the Kubernetes version whose API it serves).
+fn version() -> Value {
+    json!({
+        "major": "1",
+        "minor": "33",
+        "gitVersion": "v1.33.0-harness",
+        "gitCommit": "0000000000000000000000000000000000000000",
+        "gitTreeState": "clean",
+        "buildDate": "2026-01-01T00:00:00Z",
+        "goVersion": "go1.24.0",
+        "compiler": "gc",
+        "platform": "linux/amd64"
+    })
 }
 
 /// Entry point of every request.
@@ -139,18 +155,10 @@ pub async fn serve(
     };
     let query = query(&uri);
     let result = match route {
-        Route::Version => Ok(json_response(
-            200,
-            &json!({"major": "1", "minor": "33", "gitVersion": "v1.33.0-harness", "platform": "linux/amd64"}),
-            &[],
-        )),
-        Route::CoreVersions => Ok(json_response(
-            200,
-            &json!({"kind": "APIVersions", "versions": ["v1"], "serverAddressByClientCIDRs": []}),
-            &[],
-        )),
-        Route::Groups => Ok(json_response(200, &groups(), &[])),
-        Route::Discovery(group, version) => discovery(&group, &version),
+        Route::Version => Ok(json_response(200, &version(), &[])),
+        Route::CoreVersions => Ok(crate::discovery::core(&state, &headers)),
+        Route::Groups => Ok(crate::discovery::groups(&state, &headers)),
+        Route::Discovery(group, version) => crate::discovery::resources(&state, &group, &version),
         Route::Resource {
             resource,
             namespace,
@@ -171,98 +179,6 @@ pub async fn serve(
         }
     };
     result.unwrap_or_else(IntoResponse::into_response)
-}
-
-fn groups() -> Value {
-    let mut by_group: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
-    for r in resources::all().iter().filter(|r| !r.group.is_empty()) {
-        let versions = by_group.entry(r.group).or_default();
-        if !versions.contains(&r.version) {
-            versions.push(r.version);
-        }
-    }
-    let groups: Vec<Value> = by_group
-        .into_iter()
-        .map(|(group, versions)| {
-            let preferred = resources::all().into_iter().find(|r| r.group == group).map(|r| r.storage_version).unwrap_or("v1");
-            json!({
-                "name": group,
-                "versions": versions.iter().map(|v| json!({"groupVersion": format!("{group}/{v}"), "version": v})).collect::<Vec<_>>(),
-                "preferredVersion": {"groupVersion": format!("{group}/{preferred}"), "version": preferred}
-            })
-        })
-        .collect();
-    json!({"kind": "APIGroupList", "apiVersion": "v1", "groups": groups})
-}
-
-fn discovery(group: &str, version: &str) -> Result<Response, ApiError> {
-    let served: Vec<ResourceType> = resources::all()
-        .into_iter()
-        .filter(|r| r.group == group && r.version == version)
-        .collect();
-    if served.is_empty() {
-        return Err(ApiError::new(
-            404,
-            "NotFound",
-            "the server could not find the requested resource",
-            None,
-        ));
-    }
-    let mut served = served;
-    served.sort_by_key(|r| r.plural);
-    let mut list = Vec::new();
-    for r in &served {
-        // Custom resources list their verbs in the apiextensions server's order.
-        let verbs = if r.custom {
-            json!([
-                "delete",
-                "deletecollection",
-                "get",
-                "list",
-                "patch",
-                "create",
-                "update",
-                "watch"
-            ])
-        } else if r.plural == "namespaces" {
-            json!([
-                "create", "delete", "get", "list", "patch", "update", "watch"
-            ])
-        } else {
-            json!([
-                "create",
-                "delete",
-                "deletecollection",
-                "get",
-                "list",
-                "patch",
-                "update",
-                "watch"
-            ])
-        };
-        let mut entry = json!({
-            "name": r.plural, "singularName": r.singular, "namespaced": r.namespaced, "kind": r.kind,
-            "verbs": verbs
-        });
-        if !r.discovery_short_names().is_empty() {
-            entry["shortNames"] = json!(r.discovery_short_names());
-        }
-        if !r.categories().is_empty() {
-            entry["categories"] = json!(r.categories());
-        }
-        if let Some(hash) = r.storage_version_hash() {
-            entry["storageVersionHash"] = json!(hash);
-        }
-        list.push(entry);
-        if r.status {
-            list.push(json!({"name": format!("{}/status", r.plural), "singularName": "", "namespaced": r.namespaced, "kind": r.kind, "verbs": ["get", "patch", "update"]}));
-        }
-    }
-    Ok(json_response(
-        200,
-        &json!({"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": resources::api_version(group, version), "resources": list}),
-        &[],
-    ))
 }
 
 struct Request<'a> {

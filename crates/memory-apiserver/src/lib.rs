@@ -19,9 +19,11 @@
 //! what kubelet would write (and, for runs without a Job controller, what the Job controller
 //! would), against the public API only, so tests can use it against a real API server too.
 
+mod accept;
 pub mod api;
 mod auth;
 pub mod defaults;
+pub mod discovery;
 pub mod encoding;
 pub mod events;
 pub mod faults;
@@ -214,10 +216,21 @@ impl ApiServer {
         serde_json::to_string_pretty(&config).unwrap_or_default()
     }
 
-    /// Installs a CustomResourceDefinition's schemas (pruning, defaults, validation, CEL).
+    /// Installs a CustomResourceDefinition: its schemas (pruning, defaults, validation, CEL),
+    /// and its names, printer columns and schemas for discovery, Tables and OpenAPI.
     pub async fn install_crd(&self, crd: &serde_json::Value) {
         let schemas = schema::crd_schemas(crd);
         self.state.schemas.write().await.extend(schemas);
+        if let Some(name) = crd
+            .pointer("/metadata/name")
+            .and_then(serde_json::Value::as_str)
+        {
+            self.state
+                .crds
+                .write()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .insert(name.to_owned(), crd.clone());
+        }
     }
 
     /// Routes LocustTest admission and conversion to the operator's webhooks at `base`
