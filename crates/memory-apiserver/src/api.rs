@@ -144,6 +144,12 @@ pub async fn serve(
     body: Bytes,
 ) -> Response {
     let path = uri.path().to_owned();
+    let query = query(&uri);
+    if let Some(response) =
+        crate::openapi::serve(&state, &path, query.get("hash").map(String::as_str))
+    {
+        return response;
+    }
     let Some(route) = parse_route(&path) else {
         return ApiError::new(
             404,
@@ -153,7 +159,6 @@ pub async fn serve(
         )
         .into_response();
     };
-    let query = query(&uri);
     let result = match route {
         Route::Version => Ok(json_response(200, &version(), &[])),
         Route::CoreVersions => Ok(crate::discovery::core(&state, &headers)),

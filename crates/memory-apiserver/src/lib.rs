@@ -29,6 +29,7 @@ pub mod events;
 pub mod faults;
 pub mod gc;
 pub mod job_controller;
+pub mod openapi;
 pub mod patch;
 pub mod resources;
 pub mod schema;
