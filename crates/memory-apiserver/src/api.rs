@@ -19,6 +19,7 @@ use crate::selectors::{FieldSelector, LabelSelector, labels};
 use crate::state::{Propagation, State, convert, from_storage, key, storage_defaults};
 use crate::status::{ApiError, delete_success};
 use crate::store::{Key, meta_str, metadata_mut, resource_version};
+use crate::strict::FieldValidation;
 use crate::webhooks::{Decision, MUTATING_NAME, RequestAttributes, VALIDATING_NAME, Webhooks};
 
 /// A parsed request path.
@@ -223,6 +224,42 @@ impl Request<'_> {
                 .unwrap_or("unknown")
                 .to_owned()
         })
+    }
+
+    /// The request's `fieldValidation`.
+    fn field_validation(&self) -> Result<FieldValidation, ApiError> {
+        FieldValidation::from_query(self.query.get("fieldValidation").map(String::as_str))
+    }
+
+    /// The schema of a custom resource's request version.
+    async fn schema(&self) -> Option<Value> {
+        if !self.resource.custom {
+            return None;
+        }
+        let schemas = self.state.schemas.read().await;
+        schemas.get(&self.resource.api_version()).cloned()
+    }
+
+    /// Field validation of `object` (a custom resource in the request version): the warnings
+    /// to give (`Warn`), or the error `strict` makes of the unknown fields (`Strict`).
+    async fn check_fields(
+        &self,
+        object: &Value,
+        strict: impl FnOnce(&[String]) -> ApiError,
+    ) -> Result<Vec<String>, ApiError> {
+        let validation = self.field_validation()?;
+        if validation == FieldValidation::Ignore {
+            return Ok(Vec::new());
+        }
+        let Some(schema) = self.schema().await else {
+            return Ok(Vec::new());
+        };
+        let unknown = crate::strict::unknown_fields(&schema, object);
+        match validation {
+            _ if unknown.is_empty() => Ok(Vec::new()),
+            FieldValidation::Strict => Err(strict(&unknown)),
+            _ => Ok(crate::strict::warnings(&unknown)),
+        }
     }
 
     async fn dispatch(self, method: &Method) -> Result<Response, ApiError> {
@@ -565,6 +602,11 @@ impl Request<'_> {
     async fn create(&self) -> Result<Response, ApiError> {
         let mut object = self.parse_body()?;
         self.check_type(&object)?;
+        let field_warnings = self
+            .check_fields(&object, |unknown| {
+                crate::strict::decode_error(&self.resource, unknown)
+            })
+            .await?;
         self.check_namespace().await?;
         let metadata = metadata_mut(&mut object);
         if self.resource.namespaced {
@@ -608,7 +650,8 @@ impl Request<'_> {
             map.remove("status");
         }
         let name = meta_str(&object, "name").unwrap_or_default().to_owned();
-        let (mut object, warnings) = self.admit("CREATE", object, None).await?;
+        let (mut object, mut warnings) = self.admit("CREATE", object, None).await?;
+        warnings.splice(0..0, field_warnings);
         metadata_mut(&mut object).insert("uid".into(), json!(uuid::Uuid::new_v4().to_string()));
         if !self.resource.custom {
             crate::defaults::defaults(&self.resource, &mut object);
@@ -798,6 +841,11 @@ impl Request<'_> {
     async fn replace(&self, name: &str) -> Result<Response, ApiError> {
         let object = self.parse_body()?;
         self.check_type(&object)?;
+        let field_warnings = self
+            .check_fields(&object, |unknown| {
+                crate::strict::decode_error(&self.resource, unknown)
+            })
+            .await?;
         if meta_str(&object, "name").is_some_and(|n| n != name) {
             return Err(ApiError::bad_request(
                 "the name of the object does not match the name on the URL",
@@ -822,7 +870,8 @@ impl Request<'_> {
             }
             None => resource_version(&current).unwrap_or_default(),
         };
-        let (stored, warnings) = self.write(&current, object, expected, None).await?;
+        let (stored, mut warnings) = self.write(&current, object, expected, None).await?;
+        warnings.splice(0..0, field_warnings);
         Ok(json_response(
             200,
             &self.to_request_version(stored).await?,
@@ -845,6 +894,25 @@ impl Request<'_> {
             ));
         }
         let patch = self.parse_body()?;
+        let mut field_warnings = Vec::new();
+        if kind == PatchKind::Apply
+            && let Some(schema) = self.schema().await
+        {
+            match self.field_validation()? {
+                FieldValidation::Strict => {
+                    if let Some(error) =
+                        crate::strict::apply_error(&self.resource, self.ns(), name, &schema, &patch)
+                    {
+                        return Err(error);
+                    }
+                }
+                FieldValidation::Warn => {
+                    let unknown = crate::strict::unknown_fields(&schema, &patch);
+                    field_warnings = crate::strict::warnings(&unknown);
+                }
+                FieldValidation::Ignore => {}
+            }
+        }
         for _attempt in 0..8 {
             let current = self.state.store.get(&self.key_of(name));
             let Some(current) = current else {
@@ -884,6 +952,11 @@ impl Request<'_> {
                 }
             };
             let mut next = next;
+            if kind != PatchKind::Apply {
+                field_warnings = self
+                    .check_fields(&next, |unknown| crate::strict::patch_error(&next, unknown))
+                    .await?;
+            }
             // A patch may carry a resourceVersion precondition.
             let expected = match (resource_version(&patch), kind) {
                 (Some(wanted), PatchKind::Merge | PatchKind::Strategic | PatchKind::Apply) => {
@@ -906,7 +979,8 @@ impl Request<'_> {
                     continue;
                 }
                 Err(error) => return Err(error),
-                Ok((stored, warnings)) => {
+                Ok((stored, mut warnings)) => {
+                    warnings.splice(0..0, field_warnings);
                     return Ok(json_response(
                         200,
                         &self.to_request_version(stored).await?,

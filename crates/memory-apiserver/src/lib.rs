@@ -38,6 +38,7 @@ pub mod sim;
 pub mod state;
 pub mod status;
 pub mod store;
+pub mod strict;
 pub mod tls;
 pub mod watch;
 pub mod webhooks;
