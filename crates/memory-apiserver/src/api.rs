@@ -20,6 +20,7 @@ use crate::state::{Propagation, State, convert, from_storage, key, storage_defau
 use crate::status::{ApiError, delete_success};
 use crate::store::{Key, meta_str, metadata_mut, resource_version};
 use crate::strict::FieldValidation;
+use crate::table::Table;
 use crate::webhooks::{Decision, MUTATING_NAME, RequestAttributes, VALIDATING_NAME, Webhooks};
 
 /// A parsed request path.
@@ -294,6 +295,7 @@ impl Request<'_> {
                     self.resource.clone(),
                     self.namespace.clone(),
                     &self.query,
+                    self.table(),
                 )
                 .await
             }
@@ -330,11 +332,21 @@ impl Request<'_> {
             .store
             .get(&self.key_of(name))
             .ok_or_else(|| ApiError::not_found(&self.resource, name))?;
-        Ok(json_response(
-            200,
-            &self.to_request_version(object).await?,
-            &[],
-        ))
+        let object = self.to_request_version(object).await?;
+        if let Some(table) = self.table() {
+            let rv = meta_str(&object, "resourceVersion").unwrap_or_default();
+            return Ok(json_response(
+                200,
+                &table.of(std::slice::from_ref(&object), rv, true),
+                &[],
+            ));
+        }
+        Ok(json_response(200, &object, &[]))
+    }
+
+    /// The Table the request asks for, if any.
+    fn table(&self) -> Option<Table> {
+        Table::for_request(self.state, &self.resource, &self.headers, &self.query)
     }
 
     async fn list(&self) -> Result<Response, ApiError> {
@@ -360,14 +372,22 @@ impl Request<'_> {
         let mut items = Vec::new();
         for object in objects {
             if labels_selector.matches(&labels(&object)) && fields.matches(&object) {
-                let mut item = self.to_request_version(object).await?;
-                if !self.resource.custom
-                    && let Value::Object(map) = &mut item
-                {
+                items.push(self.to_request_version(object).await?);
+            }
+        }
+        if let Some(table) = self.table() {
+            return Ok(json_response(
+                200,
+                &table.of(&items, &rv.to_string(), true),
+                &[],
+            ));
+        }
+        if !self.resource.custom {
+            for item in &mut items {
+                if let Value::Object(map) = item {
                     map.remove("kind");
                     map.remove("apiVersion");
                 }
-                items.push(item);
             }
         }
         let mut metadata = json!({"resourceVersion": rv.to_string()});
@@ -384,6 +404,17 @@ impl Request<'_> {
     }
 
     fn parse_body(&self) -> Result<Value, ApiError> {
+        let content_type = self
+            .headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default();
+        if content_type.contains("protobuf") || content_type.contains("cbor") {
+            // Only JSON and YAML bodies are understood.
+            return Err(ApiError::unsupported_media_type(format!(
+                "the body of the request was in an unknown format - accepted media types include: application/json, application/yaml (not {content_type})"
+            )));
+        }
         let text = std::str::from_utf8(&self.body)
             .map_err(|_| ApiError::bad_request("the body is not UTF-8"))?;
         let is_yaml = self

@@ -39,6 +39,7 @@ pub mod state;
 pub mod status;
 pub mod store;
 pub mod strict;
+pub mod table;
 pub mod tls;
 pub mod watch;
 pub mod webhooks;

@@ -18,6 +18,7 @@ use crate::selectors::{FieldSelector, LabelSelector, labels};
 use crate::state::{State, from_storage};
 use crate::status::ApiError;
 use crate::store::{Event, EventType, meta_str};
+use crate::table::Table;
 
 /// Default watch duration when the client sets no `timeoutSeconds`.
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(1800);
@@ -78,6 +79,7 @@ pub async fn serve(
     resource: ResourceType,
     namespace: Option<String>,
     query: &BTreeMap<String, String>,
+    table: Option<Table>,
 ) -> Result<Response, ApiError> {
     let filters = Filters {
         resource: resource.clone(),
@@ -155,7 +157,27 @@ pub async fn serve(
         bookmark_interval.tick().await;
         let dropped = drop_watches.notified();
         tokio::pin!(dropped);
-        let send = |kind: &str, object: Value| line(&json!({"type": kind, "object": object}));
+        // With a Table: each object as a one-row Table, the first with the column definitions.
+        let mut columns_sent = false;
+        let mut send = |kind: &str, object: Value| {
+            let object = match &table {
+                Some(table) if kind != "ERROR" => {
+                    let rv = meta_str(&object, "resourceVersion")
+                        .unwrap_or_default()
+                        .to_owned();
+                    let rows = if kind == "BOOKMARK" {
+                        Vec::new()
+                    } else {
+                        vec![object]
+                    };
+                    let with_columns =
+                        kind != "BOOKMARK" && !std::mem::replace(&mut columns_sent, true);
+                    table.of(&rows, &rv, with_columns)
+                }
+                _ => object,
+            };
+            line(&json!({"type": kind, "object": object}))
+        };
         for (kind, object, rv) in backlog {
             let Ok(object) = from_storage(&state, object, &api_version).await else {
                 return;
