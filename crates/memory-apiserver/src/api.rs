@@ -264,6 +264,17 @@ impl Request<'_> {
     }
 
     async fn dispatch(self, method: &Method) -> Result<Response, ApiError> {
+        if self.subresource.as_deref() == Some("log")
+            && (self.resource.group, self.resource.plural) == ("", "pods")
+            && let (Some(namespace), Some(name)) = (&self.namespace, &self.name)
+        {
+            if method != Method::GET {
+                return Err(ApiError::method_not_allowed(format!(
+                    "{method} is not supported here"
+                )));
+            }
+            return crate::logs::serve(self.state.clone(), namespace, name, &self.query);
+        }
         if let Some(sub) = &self.subresource
             && (sub != "status" || !self.resource.status)
         {

@@ -29,6 +29,7 @@ pub mod events;
 pub mod faults;
 pub mod gc;
 pub mod job_controller;
+pub mod logs;
 pub mod openapi;
 pub mod patch;
 pub mod resources;
@@ -53,6 +54,7 @@ use axum::http::{HeaderMap, Method, Uri};
 use tokio::task::JoinHandle;
 
 pub use faults::Filter;
+pub use logs::Logs;
 pub use state::State;
 pub use tls::Tls;
 
@@ -248,6 +250,16 @@ impl ApiServer {
     /// `endpoints` in turn; the certificate is verified for `<name>.<namespace>.svc`.
     pub fn route_service(&self, namespace: &str, name: &str, endpoints: Vec<SocketAddr>) {
         self.state.services.set(namespace, name, endpoints);
+    }
+
+    /// Serves `pods/log` from `logs` (until then, and for pods without a node, log requests
+    /// are answered 204 No Content, as for an unscheduled pod).
+    pub fn set_logs(&self, logs: Arc<dyn Logs>) {
+        *self
+            .state
+            .logs
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(logs);
     }
 
     /// Fault injection.

@@ -30,6 +30,8 @@ pub struct State {
     /// name (`<plural>.<group>`): their names, printer columns and schemas for discovery,
     /// Tables and OpenAPI.
     pub crds: std::sync::RwLock<std::collections::BTreeMap<String, Value>>,
+    /// Where `pods/log` reads container logs from ([`crate::ApiServer::set_logs`]).
+    pub logs: std::sync::RwLock<Option<Arc<dyn crate::logs::Logs>>>,
     /// Fault injection.
     pub faults: Faults,
     /// Whether a Job controller runs ([`crate::job_controller`]): then the control plane's
@@ -54,6 +56,7 @@ impl State {
             services: Services::default(),
             schemas: RwLock::new(serde_json::Map::new()),
             crds: std::sync::RwLock::default(),
+            logs: std::sync::RwLock::new(None),
             faults: Faults::default(),
             job_controller,
             next_ip: AtomicU32::new(10),
@@ -91,6 +94,14 @@ impl State {
                 .get(&name)
                 .cloned()
         })
+    }
+
+    /// The source of container logs, if one is set.
+    pub fn logs(&self) -> Option<Arc<dyn crate::logs::Logs>> {
+        self.logs
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
     }
 
     /// The next free ClusterIP for a Service.
