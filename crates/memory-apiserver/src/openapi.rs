@@ -267,7 +267,47 @@ fn custom_schema(state: &State, r: &ResourceType) -> Option<Value> {
         json!({"description": METADATA_DOC, "allOf": [{"$ref": reference(OBJECT_META)}]}),
     );
     object.insert("x-kubernetes-group-version-kind".into(), gvk(r, r.kind));
+    let selectable: Vec<Value> = crd
+        .pointer("/spec/versions")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .find(|v| v.get("name").and_then(Value::as_str) == Some(r.version))
+        .and_then(|v| v.get("selectableFields"))
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    object.insert("x-kubernetes-selectable-fields".into(), json!(selectable));
+    publish(&mut schema);
     Some(schema)
+}
+
+/// A structural schema as kube-apiserver publishes it: `x-kubernetes-int-or-string` spelled
+/// out as `anyOf` integer or string, and whole numbers (bounds) written as integers.
+fn publish(schema: &mut Value) {
+    match schema {
+        Value::Object(map) => {
+            if map.get("x-kubernetes-int-or-string") == Some(&Value::Bool(true))
+                && !map.contains_key("anyOf")
+            {
+                map.insert(
+                    "anyOf".into(),
+                    json!([{"type": "integer"}, {"type": "string"}]),
+                );
+            }
+            map.values_mut().for_each(publish);
+        }
+        Value::Array(items) => items.iter_mut().for_each(publish),
+        Value::Number(n) => {
+            if let Some(f) = n
+                .as_f64()
+                .filter(|f| n.is_f64() && f.fract() == 0.0 && f.abs() < 9e15)
+            {
+                *schema = json!(f as i64);
+            }
+        }
+        _ => {}
+    }
 }
 
 fn reference(name: &str) -> String {
