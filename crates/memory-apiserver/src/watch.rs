@@ -1,5 +1,6 @@
 //! WATCH: newline-delimited JSON events over a chunked HTTP/1.1 response, from a
-//! resourceVersion (or from "now" with synthetic ADDED events for what exists), filtered by
+//! resourceVersion (or from "now" with synthetic ADDED events for what exists, ended by a
+//! `k8s.io/initial-events-end` BOOKMARK when asked with `sendInitialEvents`), filtered by
 //! label and field selectors, with BOOKMARKs, `timeoutSeconds`, and an `ERROR` event with a
 //! 410 `Expired` Status for a resourceVersion older than the history.
 
@@ -108,9 +109,12 @@ pub async fn serve(
         .and_then(|t| t.parse::<u64>().ok())
         .map(Duration::from_secs)
         .unwrap_or(DEFAULT_TIMEOUT);
+    // A watch-list (`sendInitialEvents=true`, with `resourceVersionMatch=NotOlderThan`):
+    // the current state as ADDED events, then a BOOKMARK saying the initial events ended.
+    let initial_events = query.get("sendInitialEvents").is_some_and(|v| v == "true");
     let from = query
         .get("resourceVersion")
-        .filter(|rv| !rv.is_empty() && *rv != "0")
+        .filter(|rv| !rv.is_empty() && *rv != "0" && !initial_events)
         .map(|rv| rv.parse::<u64>());
 
     // Subscribe before reading the backlog so nothing falls between the two.
@@ -184,6 +188,13 @@ pub async fn serve(
             };
             last_rv = last_rv.max(rv);
             if tx.send(send(kind.as_str(), object)).await.is_err() {
+                return;
+            }
+        }
+        if initial_events {
+            let mut end = bookmark(&resource, last_rv);
+            end["metadata"]["annotations"] = json!({"k8s.io/initial-events-end": "true"});
+            if tx.send(send("BOOKMARK", end)).await.is_err() {
                 return;
             }
         }
