@@ -19,6 +19,8 @@ use crate::selectors::{FieldSelector, LabelSelector, labels};
 use crate::state::{Propagation, State, convert, from_storage, key, storage_defaults};
 use crate::status::{ApiError, delete_success};
 use crate::store::{Key, meta_str, metadata_mut, resource_version};
+use crate::strict::FieldValidation;
+use crate::table::Table;
 use crate::webhooks::{Decision, MUTATING_NAME, RequestAttributes, VALIDATING_NAME, Webhooks};
 
 /// A parsed request path.
@@ -80,7 +82,8 @@ fn query(uri: &Uri) -> BTreeMap<String, String> {
         .unwrap_or_default()
 }
 
-fn json_response(status: u16, body: &Value, warnings: &[String]) -> Response {
+/// A JSON response (`application/json`) with `Warning` headers.
+pub(crate) fn json_response(status: u16, body: &Value, warnings: &[String]) -> Response {
     let mut response = Response::new(Body::from(crate::encoding::to_vec(body)));
     *response.status_mut() =
         StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
@@ -101,6 +104,21 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         json_response(self.code, &self.body, &[])
     }
+}
+
+/// `GET /version`: kube-apiserver's version info (the Kubernetes version whose API it serves).
+fn version() -> Value {
+    json!({
+        "major": "1",
+        "minor": "33",
+        "gitVersion": "v1.33.0-harness",
+        "gitCommit": "0000000000000000000000000000000000000000",
+        "gitTreeState": "clean",
+        "buildDate": "2026-01-01T00:00:00Z",
+        "goVersion": "go1.24.0",
+        "compiler": "gc",
+        "platform": "linux/amd64"
+    })
 }
 
 /// Entry point of every request.
@@ -128,6 +146,12 @@ pub async fn serve(
     body: Bytes,
 ) -> Response {
     let path = uri.path().to_owned();
+    let query = query(&uri);
+    if let Some(response) =
+        crate::openapi::serve(&state, &path, query.get("hash").map(String::as_str))
+    {
+        return response;
+    }
     let Some(route) = parse_route(&path) else {
         return ApiError::new(
             404,
@@ -137,20 +161,11 @@ pub async fn serve(
         )
         .into_response();
     };
-    let query = query(&uri);
     let result = match route {
-        Route::Version => Ok(json_response(
-            200,
-            &json!({"major": "1", "minor": "33", "gitVersion": "v1.33.0-harness", "platform": "linux/amd64"}),
-            &[],
-        )),
-        Route::CoreVersions => Ok(json_response(
-            200,
-            &json!({"kind": "APIVersions", "versions": ["v1"], "serverAddressByClientCIDRs": []}),
-            &[],
-        )),
-        Route::Groups => Ok(json_response(200, &groups(), &[])),
-        Route::Discovery(group, version) => discovery(&group, &version),
+        Route::Version => Ok(json_response(200, &version(), &[])),
+        Route::CoreVersions => Ok(crate::discovery::core(&state, &headers)),
+        Route::Groups => Ok(crate::discovery::groups(&state, &headers)),
+        Route::Discovery(group, version) => crate::discovery::resources(&state, &group, &version),
         Route::Resource {
             resource,
             namespace,
@@ -171,98 +186,6 @@ pub async fn serve(
         }
     };
     result.unwrap_or_else(IntoResponse::into_response)
-}
-
-fn groups() -> Value {
-    let mut by_group: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
-    for r in resources::all().iter().filter(|r| !r.group.is_empty()) {
-        let versions = by_group.entry(r.group).or_default();
-        if !versions.contains(&r.version) {
-            versions.push(r.version);
-        }
-    }
-    let groups: Vec<Value> = by_group
-        .into_iter()
-        .map(|(group, versions)| {
-            let preferred = resources::all().into_iter().find(|r| r.group == group).map(|r| r.storage_version).unwrap_or("v1");
-            json!({
-                "name": group,
-                "versions": versions.iter().map(|v| json!({"groupVersion": format!("{group}/{v}"), "version": v})).collect::<Vec<_>>(),
-                "preferredVersion": {"groupVersion": format!("{group}/{preferred}"), "version": preferred}
-            })
-        })
-        .collect();
-    json!({"kind": "APIGroupList", "apiVersion": "v1", "groups": groups})
-}
-
-fn discovery(group: &str, version: &str) -> Result<Response, ApiError> {
-    let served: Vec<ResourceType> = resources::all()
-        .into_iter()
-        .filter(|r| r.group == group && r.version == version)
-        .collect();
-    if served.is_empty() {
-        return Err(ApiError::new(
-            404,
-            "NotFound",
-            "the server could not find the requested resource",
-            None,
-        ));
-    }
-    let mut served = served;
-    served.sort_by_key(|r| r.plural);
-    let mut list = Vec::new();
-    for r in &served {
-        // Custom resources list their verbs in the apiextensions server's order.
-        let verbs = if r.custom {
-            json!([
-                "delete",
-                "deletecollection",
-                "get",
-                "list",
-                "patch",
-                "create",
-                "update",
-                "watch"
-            ])
-        } else if r.plural == "namespaces" {
-            json!([
-                "create", "delete", "get", "list", "patch", "update", "watch"
-            ])
-        } else {
-            json!([
-                "create",
-                "delete",
-                "deletecollection",
-                "get",
-                "list",
-                "patch",
-                "update",
-                "watch"
-            ])
-        };
-        let mut entry = json!({
-            "name": r.plural, "singularName": r.singular, "namespaced": r.namespaced, "kind": r.kind,
-            "verbs": verbs
-        });
-        if !r.discovery_short_names().is_empty() {
-            entry["shortNames"] = json!(r.discovery_short_names());
-        }
-        if !r.categories().is_empty() {
-            entry["categories"] = json!(r.categories());
-        }
-        if let Some(hash) = r.storage_version_hash() {
-            entry["storageVersionHash"] = json!(hash);
-        }
-        list.push(entry);
-        if r.status {
-            list.push(json!({"name": format!("{}/status", r.plural), "singularName": "", "namespaced": r.namespaced, "kind": r.kind, "verbs": ["get", "patch", "update"]}));
-        }
-    }
-    Ok(json_response(
-        200,
-        &json!({"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": resources::api_version(group, version), "resources": list}),
-        &[],
-    ))
 }
 
 struct Request<'a> {
@@ -304,7 +227,54 @@ impl Request<'_> {
         })
     }
 
+    /// The request's `fieldValidation`.
+    fn field_validation(&self) -> Result<FieldValidation, ApiError> {
+        FieldValidation::from_query(self.query.get("fieldValidation").map(String::as_str))
+    }
+
+    /// The schema of a custom resource's request version.
+    async fn schema(&self) -> Option<Value> {
+        if !self.resource.custom {
+            return None;
+        }
+        let schemas = self.state.schemas.read().await;
+        schemas.get(&self.resource.api_version()).cloned()
+    }
+
+    /// Field validation of `object` (a custom resource in the request version): the warnings
+    /// to give (`Warn`), or the error `strict` makes of the unknown fields (`Strict`).
+    async fn check_fields(
+        &self,
+        object: &Value,
+        strict: impl FnOnce(&[String]) -> ApiError,
+    ) -> Result<Vec<String>, ApiError> {
+        let validation = self.field_validation()?;
+        if validation == FieldValidation::Ignore {
+            return Ok(Vec::new());
+        }
+        let Some(schema) = self.schema().await else {
+            return Ok(Vec::new());
+        };
+        let unknown = crate::strict::unknown_fields(&schema, object);
+        match validation {
+            _ if unknown.is_empty() => Ok(Vec::new()),
+            FieldValidation::Strict => Err(strict(&unknown)),
+            _ => Ok(crate::strict::warnings(&unknown)),
+        }
+    }
+
     async fn dispatch(self, method: &Method) -> Result<Response, ApiError> {
+        if self.subresource.as_deref() == Some("log")
+            && (self.resource.group, self.resource.plural) == ("", "pods")
+            && let (Some(namespace), Some(name)) = (&self.namespace, &self.name)
+        {
+            if method != Method::GET {
+                return Err(ApiError::method_not_allowed(format!(
+                    "{method} is not supported here"
+                )));
+            }
+            return crate::logs::serve(self.state.clone(), namespace, name, &self.query);
+        }
         if let Some(sub) = &self.subresource
             && (sub != "status" || !self.resource.status)
         {
@@ -336,6 +306,7 @@ impl Request<'_> {
                     self.resource.clone(),
                     self.namespace.clone(),
                     &self.query,
+                    self.table(),
                 )
                 .await
             }
@@ -372,11 +343,21 @@ impl Request<'_> {
             .store
             .get(&self.key_of(name))
             .ok_or_else(|| ApiError::not_found(&self.resource, name))?;
-        Ok(json_response(
-            200,
-            &self.to_request_version(object).await?,
-            &[],
-        ))
+        let object = self.to_request_version(object).await?;
+        if let Some(table) = self.table() {
+            let rv = meta_str(&object, "resourceVersion").unwrap_or_default();
+            return Ok(json_response(
+                200,
+                &table.of(std::slice::from_ref(&object), rv, true),
+                &[],
+            ));
+        }
+        Ok(json_response(200, &object, &[]))
+    }
+
+    /// The Table the request asks for, if any.
+    fn table(&self) -> Option<Table> {
+        Table::for_request(self.state, &self.resource, &self.headers, &self.query)
     }
 
     async fn list(&self) -> Result<Response, ApiError> {
@@ -402,14 +383,22 @@ impl Request<'_> {
         let mut items = Vec::new();
         for object in objects {
             if labels_selector.matches(&labels(&object)) && fields.matches(&object) {
-                let mut item = self.to_request_version(object).await?;
-                if !self.resource.custom
-                    && let Value::Object(map) = &mut item
-                {
+                items.push(self.to_request_version(object).await?);
+            }
+        }
+        if let Some(table) = self.table() {
+            return Ok(json_response(
+                200,
+                &table.of(&items, &rv.to_string(), true),
+                &[],
+            ));
+        }
+        if !self.resource.custom {
+            for item in &mut items {
+                if let Value::Object(map) = item {
                     map.remove("kind");
                     map.remove("apiVersion");
                 }
-                items.push(item);
             }
         }
         let mut metadata = json!({"resourceVersion": rv.to_string()});
@@ -426,6 +415,17 @@ impl Request<'_> {
     }
 
     fn parse_body(&self) -> Result<Value, ApiError> {
+        let content_type = self
+            .headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default();
+        if content_type.contains("protobuf") || content_type.contains("cbor") {
+            // Only JSON and YAML bodies are understood.
+            return Err(ApiError::unsupported_media_type(format!(
+                "the body of the request was in an unknown format - accepted media types include: application/json, application/yaml (not {content_type})"
+            )));
+        }
         let text = std::str::from_utf8(&self.body)
             .map_err(|_| ApiError::bad_request("the body is not UTF-8"))?;
         let is_yaml = self
@@ -644,6 +644,11 @@ impl Request<'_> {
     async fn create(&self) -> Result<Response, ApiError> {
         let mut object = self.parse_body()?;
         self.check_type(&object)?;
+        let field_warnings = self
+            .check_fields(&object, |unknown| {
+                crate::strict::decode_error(&self.resource, unknown)
+            })
+            .await?;
         self.check_namespace().await?;
         let metadata = metadata_mut(&mut object);
         if self.resource.namespaced {
@@ -687,7 +692,8 @@ impl Request<'_> {
             map.remove("status");
         }
         let name = meta_str(&object, "name").unwrap_or_default().to_owned();
-        let (mut object, warnings) = self.admit("CREATE", object, None).await?;
+        let (mut object, mut warnings) = self.admit("CREATE", object, None).await?;
+        warnings.splice(0..0, field_warnings);
         metadata_mut(&mut object).insert("uid".into(), json!(uuid::Uuid::new_v4().to_string()));
         if !self.resource.custom {
             crate::defaults::defaults(&self.resource, &mut object);
@@ -877,6 +883,11 @@ impl Request<'_> {
     async fn replace(&self, name: &str) -> Result<Response, ApiError> {
         let object = self.parse_body()?;
         self.check_type(&object)?;
+        let field_warnings = self
+            .check_fields(&object, |unknown| {
+                crate::strict::decode_error(&self.resource, unknown)
+            })
+            .await?;
         if meta_str(&object, "name").is_some_and(|n| n != name) {
             return Err(ApiError::bad_request(
                 "the name of the object does not match the name on the URL",
@@ -901,7 +912,8 @@ impl Request<'_> {
             }
             None => resource_version(&current).unwrap_or_default(),
         };
-        let (stored, warnings) = self.write(&current, object, expected, None).await?;
+        let (stored, mut warnings) = self.write(&current, object, expected, None).await?;
+        warnings.splice(0..0, field_warnings);
         Ok(json_response(
             200,
             &self.to_request_version(stored).await?,
@@ -924,6 +936,25 @@ impl Request<'_> {
             ));
         }
         let patch = self.parse_body()?;
+        let mut field_warnings = Vec::new();
+        if kind == PatchKind::Apply
+            && let Some(schema) = self.schema().await
+        {
+            match self.field_validation()? {
+                FieldValidation::Strict => {
+                    if let Some(error) =
+                        crate::strict::apply_error(&self.resource, self.ns(), name, &schema, &patch)
+                    {
+                        return Err(error);
+                    }
+                }
+                FieldValidation::Warn => {
+                    let unknown = crate::strict::unknown_fields(&schema, &patch);
+                    field_warnings = crate::strict::warnings(&unknown);
+                }
+                FieldValidation::Ignore => {}
+            }
+        }
         for _attempt in 0..8 {
             let current = self.state.store.get(&self.key_of(name));
             let Some(current) = current else {
@@ -963,6 +994,11 @@ impl Request<'_> {
                 }
             };
             let mut next = next;
+            if kind != PatchKind::Apply {
+                field_warnings = self
+                    .check_fields(&next, |unknown| crate::strict::patch_error(&next, unknown))
+                    .await?;
+            }
             // A patch may carry a resourceVersion precondition.
             let expected = match (resource_version(&patch), kind) {
                 (Some(wanted), PatchKind::Merge | PatchKind::Strategic | PatchKind::Apply) => {
@@ -985,7 +1021,8 @@ impl Request<'_> {
                     continue;
                 }
                 Err(error) => return Err(error),
-                Ok((stored, warnings)) => {
+                Ok((stored, mut warnings)) => {
+                    warnings.splice(0..0, field_warnings);
                     return Ok(json_response(
                         200,
                         &self.to_request_version(stored).await?,

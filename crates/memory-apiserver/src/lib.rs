@@ -1,6 +1,7 @@
 //! An in-memory Kubernetes API server for locust-operator's end-to-end tests.
 //!
-//! It listens on 127.0.0.1 (plain HTTP) and speaks the Kubernetes REST + watch protocol for the
+//! It listens on 127.0.0.1 (plain HTTP, or HTTPS with a bearer token: [`Options::tls`],
+//! [`Options::token`]) and speaks the Kubernetes REST + watch protocol for the
 //! resources the operator touches (LocustTest v2/v1, Jobs, Services, Pods, Events, Leases,
 //! Secrets, Namespaces, CRDs, webhook configurations) to an unmodified `kube::Client`, with the semantics the operator depends on:
 //! uid/creationTimestamp, one monotonically increasing resourceVersion, generation on spec
@@ -18,13 +19,18 @@
 //! what kubelet would write (and, for runs without a Job controller, what the Job controller
 //! would), against the public API only, so tests can use it against a real API server too.
 
+mod accept;
 pub mod api;
+mod auth;
 pub mod defaults;
+pub mod discovery;
 pub mod encoding;
 pub mod events;
 pub mod faults;
 pub mod gc;
 pub mod job_controller;
+pub mod logs;
+pub mod openapi;
 pub mod patch;
 pub mod resources;
 pub mod schema;
@@ -33,6 +39,9 @@ pub mod sim;
 pub mod state;
 pub mod status;
 pub mod store;
+pub mod strict;
+pub mod table;
+pub mod tls;
 pub mod watch;
 pub mod webhooks;
 
@@ -45,7 +54,9 @@ use axum::http::{HeaderMap, Method, Uri};
 use tokio::task::JoinHandle;
 
 pub use faults::Filter;
+pub use logs::Logs;
 pub use state::State;
+pub use tls::Tls;
 
 /// How to start an [`ApiServer`].
 #[derive(Clone, Debug)]
@@ -55,6 +66,11 @@ pub struct Options {
     pub job_controller: bool,
     /// The Job controller's timings.
     pub job_controller_settings: job_controller::Settings,
+    /// Serve HTTPS with this certificate and key (default: plain HTTP).
+    pub tls: Option<Tls>,
+    /// Require `Authorization: Bearer <token>` on every request but `/version` and the health
+    /// checks; others are answered 401 `Unauthorized` (default: no authentication).
+    pub token: Option<String>,
 }
 
 impl Default for Options {
@@ -62,6 +78,8 @@ impl Default for Options {
         Self {
             job_controller: true,
             job_controller_settings: job_controller::Settings::default(),
+            tls: None,
+            token: None,
         }
     }
 }
@@ -71,6 +89,8 @@ pub struct ApiServer {
     /// Shared state (store, webhooks, faults).
     pub state: Arc<State>,
     addr: SocketAddr,
+    tls: Option<Tls>,
+    token: Option<String>,
     task: JoinHandle<()>,
     job_controller: Option<JoinHandle<()>>,
 }
@@ -86,25 +106,45 @@ impl ApiServer {
         let state = State::with_job_controller(options.job_controller);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let addr = listener.local_addr()?;
+        let token = options.token.clone();
         let router = Router::new().fallback(
-            |AxumState(state): AxumState<Arc<State>>,
-             method: Method,
-             uri: Uri,
-             headers: HeaderMap,
-             body: axum::body::Bytes| async move {
-                api::handle(state, method, uri, headers, body).await
+            move |AxumState(state): AxumState<Arc<State>>,
+                  method: Method,
+                  uri: Uri,
+                  headers: HeaderMap,
+                  body: axum::body::Bytes| {
+                let token = token.clone();
+                async move {
+                    if let Some(token) = &token
+                        && !auth::authorized(token, uri.path(), &headers)
+                    {
+                        return auth::unauthorized();
+                    }
+                    api::handle(state, method, uri, headers, body).await
+                }
             },
         );
         let app = router.with_state(state.clone());
-        let task = tokio::spawn(async move {
-            let _ = axum::serve(listener, app).await;
-        });
+        let task = match &options.tls {
+            Some(tls) => {
+                let config = tls.server_config().map_err(std::io::Error::other)?;
+                let listener = tls::TlsListener::new(listener, config)?;
+                tokio::spawn(async move {
+                    let _ = axum::serve(listener, app).await;
+                })
+            }
+            None => tokio::spawn(async move {
+                let _ = axum::serve(listener, app).await;
+            }),
+        };
         let job_controller = options
             .job_controller
             .then(|| job_controller::start(state.clone(), options.job_controller_settings.clone()));
         Ok(Self {
             state,
             addr,
+            tls: options.tls,
+            token: options.token,
             task,
             job_controller,
         })
@@ -115,12 +155,24 @@ impl ApiServer {
         self.job_controller.is_some()
     }
 
-    /// `http://127.0.0.1:<port>`.
+    /// `http://127.0.0.1:<port>`, or `https://` when serving TLS.
     pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
+        let scheme = if self.tls.is_some() { "https" } else { "http" };
+        format!("{scheme}://{}", self.addr)
     }
 
-    /// A kube client talking to this server.
+    /// The address it listens on.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The bearer token it requires, if any.
+    pub fn token(&self) -> Option<&str> {
+        self.token.as_deref()
+    }
+
+    /// A kube client talking to this server (trusting its certificate and sending its token,
+    /// when it has them), with namespace `default`.
     pub fn client(&self) -> Result<kube::Client, kube::Error> {
         let uri = self
             .url()
@@ -129,13 +181,61 @@ impl ApiServer {
         let mut config = kube::Config::new(uri);
         config.default_namespace = "default".into();
         config.read_timeout = None;
+        if let Some(tls) = &self.tls {
+            let certificates = tls
+                .certificates_der()
+                .map_err(|e| kube::Error::Service(e.into()))?;
+            config.root_cert = Some(certificates);
+        }
+        if let Some(token) = &self.token {
+            config.auth_info.token = Some(token.clone().into());
+        }
         kube::Client::try_from(config)
     }
 
-    /// Installs a CustomResourceDefinition's schemas (pruning, defaults, validation, CEL).
+    /// A kubeconfig (YAML) for this server with one context, `memory-apiserver`, whose
+    /// namespace is `namespace`: the server's URL, its certificates as the certificate
+    /// authority (when serving TLS) and its token (when it has one).
+    pub fn kubeconfig(&self, namespace: &str) -> String {
+        use base64::Engine;
+        let mut cluster = serde_json::json!({"server": self.url()});
+        if let Some(tls) = &self.tls {
+            cluster["certificate-authority-data"] = base64::engine::general_purpose::STANDARD
+                .encode(&tls.cert_pem)
+                .into();
+        }
+        let mut user = serde_json::json!({});
+        if let Some(token) = &self.token {
+            user["token"] = token.clone().into();
+        }
+        let name = "memory-apiserver";
+        let config = serde_json::json!({
+            "apiVersion": "v1",
+            "kind": "Config",
+            "clusters": [{"name": name, "cluster": cluster}],
+            "users": [{"name": name, "user": user}],
+            "contexts": [{"name": name, "context": {"cluster": name, "user": name, "namespace": namespace}}],
+            "current-context": name,
+        });
+        // JSON is YAML; kubectl reads either.
+        serde_json::to_string_pretty(&config).unwrap_or_default()
+    }
+
+    /// Installs a CustomResourceDefinition: its schemas (pruning, defaults, validation, CEL),
+    /// and its names, printer columns and schemas for discovery, Tables and OpenAPI.
     pub async fn install_crd(&self, crd: &serde_json::Value) {
         let schemas = schema::crd_schemas(crd);
         self.state.schemas.write().await.extend(schemas);
+        if let Some(name) = crd
+            .pointer("/metadata/name")
+            .and_then(serde_json::Value::as_str)
+        {
+            self.state
+                .crds
+                .write()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .insert(name.to_owned(), crd.clone());
+        }
     }
 
     /// Routes LocustTest admission and conversion to the operator's webhooks at `base`
@@ -150,6 +250,16 @@ impl ApiServer {
     /// `endpoints` in turn; the certificate is verified for `<name>.<namespace>.svc`.
     pub fn route_service(&self, namespace: &str, name: &str, endpoints: Vec<SocketAddr>) {
         self.state.services.set(namespace, name, endpoints);
+    }
+
+    /// Serves `pods/log` from `logs` (until then, and for pods without a node, log requests
+    /// are answered 204 No Content, as for an unscheduled pod).
+    pub fn set_logs(&self, logs: Arc<dyn Logs>) {
+        *self
+            .state
+            .logs
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(logs);
     }
 
     /// Fault injection.

@@ -26,6 +26,12 @@ pub struct State {
     pub services: Services,
     /// Structural schemas of custom resources, by `group/version`.
     pub schemas: RwLock<serde_json::Map<String, Value>>,
+    /// The CustomResourceDefinitions installed with [`crate::ApiServer::install_crd`], by
+    /// name (`<plural>.<group>`): their names, printer columns and schemas for discovery,
+    /// Tables and OpenAPI.
+    pub crds: std::sync::RwLock<std::collections::BTreeMap<String, Value>>,
+    /// Where `pods/log` reads container logs from ([`crate::ApiServer::set_logs`]).
+    pub logs: std::sync::RwLock<Option<Arc<dyn crate::logs::Logs>>>,
     /// Fault injection.
     pub faults: Faults,
     /// Whether a Job controller runs ([`crate::job_controller`]): then the control plane's
@@ -49,6 +55,8 @@ impl State {
             webhooks: RwLock::new(None),
             services: Services::default(),
             schemas: RwLock::new(serde_json::Map::new()),
+            crds: std::sync::RwLock::default(),
+            logs: std::sync::RwLock::new(None),
             faults: Faults::default(),
             job_controller,
             next_ip: AtomicU32::new(10),
@@ -68,6 +76,32 @@ impl State {
             }
         }
         state
+    }
+
+    /// The CustomResourceDefinition of a custom resource: the one stored through the API, or
+    /// else the one installed with [`crate::ApiServer::install_crd`].
+    pub fn crd(&self, resource: &ResourceType) -> Option<Value> {
+        if !resource.custom {
+            return None;
+        }
+        let name = resource.qualified();
+        let stored = resources::find("apiextensions.k8s.io", "v1", "customresourcedefinitions")
+            .and_then(|crds| self.store.get(&key(&crds, "", &name)));
+        stored.or_else(|| {
+            self.crds
+                .read()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .get(&name)
+                .cloned()
+        })
+    }
+
+    /// The source of container logs, if one is set.
+    pub fn logs(&self) -> Option<Arc<dyn crate::logs::Logs>> {
+        self.logs
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
     }
 
     /// The next free ClusterIP for a Service.

@@ -119,7 +119,7 @@ impl ApiError {
         details["causes"] = Value::Array(
             causes
                 .iter()
-                .map(|(field, message)| json!({"reason": "FieldValueInvalid", "message": message, "field": field}))
+                .map(|(field, message)| json!({"reason": cause_reason(message), "message": message, "field": field}))
                 .collect(),
         );
         let summary = match summary.as_slice() {
@@ -162,6 +162,25 @@ impl ApiError {
             format!("too old resource version: {requested} ({oldest})"),
             None,
         )
+    }
+}
+
+/// The reason of a cause, from its message as kube-apiserver's field errors word it (the
+/// error type's name: `Required value` is `FieldValueRequired`, a wrong type
+/// `FieldValueTypeInvalid`, ...).
+fn cause_reason(message: &str) -> &'static str {
+    if message.contains(" in body must be of type ") {
+        "FieldValueTypeInvalid"
+    } else if message.starts_with("Required value") {
+        "FieldValueRequired"
+    } else if message.starts_with("Unsupported value") {
+        "FieldValueNotSupported"
+    } else if message.starts_with("Too long") {
+        "FieldValueTooLong"
+    } else if message.starts_with("Too many") {
+        "FieldValueTooMany"
+    } else {
+        "FieldValueInvalid"
     }
 }
 

@@ -1,5 +1,6 @@
 //! WATCH: newline-delimited JSON events over a chunked HTTP/1.1 response, from a
-//! resourceVersion (or from "now" with synthetic ADDED events for what exists), filtered by
+//! resourceVersion (or from "now" with synthetic ADDED events for what exists, ended by a
+//! `k8s.io/initial-events-end` BOOKMARK when asked with `sendInitialEvents`), filtered by
 //! label and field selectors, with BOOKMARKs, `timeoutSeconds`, and an `ERROR` event with a
 //! 410 `Expired` Status for a resourceVersion older than the history.
 
@@ -18,6 +19,7 @@ use crate::selectors::{FieldSelector, LabelSelector, labels};
 use crate::state::{State, from_storage};
 use crate::status::ApiError;
 use crate::store::{Event, EventType, meta_str};
+use crate::table::Table;
 
 /// Default watch duration when the client sets no `timeoutSeconds`.
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(1800);
@@ -78,6 +80,7 @@ pub async fn serve(
     resource: ResourceType,
     namespace: Option<String>,
     query: &BTreeMap<String, String>,
+    table: Option<Table>,
 ) -> Result<Response, ApiError> {
     let filters = Filters {
         resource: resource.clone(),
@@ -106,9 +109,12 @@ pub async fn serve(
         .and_then(|t| t.parse::<u64>().ok())
         .map(Duration::from_secs)
         .unwrap_or(DEFAULT_TIMEOUT);
+    // A watch-list (`sendInitialEvents=true`, with `resourceVersionMatch=NotOlderThan`):
+    // the current state as ADDED events, then a BOOKMARK saying the initial events ended.
+    let initial_events = query.get("sendInitialEvents").is_some_and(|v| v == "true");
     let from = query
         .get("resourceVersion")
-        .filter(|rv| !rv.is_empty() && *rv != "0")
+        .filter(|rv| !rv.is_empty() && *rv != "0" && !initial_events)
         .map(|rv| rv.parse::<u64>());
 
     // Subscribe before reading the backlog so nothing falls between the two.
@@ -155,13 +161,40 @@ pub async fn serve(
         bookmark_interval.tick().await;
         let dropped = drop_watches.notified();
         tokio::pin!(dropped);
-        let send = |kind: &str, object: Value| line(&json!({"type": kind, "object": object}));
+        // With a Table: each object as a one-row Table, the first with the column definitions.
+        let mut columns_sent = false;
+        let mut send = |kind: &str, object: Value| {
+            let object = match &table {
+                Some(table) if kind != "ERROR" => {
+                    let rv = meta_str(&object, "resourceVersion")
+                        .unwrap_or_default()
+                        .to_owned();
+                    let rows = if kind == "BOOKMARK" {
+                        Vec::new()
+                    } else {
+                        vec![object]
+                    };
+                    let with_columns =
+                        kind != "BOOKMARK" && !std::mem::replace(&mut columns_sent, true);
+                    table.of(&rows, &rv, with_columns)
+                }
+                _ => object,
+            };
+            line(&json!({"type": kind, "object": object}))
+        };
         for (kind, object, rv) in backlog {
             let Ok(object) = from_storage(&state, object, &api_version).await else {
                 return;
             };
             last_rv = last_rv.max(rv);
             if tx.send(send(kind.as_str(), object)).await.is_err() {
+                return;
+            }
+        }
+        if initial_events {
+            let mut end = bookmark(&resource, last_rv);
+            end["metadata"]["annotations"] = json!({"k8s.io/initial-events-end": "true"});
+            if tx.send(send("BOOKMARK", end)).await.is_err() {
                 return;
             }
         }

@@ -35,6 +35,7 @@ async fn server(job_controller: bool) -> (ApiServer, Client) {
             batch_period: Duration::from_millis(50),
             pod_failure_backoff: Duration::from_millis(100),
         },
+        ..Options::default()
     })
     .await
     .unwrap();
