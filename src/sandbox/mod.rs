@@ -122,10 +122,15 @@ impl Sandbox {
         let stop = CancellationToken::new();
         let mut tasks = Vec::new();
 
-        // The API server, with the CRD.
-        let api = ApiServer::start()
-            .await
-            .map_err(|e| SandboxError::ApiServer(e.to_string()))?;
+        // The API server (HTTPS, only for the bearer token of the kubeconfig), with the CRD.
+        let tls = memory_apiserver::Tls::self_signed().map_err(SandboxError::Certificate)?;
+        let api = ApiServer::start_with(memory_apiserver::Options {
+            tls: Some(tls),
+            token: Some(format!("{:016x}{:016x}", random_u64(), random_u64())),
+            ..memory_apiserver::Options::default()
+        })
+        .await
+        .map_err(|e| SandboxError::ApiServer(e.to_string()))?;
         let crd = crate::crd::locust_test_crd()
             .map_err(|e| SandboxError::ApiServer(e.to_string()))
             .and_then(|crd| {
@@ -239,9 +244,10 @@ impl Sandbox {
             options.allocatable,
         );
         tasks.push(tokio::spawn(Arc::clone(&node).run(stop.clone())));
+        api.set_logs(Arc::new(node::PodLogs(Arc::clone(&node))));
 
         let kubeconfig = options.dir.join("kubeconfig");
-        write_kubeconfig(&kubeconfig, &api.url()).map_err(io("the kubeconfig"))?;
+        write_private(&kubeconfig, &api.kubeconfig("default")).map_err(io("the kubeconfig"))?;
         Ok(Self {
             api,
             client,
@@ -300,13 +306,10 @@ fn certificate() -> Result<(String, (String, String)), SandboxError> {
     Ok((ca, serving))
 }
 
-/// A kubeconfig for `server` (mode 0600).
-fn write_kubeconfig(path: &std::path::Path, server: &str) -> std::io::Result<()> {
+/// Writes `text` to a new file only its owner can read (mode 0600).
+fn write_private(path: &std::path::Path, text: &str) -> std::io::Result<()> {
     use std::io::Write;
     use std::os::unix::fs::OpenOptionsExt;
-    let text = format!(
-        "apiVersion: v1\nkind: Config\nclusters:\n- name: sandbox\n  cluster:\n    server: {server}\ncontexts:\n- name: sandbox\n  context:\n    cluster: sandbox\n    namespace: default\n    user: sandbox\ncurrent-context: sandbox\nusers:\n- name: sandbox\n  user: {{}}\n"
-    );
     let _ = std::fs::remove_file(path);
     let mut file = std::fs::OpenOptions::new()
         .write(true)

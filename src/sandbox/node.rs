@@ -348,6 +348,15 @@ impl Node {
     }
 }
 
+/// The containers' logs, for the API server's `pods/log` (`kubectl logs`).
+pub struct PodLogs(pub Arc<Node>);
+
+impl memory_apiserver::Logs for PodLogs {
+    fn read(&self, namespace: &str, pod: &str, container: &str) -> Option<Vec<u8>> {
+        std::fs::read(self.0.log_file(namespace, pod, container)?).ok()
+    }
+}
+
 fn key(pod: &Pod) -> String {
     pod.metadata.uid.clone().unwrap_or_else(|| {
         format!(

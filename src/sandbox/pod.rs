@@ -210,6 +210,15 @@ pub async fn run(node: Arc<Node>, pod: Pod, address: Ipv4Addr, cancel: Cancellat
             }
         }
     }
+    // Bound to this node (as the scheduler's binding does), so `kubectl logs` reads its logs.
+    let binding = json!({"spec": {"nodeName": super::node::NODE_NAME}});
+    if let Err(error) = report
+        .api
+        .patch(&name, &PatchParams::default(), &Patch::Merge(&binding))
+        .await
+    {
+        tracing::debug!(pod = %name, %error, "pod not bound");
+    }
     report.scheduled = Some((true, String::new()));
     for status in report.init.iter_mut().chain(report.main.iter_mut()) {
         status.state = State::Waiting("ContainerCreating".into(), String::new());

@@ -10,6 +10,7 @@
 
 mod binary;
 mod failures;
+mod kubectl;
 mod lifecycle;
 mod processes;
 
