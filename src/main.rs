@@ -335,6 +335,10 @@ fn sandbox(
         );
         let mut code = ExitCode::SUCCESS;
         if !texts.is_empty() {
+            if let Err(error) = sandbox.prepare(&texts).await {
+                sandbox.stop().await;
+                return fail(error.to_string());
+            }
             let tests = match follow::apply(&sandbox.client, &texts).await {
                 Ok(tests) => tests,
                 Err(error) => {

@@ -259,6 +259,26 @@ impl Sandbox {
         })
     }
 
+    /// Installs the Locust versions the LocustTests of `files` run (their `spec.image`), so a
+    /// machine that cannot (no PyPI on a first run) is told so before anything is applied.
+    pub async fn prepare(&self, files: &[(String, String)]) -> Result<(), SandboxError> {
+        let mut versions = std::collections::BTreeSet::new();
+        for (_, text) in files {
+            for document in crate::check::documents(text).unwrap_or_default() {
+                if document["kind"] == crate::api::KIND
+                    && let Some(image) = document.pointer("/spec/image").and_then(|i| i.as_str())
+                    && let Ok(python::Image::Locust(version)) = python::Image::parse(image)
+                {
+                    versions.insert(version);
+                }
+            }
+        }
+        for version in versions {
+            self.node.pythons.locust(&version).await?;
+        }
+        Ok(())
+    }
+
     /// The API server's URL.
     pub fn url(&self) -> String {
         self.api.url()

@@ -26,7 +26,9 @@ pub enum ImageError {
     )]
     Unknown(String),
     /// pip could not install that Locust version.
-    #[error("installing locust=={version} with pip failed: {detail}")]
+    #[error(
+        "installing locust=={version} with pip failed (the first run of a version needs access to PyPI): {detail}"
+    )]
     Install {
         /// The version.
         version: String,

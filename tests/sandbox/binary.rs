@@ -161,3 +161,18 @@ fn sigterm_mid_test_stops_every_process() {
     assert!(left.is_empty(), "left behind: {left:?}");
     let _ = std::fs::remove_dir_all(dir);
 }
+
+#[test]
+fn a_locust_version_pip_cannot_install_stops_with_one_sentence() {
+    let test = quick_test("nover", "my-test-locustfile", 6)
+        .replace("locustio/locust:2.43.3", "locustio/locust:0.0.1");
+    let (dir, paths) = files("nover", &[("test.yaml", &test)]);
+    let output = sandbox(&dir, &paths).output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("error: installing locust==0.0.1 with pip failed (the first run of a version needs access to PyPI)"),
+        "{stderr}"
+    );
+    let _ = std::fs::remove_dir_all(dir);
+}
