@@ -310,23 +310,12 @@ pub async fn follow(
     }
 }
 
-/// The last `lines` lines of the Locust container's log of the master pod of a test.
+/// The last `lines` lines of the Locust container's log of the master pod of a test (the
+/// master Job `master`'s pods are `<master>-<suffix>`; its container is named `master` too).
 pub fn master_log_tail(node: &Node, namespace: &str, master: &str, lines: usize) -> Option<String> {
-    let pods = node.dir().join("pods").join(namespace);
-    let mut logs: Vec<std::path::PathBuf> = std::fs::read_dir(pods)
-        .ok()?
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| {
-            p.file_name()
-                .and_then(|n| n.to_str())
-                .is_some_and(|n| n.starts_with(&format!("{master}-")))
-        })
-        .map(|p| p.join("logs").join(format!("{master}.log")))
-        .filter(|p| p.exists())
-        .collect();
-    logs.sort_by_key(|p| std::fs::metadata(p).and_then(|m| m.modified()).ok());
-    let text = std::fs::read_to_string(logs.pop()?).ok()?;
+    let prefix = format!("{master}-");
+    let log = node.latest_log(namespace, |pod| pod.starts_with(&prefix), master)?;
+    let text = std::fs::read_to_string(log).ok()?;
     let all: Vec<&str> = text.lines().collect();
     Some(all[all.len().saturating_sub(lines)..].join("\n"))
 }

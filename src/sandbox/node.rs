@@ -138,6 +138,17 @@ impl Node {
 
     /// The log file of a container of a running or finished pod, if any.
     pub fn log_file(&self, namespace: &str, pod: &str, container: &str) -> Option<PathBuf> {
+        self.latest_log(namespace, |name| name == pod, container)
+    }
+
+    /// The newest log file of `container` among the pods whose name `pod` accepts (a Job's
+    /// pods are `<job>-<suffix>`).
+    pub fn latest_log(
+        &self,
+        namespace: &str,
+        pod: impl Fn(&str) -> bool,
+        container: &str,
+    ) -> Option<PathBuf> {
         let dir = self.dir.join("pods").join(namespace);
         let mut candidates: Vec<PathBuf> = std::fs::read_dir(&dir)
             .ok()?
@@ -147,7 +158,7 @@ impl Node {
                 p.file_name()
                     .and_then(|n| n.to_str())
                     .and_then(|n| n.rsplit_once('-'))
-                    .is_some_and(|(name, _)| name == pod)
+                    .is_some_and(|(name, _)| pod(name))
             })
             .map(|p| p.join("logs").join(format!("{container}.log")))
             .filter(|p| p.exists())

@@ -704,80 +704,69 @@ async fn volumes(
     let mut locals: BTreeMap<String, PathBuf> = BTreeMap::new();
     for volume in spec.volumes.iter().flatten() {
         let local = dir.join("volumes").join(&volume.name);
-        let files: BTreeMap<String, Vec<u8>> = if let Some(source) = &volume.config_map {
+        // (kind, object name, optional, items, its files when it exists)
+        let source = if let Some(source) = &volume.config_map {
             let api: Api<ConfigMap> = Api::namespaced(node.client.clone(), &namespace);
-            match api.get_opt(&source.name).await {
-                Ok(Some(map)) => {
-                    let mut files: BTreeMap<String, Vec<u8>> = map
-                        .data
+            let found = api.get_opt(&source.name).await.map_err(|e| e.to_string())?;
+            let files = found.map(|map| {
+                let mut files: BTreeMap<String, Vec<u8>> = map
+                    .data
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(|(k, v)| (k, v.into_bytes()))
+                    .collect();
+                files.extend(
+                    map.binary_data
                         .unwrap_or_default()
                         .into_iter()
-                        .map(|(k, v)| (k, v.into_bytes()))
-                        .collect();
-                    files.extend(
-                        map.binary_data
-                            .unwrap_or_default()
-                            .into_iter()
-                            .map(|(k, v)| (k, v.0)),
-                    );
-                    select(
-                        files,
-                        source.items.as_ref().map(|items| {
-                            items
-                                .iter()
-                                .map(|i| (i.key.clone(), i.path.clone()))
-                                .collect()
-                        }),
-                    )
-                }
-                Ok(None) if source.optional == Some(true) => BTreeMap::new(),
-                Ok(None) => {
-                    return Err(format!(
-                        "MountVolume.SetUp failed for volume \"{}\" : configmap \"{}\" not found",
-                        volume.name, source.name
-                    ));
-                }
-                Err(error) => return Err(error.to_string()),
-            }
+                        .map(|(k, v)| (k, v.0)),
+                );
+                files
+            });
+            Some((
+                "configmap",
+                source.name.clone(),
+                source.optional,
+                source.items.clone(),
+                files,
+            ))
         } else if let Some(source) = &volume.secret {
-            let secret_name = source.secret_name.clone().unwrap_or_default();
+            let name = source.secret_name.clone().unwrap_or_default();
             let api: Api<Secret> = Api::namespaced(node.client.clone(), &namespace);
-            match api.get_opt(&secret_name).await {
-                Ok(Some(secret)) => {
-                    let mut files: BTreeMap<String, Vec<u8>> = secret
-                        .data
+            let found = api.get_opt(&name).await.map_err(|e| e.to_string())?;
+            let files = found.map(|secret| {
+                let mut files: BTreeMap<String, Vec<u8>> = secret
+                    .data
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(|(k, v)| (k, v.0))
+                    .collect();
+                files.extend(
+                    secret
+                        .string_data
                         .unwrap_or_default()
                         .into_iter()
-                        .map(|(k, v)| (k, v.0))
-                        .collect();
-                    files.extend(
-                        secret
-                            .string_data
-                            .unwrap_or_default()
-                            .into_iter()
-                            .map(|(k, v)| (k, v.into_bytes())),
-                    );
-                    select(
-                        files,
-                        source.items.as_ref().map(|items| {
-                            items
-                                .iter()
-                                .map(|i| (i.key.clone(), i.path.clone()))
-                                .collect()
-                        }),
-                    )
-                }
-                Ok(None) if source.optional == Some(true) => BTreeMap::new(),
-                Ok(None) => {
-                    return Err(format!(
-                        "MountVolume.SetUp failed for volume \"{}\" : secret \"{}\" not found",
-                        volume.name, secret_name
-                    ));
-                }
-                Err(error) => return Err(error.to_string()),
-            }
+                        .map(|(k, v)| (k, v.into_bytes())),
+                );
+                files
+            });
+            Some(("secret", name, source.optional, source.items.clone(), files))
         } else {
-            BTreeMap::new()
+            None
+        };
+        let files = match source {
+            None => BTreeMap::new(),
+            Some((_, _, _, items, Some(files))) => select(
+                files,
+                items.map(|items| items.into_iter().map(|i| (i.key, i.path)).collect()),
+            ),
+            Some((_, _, Some(true), _, None)) => BTreeMap::new(),
+            Some((kind, object, _, _, None)) => {
+                return Err(format!(
+                    "MountVolume.SetUp failed for volume \"{}\" : {kind} \"{object}\" not found",
+                    volume.name
+                ));
+            }
         };
         std::fs::create_dir_all(&local).map_err(|e| e.to_string())?;
         for (path, content) in files {
