@@ -151,7 +151,7 @@ pub async fn apply(
 pub enum Verdict {
     /// Every test `Succeeded`.
     Succeeded,
-    /// Some test `Failed` (the names).
+    /// Some test `Failed`, or was deleted before it ended (the names).
     Failed(Vec<String>),
     /// Interrupted before every test ended.
     Interrupted,
@@ -243,6 +243,21 @@ pub async fn follow(
         };
         let object = match event {
             Ok(watcher::Event::Apply(o) | watcher::Event::InitApply(o)) => o,
+            Ok(watcher::Event::Delete(o)) => {
+                // Deleted before its verdict: it ends without one.
+                let key = TestRef {
+                    namespace: o.metadata.namespace.clone().unwrap_or_default(),
+                    name: o.metadata.name.clone().unwrap_or_default(),
+                };
+                if tests.contains(&key) && !ended.contains_key(&key) {
+                    let _ = writeln!(out, "{}: deleted before it ended", key.name);
+                    ended.insert(key, "Deleted".to_owned());
+                    if ended.len() == tests.len() {
+                        return verdict(&ended);
+                    }
+                }
+                continue;
+            }
             Ok(_) => continue,
             Err(error) => {
                 tracing::debug!(%error, "watch of the tests");
@@ -296,17 +311,22 @@ pub async fn follow(
         }
         last.insert(key, row);
         if ended.len() == tests.len() {
-            let failed: Vec<String> = ended
-                .iter()
-                .filter(|(_, phase)| phase.as_str() == "Failed")
-                .map(|(t, _)| t.name.clone())
-                .collect();
-            return if failed.is_empty() {
-                Verdict::Succeeded
-            } else {
-                Verdict::Failed(failed)
-            };
+            return verdict(&ended);
         }
+    }
+}
+
+/// Succeeded when every test did; else the ones that failed (or were deleted first).
+fn verdict(ended: &BTreeMap<TestRef, String>) -> Verdict {
+    let failed: Vec<String> = ended
+        .iter()
+        .filter(|(_, phase)| phase.as_str() != "Succeeded")
+        .map(|(t, _)| t.name.clone())
+        .collect();
+    if failed.is_empty() {
+        Verdict::Succeeded
+    } else {
+        Verdict::Failed(failed)
     }
 }
 

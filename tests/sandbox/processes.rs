@@ -83,3 +83,42 @@ async fn deleting_a_test_stops_its_processes() {
     }
     lab.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_followed_test_deleted_before_its_verdict_ends_the_follow() {
+    use locust_operator::sandbox::follow::{self, Verdict};
+    let lab = Lab::start().await;
+    let tests = lab
+        .apply(&[
+            LOCUSTFILE_CONFIGMAP,
+            &quick_test("del", "my-test-locustfile", 300),
+        ])
+        .await;
+    lab.wait_for("del", "Running", |t| phase(t) == "Running")
+        .await;
+    let client = lab.sandbox().client.clone();
+    let node = std::sync::Arc::clone(&lab.sandbox().node);
+    let following = tokio::spawn(async move {
+        let mut out: Vec<u8> = Vec::new();
+        let stop = tokio_util::sync::CancellationToken::new();
+        let verdict = follow::follow(&client, &node, &tests, stop, &mut out).await;
+        (verdict, String::from_utf8_lossy(&out).into_owned())
+    });
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let resource = kube::discovery::ApiResource::from_gvk_with_plural(
+        &kube::api::GroupVersionKind::gvk("locust.io", "v2", "LocustTest"),
+        "locusttests",
+    );
+    let api: kube::Api<kube::api::DynamicObject> =
+        kube::Api::namespaced_with(lab.sandbox().client.clone(), "default", &resource);
+    api.delete("del", &kube::api::DeleteParams::background())
+        .await
+        .expect("delete the test");
+    let (verdict, out) = tokio::time::timeout(Duration::from_secs(30), following)
+        .await
+        .expect("the follow ends")
+        .unwrap();
+    assert_eq!(verdict, Verdict::Failed(vec!["del".to_owned()]), "{out}");
+    assert!(out.contains("del: deleted before it ended"), "{out}");
+    lab.stop().await;
+}
