@@ -16,6 +16,7 @@ pub mod defaulting;
 pub mod field;
 pub mod flags;
 pub mod leader;
+pub mod locust;
 pub mod metrics;
 pub mod names;
 pub mod operator;
