@@ -1,4 +1,5 @@
-//! Reading a Locust master's `GET /stats/requests` (`locust_operator::locust::stats`), on what a
+//! Reading a Locust master's `GET /stats/requests` (`locust_operator::locust::stats`) and judging its
+//! final numbers against thresholds (`locust::thresholds`), on what a
 //! real Locust 2.43.3 master answered over distributed runs (`tests/fixtures/locust-web`), and
 //! on what it must survive: HTML, truncated JSON, other JSON, huge bodies.
 
@@ -148,4 +149,81 @@ fn what_is_not_stats_is_said_never_a_panic() {
             .state,
         State::Other("cleanup".into())
     );
+}
+
+mod thresholds {
+    use locust_operator::locust::stats::parse;
+    use locust_operator::locust::thresholds::Thresholds;
+
+    use super::fixture;
+
+    #[test]
+    fn the_final_numbers_against_each_threshold() {
+        // 1262 requests, 634 failed (ratio 0.502), p95 5 ms, p99 8 ms.
+        let stats = parse(&fixture("27-before-autoquit-exit-stats-requests.json")).unwrap();
+        let passing = Thresholds {
+            max_fail_ratio: Some(0.6),
+            max_p95_ms: Some(5.0),
+            max_p99_ms: Some(8.0),
+            min_rps: Some(1.0),
+        };
+        assert!(passing.check(&stats).is_empty());
+        let failing = Thresholds {
+            max_fail_ratio: Some(0.01),
+            max_p95_ms: Some(4.0),
+            max_p99_ms: Some(10.0),
+            min_rps: Some(1000.0),
+        };
+        let missed: Vec<String> = failing
+            .check(&stats)
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        assert_eq!(missed.len(), 3, "{missed:?}");
+        assert!(
+            missed[0].starts_with("maxFailRatio 0.01 (measured 0.5"),
+            "{missed:?}"
+        );
+        assert_eq!(missed[1], "maxP95Ms 4 (measured 5)");
+        assert!(
+            missed[2].starts_with("minRps 1000 (measured "),
+            "{missed:?}"
+        );
+        assert!(Thresholds::default().is_empty());
+    }
+
+    #[test]
+    fn a_run_without_requests_misses_what_it_cannot_show() {
+        let stats = parse(&fixture("01-waiting-0-workers-stats-requests.json")).unwrap();
+        let thresholds = Thresholds {
+            max_fail_ratio: Some(0.1),
+            max_p95_ms: Some(100.0),
+            ..Thresholds::default()
+        };
+        let missed: Vec<String> = thresholds
+            .check(&stats)
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        assert_eq!(
+            missed,
+            [
+                "maxFailRatio 0.1 (nothing measured)",
+                "maxP95Ms 100 (nothing measured)"
+            ]
+        );
+    }
+
+    #[test]
+    fn impossible_thresholds_are_named() {
+        let thresholds = Thresholds {
+            max_fail_ratio: Some(1.5),
+            max_p95_ms: Some(200.0),
+            max_p99_ms: Some(100.0),
+            min_rps: Some(-1.0),
+        };
+        let fields: Vec<&str> = thresholds.problems().iter().map(|(f, _)| *f).collect();
+        assert_eq!(fields, ["minRps", "maxFailRatio", "maxP99Ms"]);
+        assert!(Thresholds::default().problems().is_empty());
+    }
 }
