@@ -286,7 +286,7 @@ fn sandbox(
     grace: std::time::Duration,
 ) -> ExitCode {
     use locust_operator::sandbox::follow::{self, Verdict};
-    use locust_operator::sandbox::{Options, Sandbox, node::Allocatable};
+    use locust_operator::sandbox::{Options, Sandbox, host::Allocatable};
     let fail = |message: String| {
         eprintln!("error: {message}");
         ExitCode::FAILURE
@@ -352,7 +352,7 @@ fn sandbox(
                 let stop = interrupted.clone();
                 let mut out = std::io::stdout();
                 let verdict =
-                    follow::follow(&sandbox.client, &sandbox.node, &tests, stop, &mut out).await;
+                    follow::follow(&sandbox.client, &sandbox.host, &tests, stop, &mut out).await;
                 code = match verdict {
                     Verdict::Succeeded => {
                         eprintln!(

@@ -15,7 +15,7 @@ use kube::{Api, Client};
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
-use super::node::Node;
+use super::host::Host;
 
 /// Field manager of what the sandbox applies.
 pub const FIELD_MANAGER: &str = "locust-operator-sandbox";
@@ -214,7 +214,7 @@ fn age(object: &Value) -> String {
 /// one changes to `out`.
 pub async fn follow(
     client: &Client,
-    node: &Node,
+    node: &Host,
     tests: &[TestRef],
     stop: CancellationToken,
     out: &mut (dyn Write + Send),
@@ -332,7 +332,7 @@ fn verdict(ended: &BTreeMap<TestRef, String>) -> Verdict {
 
 /// The last `lines` lines of the Locust container's log of the master pod of a test (the
 /// master Job `master`'s pods are `<master>-<suffix>`; its container is named `master` too).
-pub fn master_log_tail(node: &Node, namespace: &str, master: &str, lines: usize) -> Option<String> {
+pub fn master_log_tail(node: &Host, namespace: &str, master: &str, lines: usize) -> Option<String> {
     let prefix = format!("{master}-");
     let log = node.latest_log(namespace, |pod| pod.starts_with(&prefix), master)?;
     let text = std::fs::read_to_string(log).ok()?;

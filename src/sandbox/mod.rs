@@ -16,6 +16,7 @@
 pub mod demo;
 pub mod exporter;
 pub mod follow;
+pub mod host;
 pub mod network;
 pub mod node;
 pub mod pod;
@@ -44,7 +45,8 @@ use crate::webhook::server::Readiness;
 use crate::webhook::tls::ReloadingCert;
 use crate::webhook::{CertSource, Listeners, Serving};
 
-use node::{Allocatable, Node};
+use host::{Allocatable, Host};
+use node::Node;
 
 /// Why the sandbox could not start.
 #[derive(Debug, thiserror::Error)]
@@ -100,8 +102,8 @@ pub struct Sandbox {
     api: ApiServer,
     /// A client of its API server.
     pub client: Client,
-    /// The node.
-    pub node: Arc<Node>,
+    /// The node's resources (its pods' files and logs, the Locust images).
+    pub host: Arc<Host>,
     /// The demo target.
     pub demo: demo::Demo,
     /// The kubeconfig for `kubectl`.
@@ -236,22 +238,22 @@ impl Sandbox {
             }),
         )
         .map_err(io("the Python modules"))?;
-        let node = Node::new(
+        let host = Host::new(
             client.clone(),
             network,
             pythons,
             options.dir.clone(),
             options.allocatable,
         );
-        tasks.push(tokio::spawn(Arc::clone(&node).run(stop.clone())));
-        api.set_logs(Arc::new(node::PodLogs(Arc::clone(&node))));
+        tasks.push(tokio::spawn(Node::new(Arc::clone(&host)).run(stop.clone())));
+        api.set_logs(Arc::new(host::PodLogs(Arc::clone(&host))));
 
         let kubeconfig = options.dir.join("kubeconfig");
         write_private(&kubeconfig, &api.kubeconfig("default")).map_err(io("the kubeconfig"))?;
         Ok(Self {
             api,
             client,
-            node,
+            host,
             demo,
             kubeconfig,
             stop,
@@ -274,7 +276,7 @@ impl Sandbox {
             }
         }
         for version in versions {
-            self.node.pythons.locust(&version).await?;
+            self.host.pythons.locust(&version).await?;
         }
         Ok(())
     }

@@ -1,87 +1,20 @@
 //! The sandbox's one node: what the scheduler and the kubelet do for this machine. It watches
-//! every pod, reserves room for its requests (or reports it `Unschedulable`), runs it
-//! ([`super::pod`]), stops its processes when it is deleted, and keeps the Service names
-//! resolving to the pods they select ([`super::network`]).
+//! every pod and runs it ([`super::pod`]; room for its requests is the [`Host`]'s to give),
+//! stops its processes when it is deleted, and keeps the Service names resolving to the pods
+//! they select ([`super::network`]).
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::Ipv4Addr;
-use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::{Pod, Service};
+use kube::Api;
 use kube::runtime::watcher;
-use kube::{Api, Client};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use super::network::Network;
-use super::python::Pythons;
-
-/// The node's name.
-pub const NODE_NAME: &str = "sandbox";
-
-/// What the node can give its pods.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct Allocatable {
-    /// CPU in millicores.
-    pub cpu_millis: f64,
-    /// Memory in bytes.
-    pub memory_bytes: f64,
-}
-
-impl Allocatable {
-    /// This machine: its CPUs and its memory.
-    pub fn of_this_machine() -> Self {
-        let cpus = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
-        let memory = std::fs::read_to_string("/proc/meminfo")
-            .ok()
-            .and_then(|text| {
-                text.lines()
-                    .find_map(|l| l.strip_prefix("MemTotal:"))
-                    .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
-            })
-            .map_or(8.0 * 1024.0 * 1024.0 * 1024.0, |kb| kb * 1024.0);
-        Self {
-            cpu_millis: cpus as f64 * 1000.0,
-            memory_bytes: memory,
-        }
-    }
-}
-
-/// A pod's requests: the largest init container's or the sum of the others', whichever is more
-/// (sidecars count with the containers), as the scheduler counts them.
-fn requests(pod: &Pod) -> (f64, f64) {
-    let spec = pod.spec.clone().unwrap_or_default();
-    let of = |c: &k8s_openapi::api::core::v1::Container, key: &str| {
-        c.resources
-            .as_ref()
-            .and_then(|r| r.requests.as_ref())
-            .and_then(|r| r.get(key))
-            .and_then(|q| crate::quantity::parse(&q.0).ok())
-            .unwrap_or(0.0)
-    };
-    let init = spec.init_containers.clone().unwrap_or_default();
-    let sidecars = init
-        .iter()
-        .filter(|c| c.restart_policy.as_deref() == Some("Always"));
-    let sum = |key: &str, factor: f64| {
-        spec.containers
-            .iter()
-            .chain(sidecars.clone())
-            .map(|c| of(c, key) * factor)
-            .sum::<f64>()
-    };
-    let max_init = |key: &str, factor: f64| {
-        init.iter()
-            .map(|c| of(c, key) * factor)
-            .fold(0.0_f64, f64::max)
-    };
-    (
-        sum("cpu", 1000.0).max(max_init("cpu", 1000.0)),
-        sum("memory", 1.0).max(max_init("memory", 1.0)),
-    )
-}
+use super::host::{Host, pod_key as key};
 
 struct Running {
     cancel: CancellationToken,
@@ -89,118 +22,24 @@ struct Running {
     address: Ipv4Addr,
     labels: BTreeMap<String, String>,
     namespace: String,
-    reserved: Option<(f64, f64)>,
 }
 
-/// The node.
+/// The node: its pods as it runs them, and the Services whose names it keeps resolving.
 pub struct Node {
-    /// The API client.
-    pub client: Client,
-    /// Addresses and names.
-    pub network: Network,
-    /// The Locust images.
-    pub pythons: Pythons,
-    dir: PathBuf,
-    allocatable: Allocatable,
+    /// What its pods share.
+    pub host: Arc<Host>,
     pods: Mutex<HashMap<String, Running>>,
     services: Mutex<BTreeMap<(String, String), BTreeMap<String, String>>>,
 }
 
 impl Node {
-    /// A node keeping its pods under `dir`.
-    pub fn new(
-        client: Client,
-        network: Network,
-        pythons: Pythons,
-        dir: PathBuf,
-        allocatable: Allocatable,
-    ) -> Arc<Self> {
+    /// A node running its pods on `host`.
+    pub fn new(host: Arc<Host>) -> Arc<Self> {
         Arc::new(Self {
-            client,
-            network,
-            pythons,
-            dir,
-            allocatable,
+            host,
             pods: Mutex::new(HashMap::new()),
             services: Mutex::new(BTreeMap::new()),
         })
-    }
-
-    /// The directory of a pod (volumes, logs, its filesystem).
-    pub fn pod_dir(&self, namespace: &str, name: &str, uid: Option<&str>) -> PathBuf {
-        let uid = uid.unwrap_or_default();
-        let short = uid.get(..8).unwrap_or(uid);
-        self.dir
-            .join("pods")
-            .join(namespace)
-            .join(format!("{name}-{short}"))
-    }
-
-    /// The log file of a container of a running or finished pod, if any.
-    pub fn log_file(&self, namespace: &str, pod: &str, container: &str) -> Option<PathBuf> {
-        self.latest_log(namespace, |name| name == pod, container)
-    }
-
-    /// The newest log file of `container` among the pods whose name `pod` accepts (a Job's
-    /// pods are `<job>-<suffix>`).
-    pub fn latest_log(
-        &self,
-        namespace: &str,
-        pod: impl Fn(&str) -> bool,
-        container: &str,
-    ) -> Option<PathBuf> {
-        let dir = self.dir.join("pods").join(namespace);
-        let mut candidates: Vec<PathBuf> = std::fs::read_dir(&dir)
-            .ok()?
-            .flatten()
-            .map(|e| e.path())
-            .filter(|p| {
-                p.file_name()
-                    .and_then(|n| n.to_str())
-                    .and_then(|n| n.rsplit_once('-'))
-                    .is_some_and(|(name, _)| pod(name))
-            })
-            .map(|p| p.join("logs").join(format!("{container}.log")))
-            .filter(|p| p.exists())
-            .collect();
-        candidates.sort_by_key(|p| std::fs::metadata(p).and_then(|m| m.modified()).ok());
-        candidates.pop()
-    }
-
-    /// Reserves room for `pod`, or says why it does not fit (the scheduler's message).
-    pub fn reserve(&self, pod: &Pod) -> Result<(), String> {
-        let key = key(pod);
-        let (cpu, memory) = requests(pod);
-        let mut pods = self.lock_pods();
-        let (used_cpu, used_memory) = pods
-            .values()
-            .filter_map(|p| p.reserved)
-            .fold((0.0, 0.0), |(c, m), (pc, pm)| (c + pc, m + pm));
-        let mut short = Vec::new();
-        if used_cpu + cpu > self.allocatable.cpu_millis {
-            short.push("Insufficient cpu");
-        }
-        if used_memory + memory > self.allocatable.memory_bytes {
-            short.push("Insufficient memory");
-        }
-        if !short.is_empty() {
-            let reasons: Vec<String> = short.iter().map(|s| format!("1 {s}")).collect();
-            return Err(format!(
-                "0/1 nodes are available: {}. preemption: 0/1 nodes are available: 1 No preemption victims found for incoming pod.",
-                reasons.join(", ")
-            ));
-        }
-        if let Some(running) = pods.get_mut(&key) {
-            running.reserved = Some((cpu, memory));
-        }
-        Ok(())
-    }
-
-    /// Gives back what `pod` reserved.
-    pub fn release(&self, pod: &Pod) {
-        if let Some(running) = self.lock_pods().get_mut(&key(pod)) {
-            running.reserved = None;
-        }
     }
 
     fn lock_pods(&self) -> std::sync::MutexGuard<'_, HashMap<String, Running>> {
@@ -221,11 +60,11 @@ impl Node {
     /// period) before returning.
     pub async fn run(self: Arc<Self>, stop: CancellationToken) {
         let pods = watcher(
-            Api::<Pod>::all(self.client.clone()),
+            Api::<Pod>::all(self.host.client.clone()),
             watcher::Config::default(),
         );
         let services = watcher(
-            Api::<Service>::all(self.client.clone()),
+            Api::<Service>::all(self.host.client.clone()),
             watcher::Config::default(),
         );
         let mut pods = std::pin::pin!(pods);
@@ -254,7 +93,7 @@ impl Node {
                         let namespace = service.metadata.namespace.clone().unwrap_or_default();
                         let name = service.metadata.name.clone().unwrap_or_default();
                         self.lock_services().remove(&(namespace.clone(), name.clone()));
-                        let _ = self.network.set_service(&namespace, &name, None);
+                        let _ = self.host.network.set_service(&namespace, &name, None);
                     }
                     Ok(_) => {}
                     Err(error) => {
@@ -285,12 +124,12 @@ impl Node {
         if pods.contains_key(&key) || matches!(phase.as_deref(), Some("Succeeded" | "Failed")) {
             return;
         }
-        let address = self.network.allocate();
+        let address = self.host.network.allocate();
         let cancel = CancellationToken::new();
         let labels = pod.metadata.labels.clone().unwrap_or_default();
         let namespace = pod.metadata.namespace.clone().unwrap_or_default();
         let task = tokio::spawn(super::pod::run(
-            Arc::clone(self),
+            Arc::clone(&self.host),
             pod,
             address,
             cancel.clone(),
@@ -303,7 +142,6 @@ impl Node {
                 address,
                 labels,
                 namespace,
-                reserved: None,
             },
         );
         drop(pods);
@@ -319,7 +157,7 @@ impl Node {
         let node = Arc::clone(self);
         tokio::spawn(async move {
             let _ = running.task.await;
-            node.network.release(running.address);
+            node.host.network.release(running.address);
             node.refresh_names();
         });
     }
@@ -347,33 +185,9 @@ impl Node {
         }
         drop(pods);
         for (namespace, name, address) in addresses {
-            if let Err(error) = self.network.set_service(&namespace, &name, address) {
+            if let Err(error) = self.host.network.set_service(&namespace, &name, address) {
                 tracing::warn!(%error, "cannot write the hosts file");
             }
         }
     }
-
-    /// The directory of the node's state.
-    pub fn dir(&self) -> &Path {
-        &self.dir
-    }
-}
-
-/// The containers' logs, for the API server's `pods/log` (`kubectl logs`).
-pub struct PodLogs(pub Arc<Node>);
-
-impl memory_apiserver::Logs for PodLogs {
-    fn read(&self, namespace: &str, pod: &str, container: &str) -> Option<Vec<u8>> {
-        std::fs::read(self.0.log_file(namespace, pod, container)?).ok()
-    }
-}
-
-fn key(pod: &Pod) -> String {
-    pod.metadata.uid.clone().unwrap_or_else(|| {
-        format!(
-            "{}/{}",
-            pod.metadata.namespace.as_deref().unwrap_or_default(),
-            pod.metadata.name.as_deref().unwrap_or_default()
-        )
-    })
 }

@@ -19,7 +19,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use super::exporter;
-use super::node::Node;
+use super::host::{Host, NODE_NAME};
 use super::process::{Launch, Mounts, NodeEnv, Process};
 use super::python::{Image, ImageError};
 
@@ -177,7 +177,7 @@ fn now() -> String {
 }
 
 /// Runs `pod` until it ends or `cancel` (the pod was deleted, or the sandbox stops).
-pub async fn run(node: Arc<Node>, pod: Pod, address: Ipv4Addr, cancel: CancellationToken) {
+pub async fn run(node: Arc<Host>, pod: Pod, address: Ipv4Addr, cancel: CancellationToken) {
     let namespace = pod.metadata.namespace.clone().unwrap_or_default();
     let name = pod.metadata.name.clone().unwrap_or_default();
     let spec = pod.spec.clone().unwrap_or_default();
@@ -211,7 +211,7 @@ pub async fn run(node: Arc<Node>, pod: Pod, address: Ipv4Addr, cancel: Cancellat
         }
     }
     // Bound to this node (as the scheduler's binding does), so `kubectl logs` reads its logs.
-    let binding = json!({"spec": {"nodeName": super::node::NODE_NAME}});
+    let binding = json!({"spec": {"nodeName": NODE_NAME}});
     if let Err(error) = report
         .api
         .patch(&name, &PatchParams::default(), &Patch::Merge(&binding))
@@ -237,7 +237,7 @@ pub async fn run(node: Arc<Node>, pod: Pod, address: Ipv4Addr, cancel: Cancellat
 
 /// Runs what is left of a scheduled pod; returns the processes still to stop.
 async fn run_scheduled(
-    node: &Arc<Node>,
+    node: &Arc<Host>,
     pod: &Pod,
     dir: &Path,
     report: &mut Report,
@@ -695,7 +695,7 @@ fn expand(arg: &str, env: &BTreeMap<String, String>) -> String {
 /// The pod's volumes written under `dir`, as a function giving each container its mounts; or
 /// why a volume cannot be made yet (a ConfigMap or Secret that does not exist).
 async fn volumes(
-    node: &Node,
+    node: &Host,
     pod: &Pod,
     dir: &Path,
 ) -> Result<impl Fn(&Container) -> Mounts + use<>, String> {
@@ -817,7 +817,7 @@ fn select(
 /// The container's own environment (`envFrom`, then `env`), or the kubelet's
 /// `CreateContainerConfigError` message for what it references and does not exist.
 async fn environment(
-    node: &Node,
+    node: &Host,
     pod: &Pod,
     container: &Container,
     address: Ipv4Addr,
@@ -924,7 +924,7 @@ where
             "metadata.namespace" => pod.metadata.namespace.clone(),
             "metadata.uid" => pod.metadata.uid.clone(),
             "status.podIP" | "status.hostIP" => Some(address.to_string()),
-            "spec.nodeName" => Some(super::node::NODE_NAME.to_owned()),
+            "spec.nodeName" => Some(NODE_NAME.to_owned()),
             _ => None,
         };
         return Ok(value);

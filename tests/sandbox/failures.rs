@@ -2,7 +2,7 @@
 //! message format (`{FailureType}: {N} pod(s) affected [{pod-names}]: {error-detail}`) once
 //! the operator's grace period is over.
 
-use locust_operator::sandbox::node::Allocatable;
+use locust_operator::sandbox::host::Allocatable;
 
 use crate::{LOCUSTFILE_CONFIGMAP, Lab, condition, node, phase, quick_test};
 

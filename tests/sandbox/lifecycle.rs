@@ -122,7 +122,7 @@ async fn two_tests_at_once_both_succeed() {
 
 fn follow_tail(lab: &Lab, name: &str) -> String {
     locust_operator::sandbox::follow::master_log_tail(
-        &lab.sandbox().node,
+        &lab.sandbox().host,
         "default",
         &format!("{name}-master"),
         50,

@@ -22,7 +22,7 @@ use kube::api::{DynamicObject, GroupVersionKind};
 use kube::discovery::ApiResource;
 use locust_operator::config::Config;
 use locust_operator::sandbox::follow::{self, TestRef};
-use locust_operator::sandbox::node::Allocatable;
+use locust_operator::sandbox::host::Allocatable;
 use locust_operator::sandbox::{Options, Sandbox};
 use serde_json::Value;
 

@@ -97,7 +97,7 @@ async fn a_followed_test_deleted_before_its_verdict_ends_the_follow() {
     lab.wait_for("del", "Running", |t| phase(t) == "Running")
         .await;
     let client = lab.sandbox().client.clone();
-    let node = std::sync::Arc::clone(&lab.sandbox().node);
+    let node = std::sync::Arc::clone(&lab.sandbox().host);
     let following = tokio::spawn(async move {
         let mut out: Vec<u8> = Vec::new();
         let stop = tokio_util::sync::CancellationToken::new();

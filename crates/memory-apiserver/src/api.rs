@@ -5,8 +5,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
-use axum::body::{Body, Bytes};
-use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
+use axum::body::Bytes;
+use axum::http::{HeaderMap, Method, Uri, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
@@ -15,6 +15,7 @@ use crate::patch::{
     record_update_with, strategic_merge,
 };
 use crate::resources::{self, ResourceType};
+use crate::response::json_response;
 use crate::selectors::{FieldSelector, LabelSelector, labels};
 use crate::state::{Propagation, State, convert, from_storage, key, storage_defaults};
 use crate::status::{ApiError, delete_success};
@@ -80,24 +81,6 @@ fn query(uri: &Uri) -> BTreeMap<String, String> {
                 .collect()
         })
         .unwrap_or_default()
-}
-
-/// A JSON response (`application/json`) with `Warning` headers.
-pub(crate) fn json_response(status: u16, body: &Value, warnings: &[String]) -> Response {
-    let mut response = Response::new(Body::from(crate::encoding::to_vec(body)));
-    *response.status_mut() =
-        StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    response.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
-    for warning in warnings {
-        let escaped = warning.replace('"', "\\\"");
-        if let Ok(value) = HeaderValue::from_str(&format!("299 - \"{escaped}\"")) {
-            response.headers_mut().append(header::WARNING, value);
-        }
-    }
-    response
 }
 
 impl IntoResponse for ApiError {

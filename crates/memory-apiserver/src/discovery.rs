@@ -9,8 +9,8 @@ use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::Response;
 use serde_json::{Value, json};
 
-use crate::api::json_response;
 use crate::resources::{self, ResourceType};
+use crate::response::json_response;
 use crate::state::State;
 use crate::status::ApiError;
 

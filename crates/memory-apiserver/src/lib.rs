@@ -29,10 +29,12 @@ pub mod events;
 pub mod faults;
 pub mod gc;
 pub mod job_controller;
+pub mod log_source;
 pub mod logs;
 pub mod openapi;
 pub mod patch;
 pub mod resources;
+pub mod response;
 pub mod schema;
 pub mod selectors;
 pub mod sim;
@@ -54,7 +56,7 @@ use axum::http::{HeaderMap, Method, Uri};
 use tokio::task::JoinHandle;
 
 pub use faults::Filter;
-pub use logs::Logs;
+pub use log_source::Logs;
 pub use state::State;
 pub use tls::Tls;
 

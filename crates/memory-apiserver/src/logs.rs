@@ -1,5 +1,5 @@
 //! The `pods/log` subresource: `GET /api/v1/namespaces/NS/pods/P/log?container=C&tailLines=N
-//! &limitBytes=B&follow=true`, answered from a [`Logs`] source that the program running the
+//! &limitBytes=B&follow=true`, answered from a [`Logs`](crate::Logs) source that the program running the
 //! pods provides ([`crate::ApiServer::set_logs`]), as kube-apiserver answers it from the
 //! kubelet: 200 `text/plain` with the raw log, streamed while `follow`ing (what the source
 //! has appended is sent every [`FOLLOW_INTERVAL`], until the container or the pod is gone or
@@ -24,13 +24,6 @@ use crate::status::ApiError;
 
 /// How often a followed log is read again.
 pub const FOLLOW_INTERVAL: Duration = Duration::from_millis(200);
-
-/// Where container logs come from (the node that runs the pods).
-pub trait Logs: Send + Sync {
-    /// Everything container `container` of pod `namespace/pod` has written so far; `None` when
-    /// there is no log (the container has not started).
-    fn read(&self, namespace: &str, pod: &str, container: &str) -> Option<Vec<u8>>;
-}
 
 /// The options of a log request.
 struct Options {

@@ -31,7 +31,7 @@ pub struct State {
     /// Tables and OpenAPI.
     pub crds: std::sync::RwLock<std::collections::BTreeMap<String, Value>>,
     /// Where `pods/log` reads container logs from ([`crate::ApiServer::set_logs`]).
-    pub logs: std::sync::RwLock<Option<Arc<dyn crate::logs::Logs>>>,
+    pub logs: std::sync::RwLock<Option<Arc<dyn crate::log_source::Logs>>>,
     /// Fault injection.
     pub faults: Faults,
     /// Whether a Job controller runs ([`crate::job_controller`]): then the control plane's
@@ -97,7 +97,7 @@ impl State {
     }
 
     /// The source of container logs, if one is set.
-    pub fn logs(&self) -> Option<Arc<dyn crate::logs::Logs>> {
+    pub fn logs(&self) -> Option<Arc<dyn crate::log_source::Logs>> {
         self.logs
             .read()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
