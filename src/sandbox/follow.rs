@@ -192,21 +192,17 @@ fn row_of(object: &Value) -> Row {
     }
 }
 
-/// Age as kubectl shows it (`45s`, `3m12s`, `2h5m`).
+/// Age as kubectl shows it (`45s`, `3m12s`, `2h5m`: kube's rules, as the API server's Tables).
 fn age(object: &Value) -> String {
     let created = object
         .pointer("/metadata/creationTimestamp")
         .and_then(Value::as_str)
         .and_then(|t| t.parse::<Timestamp>().ok());
-    let Some(created) = created else {
-        return "<unknown>".into();
-    };
-    let seconds = (Timestamp::now().as_second() - created.as_second()).max(0);
-    match seconds {
-        s if s < 120 => format!("{s}s"),
-        s if s < 600 => format!("{}m{}s", s / 60, s % 60),
-        s if s < 3 * 3600 => format!("{}m", s / 60),
-        s => format!("{}h{}m", s / 3600, (s % 3600) / 60),
+    match created {
+        Some(created) => memory_apiserver::table::human_duration_seconds(
+            Timestamp::now().as_second() - created.as_second(),
+        ),
+        None => "<unknown>".into(),
     }
 }
 
