@@ -5,7 +5,6 @@
 use std::net::SocketAddr;
 
 use serde_json::Value;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio_util::sync::CancellationToken;
 
 /// Serves `/metrics` on `listen` until `stop`, scraping the Locust web UI at `web`.
@@ -35,26 +34,14 @@ pub async fn serve(
 
 /// `GET /stats/requests` of the master, or `None` when it does not answer.
 async fn fetch(web: SocketAddr) -> Option<Value> {
-    let request = async {
-        let mut stream = tokio::net::TcpStream::connect(web).await.ok()?;
-        let head = format!(
-            "GET /stats/requests HTTP/1.0\r\nHost: {web}\r\nAccept: application/json\r\n\r\n"
-        );
-        stream.write_all(head.as_bytes()).await.ok()?;
-        let mut response = Vec::new();
-        stream.read_to_end(&mut response).await.ok()?;
-        let text = String::from_utf8_lossy(&response);
-        let (status, body) = text.split_once("\r\n\r\n")?;
-        status
-            .starts_with("HTTP/1.")
-            .then_some(())
-            .filter(|()| status.split_whitespace().nth(1) == Some("200"))?;
-        serde_json::from_str(body).ok()
-    };
-    tokio::time::timeout(std::time::Duration::from_secs(5), request)
-        .await
-        .ok()
-        .flatten()
+    let body = crate::locust::client::get(
+        &web.to_string(),
+        "/stats/requests",
+        crate::locust::client::DEFAULT_TIMEOUT,
+    )
+    .await
+    .ok()?;
+    serde_json::from_slice(&body).ok()
 }
 
 /// The exporter's metrics for `stats` (`locust_up 0` alone when the master did not answer).
