@@ -123,6 +123,21 @@ impl Network {
     }
 }
 
+/// The operator's way to a test's master in the sandbox: the address its master Service
+/// resolves to for the pods (the name itself while it resolves to nothing yet, which then
+/// fails to connect like an unready Service).
+impl crate::locust::client::Resolve for Network {
+    fn master(&self, namespace: &str, name: &str) -> String {
+        let service = crate::names::node_name(name, crate::names::Role::Master);
+        let fqdn = service_fqdn(namespace, &service);
+        let port = crate::locust::client::WEB_PORT;
+        match self.names().get(&fqdn) {
+            Some(address) => format!("{address}:{port}"),
+            None => format!("{fqdn}:{port}"),
+        }
+    }
+}
+
 /// `<name>.<namespace>.svc.cluster.local`.
 pub fn service_fqdn(namespace: &str, name: &str) -> String {
     format!("{name}.{namespace}.svc.{CLUSTER_DOMAIN}")
@@ -150,6 +165,16 @@ mod tests {
             .unwrap();
         let text = std::fs::read_to_string(network.hosts_file()).unwrap();
         let hosts: serde_json::Value = serde_json::from_str(&text).unwrap();
+        use crate::locust::client::Resolve;
+        assert_eq!(
+            network.master("load", "t"),
+            "t-master.load.svc.cluster.local:8089",
+            "not resolving yet"
+        );
+        network
+            .set_service("load", "t-master", Some(Ipv4Addr::new(127, 7, 0, 9)))
+            .unwrap();
+        assert_eq!(network.master("load", "t"), "127.7.0.9:8089");
         for name in [
             "demo-app.default.svc.cluster.local",
             "demo-app.default.svc",
