@@ -54,6 +54,11 @@ pub enum SandboxError {
     /// The machine lacks what the sandbox needs.
     #[error(transparent)]
     Python(#[from] python::ImageError),
+    /// Not Linux.
+    #[error(
+        "the sandbox needs Linux: it gives every pod an address of its own in 127.0.0.0/8, which only Linux routes without configuration; on other systems use a cluster (kind, minikube) and `locust-operator run`"
+    )]
+    NotLinux,
     /// A file or a listener.
     #[error("{0}: {1}")]
     Io(String, #[source] std::io::Error),
@@ -115,6 +120,9 @@ pub struct Sandbox {
 impl Sandbox {
     /// Starts everything; ready when it returns.
     pub async fn start(options: Options) -> Result<Self, SandboxError> {
+        if !cfg!(target_os = "linux") {
+            return Err(SandboxError::NotLinux);
+        }
         python::Pythons::preflight().await?;
         let io = |what: &str| {
             let what = what.to_owned();
