@@ -25,9 +25,8 @@
 //! with `is_leader` still true), but we must stop reconciling as soon as we can no longer prove
 //! that we hold the Lease, which is client-go's renew-deadline behaviour.
 
-use std::collections::hash_map::RandomState;
+use crate::random::random_u64;
 use std::fmt;
-use std::hash::{BuildHasher, Hasher};
 use std::time::Duration;
 
 use k8s_openapi::api::coordination::v1::{Lease, LeaseSpec};
@@ -590,16 +589,6 @@ impl FailureLog {
         self.streak = 0;
         self.last_warning = None;
     }
-}
-
-/// A random number from std's randomly keyed hasher (no extra crate for randomness).
-fn random_u64() -> u64 {
-    let mut hasher = RandomState::new().build_hasher();
-    hasher.write_u32(std::process::id());
-    if let Ok(since_epoch) = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH) {
-        hasher.write_u128(since_epoch.as_nanos());
-    }
-    hasher.finish()
 }
 
 /// `period` plus up to 20% of it.

@@ -22,6 +22,7 @@ pub mod names;
 pub mod operator;
 pub mod parse;
 pub mod quantity;
+pub mod random;
 pub mod rbac;
 pub mod render;
 pub mod sandbox;

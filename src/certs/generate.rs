@@ -6,8 +6,6 @@
 //! decisions work from any Secret content, including content written by someone else. Nothing
 //! here panics on bad input: unparsable entries are simply not usable.
 
-use std::collections::hash_map::RandomState;
-use std::hash::{BuildHasher, Hasher};
 use std::path::Path;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -205,18 +203,6 @@ fn offset(at: SystemTime) -> OffsetDateTime {
     OffsetDateTime::from(at)
 }
 
-fn random_u32() -> u32 {
-    let mut hasher = RandomState::new().build_hasher();
-    hasher.write_u128(
-        SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_nanos())
-            .unwrap_or_default(),
-    );
-    // Truncation intended: 32 random bits.
-    hasher.finish() as u32
-}
-
 /// A new self-signed CA: `(certificate PEM, key PEM)`.
 pub fn new_ca(now: SystemTime, policy: &Policy) -> Result<(String, String), GenerateError> {
     let mut params = CertificateParams::new(Vec::<String>::new())?;
@@ -228,7 +214,10 @@ pub fn new_ca(now: SystemTime, policy: &Policy) -> Result<(String, String), Gene
     let mut name = DistinguishedName::new();
     name.push(
         DnType::CommonName,
-        format!("{CA_COMMON_NAME}@{unix}-{:08x}", random_u32()),
+        format!(
+            "{CA_COMMON_NAME}@{unix}-{:08x}",
+            (crate::random::random_u64() as u32)
+        ),
     );
     params.distinguished_name = name;
     params.key_usages = vec![

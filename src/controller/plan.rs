@@ -241,9 +241,15 @@ impl Children {
 
     /// Whether `kind name` may be created: not there, not taken, not being deleted.
     fn may_create(&self, kind: &str, name: Option<&str>) -> bool {
-        let label = format!("{kind} {}", name.unwrap_or_default());
+        let label = child_label(kind, name.unwrap_or_default());
         !self.foreign.contains(&label) && !self.leaving.contains(&label)
     }
+}
+
+/// How a child is named in [`Children::foreign`], [`Children::leaving`] and events:
+/// `Job my-test-master`.
+pub fn child_label(kind: &str, name: &str) -> String {
+    format!("{kind} {name}")
 }
 
 /// A child to create.

@@ -242,10 +242,9 @@ fn read(object: &DynamicObject, ctx: &Context) -> Read {
 
 /// `Job my-test-master`.
 fn describe(child: &ObjectReference) -> String {
-    format!(
-        "{} {}",
+    plan::child_label(
         child.kind.as_deref().unwrap_or_default(),
-        child.name.as_deref().unwrap_or_default()
+        child.name.as_deref().unwrap_or_default(),
     )
 }
 
@@ -300,8 +299,10 @@ fn owned<K: Resource<DynamicType = ()> + Clone>(
 ) -> Option<K> {
     let found = found?;
     let label = || {
-        let name = found.meta().name.as_deref().unwrap_or_default();
-        format!("{} {name}", K::kind(&()))
+        plan::child_label(
+            &K::kind(&()),
+            found.meta().name.as_deref().unwrap_or_default(),
+        )
     };
     match plan::ownership(found.meta(), uid) {
         Ownership::Ours => return Some((*found).clone()),
@@ -531,7 +532,7 @@ impl Context {
     {
         let namespace = test.metadata.namespace.as_deref().unwrap_or_default();
         let name = child.meta().name.clone().unwrap_or_default();
-        let label = format!("{} {name}", K::kind(&()));
+        let label = plan::child_label(&K::kind(&()), &name);
         let api: Api<K> = Api::namespaced(self.client.clone(), namespace);
         let params = PostParams {
             field_manager: Some(FIELD_MANAGER.to_owned()),

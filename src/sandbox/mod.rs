@@ -41,6 +41,7 @@ use crate::controller::State;
 use crate::flags::{ProcessFlags, ServerFlags};
 use crate::metrics::Metrics;
 use crate::operator::{self, RunSettings};
+use crate::random::random_u64;
 use crate::webhook::server::Readiness;
 use crate::webhook::tls::ReloadingCert;
 use crate::webhook::{CertSource, Listeners, Serving};
@@ -307,14 +308,6 @@ impl Sandbox {
             let _ = tokio::time::timeout(Duration::from_secs(40), task).await;
         }
     }
-}
-
-/// A random number (from the standard library's randomly seeded hasher).
-fn random_u64() -> u64 {
-    use std::hash::{BuildHasher, Hasher};
-    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
-    hasher.write_u64(0);
-    hasher.finish()
 }
 
 /// The flags of `locust-operator run`, parsed as the binary parses them.
