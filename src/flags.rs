@@ -35,6 +35,25 @@ pub struct ServerFlags {
     pub cert_reload_interval: Duration,
 }
 
+/// The flags of `run` alone on a command line (`args[0]` is the program's name), parsed as the
+/// binary parses them: for the sandbox and the tests, which start the operator as `run` does.
+#[derive(clap::Parser)]
+struct RunCommandLine {
+    #[command(flatten)]
+    flags: ProcessFlags,
+}
+
+impl ProcessFlags {
+    /// Parses `args` (`args[0]` is the program's name) as `locust-operator run` does.
+    pub fn try_parse_from<I, T>(args: I) -> Result<Self, clap::Error>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<std::ffi::OsString> + Clone,
+    {
+        <RunCommandLine as clap::Parser>::try_parse_from(args).map(|line| line.flags)
+    }
+}
+
 /// Command-line flags of `run` (each also readable from the environment).
 #[derive(clap::Args, Clone, Debug, PartialEq)]
 pub struct ProcessFlags {

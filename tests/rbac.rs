@@ -39,7 +39,6 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::http::{Method, Request, Uri};
-use clap::Parser;
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::{Namespace, Pod, Service};
 use k8s_openapi::api::events::v1::Event;
@@ -113,12 +112,6 @@ fn recording_client(server: &ApiServer, log: &Log) -> Client {
 // ---------------------------------------------------------------------------------------------
 // Replicas: `locust-operator run` in-process
 
-#[derive(Parser)]
-struct RunFlags {
-    #[command(flatten)]
-    flags: ProcessFlags,
-}
-
 /// The flags of a replica: leader election on the default Lease in [`LEASE_NAMESPACE`] with
 /// short timings, a short pod-health grace period, watching `watch` (all namespaces: `None`).
 fn flags(watch: Option<&str>) -> ProcessFlags {
@@ -133,7 +126,7 @@ fn flags(watch: Option<&str>) -> ProcessFlags {
         format!("--watch-namespace={}", watch.unwrap_or_default()),
         "--certs=files".to_owned(),
     ];
-    RunFlags::try_parse_from(argv).unwrap().flags
+    ProcessFlags::try_parse_from(argv).unwrap()
 }
 
 struct Replica {

@@ -28,7 +28,6 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use clap::Parser;
 use kube::Client;
 use memory_apiserver::ApiServer;
 use tokio::task::JoinHandle;
@@ -192,7 +191,7 @@ impl Sandbox {
             .map_err(SandboxError::ApiServer)?;
 
         // The operator, as `run` starts it (one replica: no leader election).
-        let flags = Run::try_parse_from([
+        let flags = ProcessFlags::try_parse_from([
             "locust-operator".to_owned(),
             "--leader-elect=false".to_owned(),
             "--certs=files".to_owned(),
@@ -201,8 +200,7 @@ impl Sandbox {
                 humantime::format_duration(options.grace)
             ),
         ])
-        .map_err(|e| SandboxError::ApiServer(e.to_string()))?
-        .flags;
+        .map_err(|e| SandboxError::ApiServer(e.to_string()))?;
         let settings = RunSettings::from_flags(&flags, options.config.clone(), "default");
         tasks.push(tokio::spawn({
             let client = client.clone();
@@ -308,13 +306,6 @@ impl Sandbox {
             let _ = tokio::time::timeout(Duration::from_secs(40), task).await;
         }
     }
-}
-
-/// The flags of `locust-operator run`, parsed as the binary parses them.
-#[derive(Parser)]
-struct Run {
-    #[command(flatten)]
-    flags: ProcessFlags,
 }
 
 /// A CA and a serving certificate for 127.0.0.1 and localhost: `(CA PEM, (cert PEM, key PEM))`.

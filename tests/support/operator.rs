@@ -9,7 +9,6 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use clap::Parser;
 use kube::Client;
 use locust_operator::config::Config;
 use locust_operator::controller::{Leadership, State};
@@ -71,13 +70,6 @@ impl Options {
     }
 }
 
-/// The flags of `locust-operator run`, parsed as the binary parses them.
-#[derive(Parser)]
-struct Run {
-    #[command(flatten)]
-    flags: ProcessFlags,
-}
-
 impl Options {
     /// The command line that asks for these options: `--watch-namespace` (the test's
     /// `namespace` first), `--pod-health-grace-period` and leader election.
@@ -123,9 +115,8 @@ impl Options {
     /// The settings `run` would make of [`Options::args`], with the replica's identity the
     /// test chose (tests tell replicas of one process apart by it).
     fn settings(&self, namespace: &str, client_namespace: &str) -> RunSettings {
-        let flags = Run::try_parse_from(self.args(namespace))
-            .expect("the options are valid flags")
-            .flags;
+        let flags = ProcessFlags::try_parse_from(self.args(namespace))
+            .expect("the options are valid flags");
         let mut settings = RunSettings::from_flags(&flags, self.config.clone(), client_namespace);
         if let (Some(elected), Some(chosen)) = (settings.leadership.as_mut(), &self.leadership) {
             elected.identity = chosen.identity.clone();
