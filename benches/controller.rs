@@ -795,6 +795,9 @@ fn operator_settings(bench: &Bench) -> Settings {
         namespaces: vec![NAMESPACE.to_owned()],
         max_concurrent_reconciles: bench.max_concurrent,
         instance: "bench".to_owned(),
+        poll_interval: locust_operator::controller::live::DEFAULT_POLL_INTERVAL,
+        worker_connect_timeout: locust_operator::defaulting::DEFAULT_WORKER_CONNECT_TIMEOUT,
+        masters: Default::default(),
     }
 }
 

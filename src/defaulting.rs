@@ -36,6 +36,10 @@ pub const DEFAULT_VOLUME_TARGET: VolumeTarget = VolumeTarget::Both;
 pub const DEFAULT_OTEL_PROTOCOL: OtelProtocol = OtelProtocol::Grpc;
 /// Default `spec.observability.openTelemetry.insecure`.
 pub const DEFAULT_OTEL_INSECURE: bool = false;
+/// Default of the operator's `--worker-connect-timeout`: how long the master may wait for all
+/// workers when the test does not say (`spec.worker.connectTimeoutSeconds`).
+pub const DEFAULT_WORKER_CONNECT_TIMEOUT: std::time::Duration =
+    std::time::Duration::from_secs(5 * 60);
 
 /// Fills every default into `spec`, in place.
 pub fn apply_defaults(spec: &mut LocustTestSpec) {
@@ -141,6 +145,30 @@ impl Defaulted {
                     .unwrap_or(DEFAULT_AUTOQUIT_TIMEOUT),
             ),
         }
+    }
+
+    /// How long the master may wait for all workers (`spec.worker.connectTimeoutSeconds`, else
+    /// `operator_default`, the `--worker-connect-timeout` flag).
+    pub fn worker_connect_timeout(
+        &self,
+        operator_default: std::time::Duration,
+    ) -> std::time::Duration {
+        self.0
+            .spec
+            .worker
+            .connect_timeout_seconds
+            .and_then(|seconds| u64::try_from(seconds).ok())
+            .map_or(operator_default, std::time::Duration::from_secs)
+    }
+
+    /// Whether the operator, not Locust's exit code, decides the verdict (`spec.thresholds`
+    /// sets at least one threshold).
+    pub fn has_thresholds(&self) -> bool {
+        self.0
+            .spec
+            .thresholds
+            .as_ref()
+            .is_some_and(|t| !t.is_empty())
     }
 
     /// Where the test-files ConfigMap is mounted (`spec.testFiles.srcMountPath`).

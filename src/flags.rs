@@ -102,6 +102,16 @@ pub struct ProcessFlags {
     #[arg(long, env = "POD_HEALTH_GRACE_PERIOD", default_value = "2m", value_parser = parse_duration)]
     pub pod_health_grace_period: Duration,
 
+    /// How often the operator reads a running test's numbers from its Locust master (and so
+    /// at most how often it writes them to the test's status), e.g. `10s`.
+    #[arg(long, env = "LOCUST_POLL_INTERVAL", default_value = "10s", value_parser = parse_duration)]
+    pub locust_poll_interval: Duration,
+
+    /// How long a test's master may wait, from when it runs, for all its workers to connect
+    /// before the test fails (a test's `spec.worker.connectTimeoutSeconds` overrides it).
+    #[arg(long, env = "WORKER_CONNECT_TIMEOUT", default_value = "5m", value_parser = parse_duration)]
+    pub worker_connect_timeout: Duration,
+
     /// Namespaces to watch, comma-separated; empty watches all namespaces.
     #[arg(long, env = "WATCH_NAMESPACE", default_value = "", value_parser = parse_namespaces)]
     pub watch_namespace: Namespaces,

@@ -83,6 +83,9 @@ impl RunSettings {
             namespaces: flags.watch_namespace.0.clone(),
             max_concurrent_reconciles: flags.max_concurrent_reconciles,
             instance: identity.clone(),
+            poll_interval: flags.locust_poll_interval,
+            worker_connect_timeout: flags.worker_connect_timeout,
+            masters: crate::locust::client::MasterAddresses::default(),
         };
         let leadership = flags.leader_elect.then(|| Leadership {
             namespace: leader::lease_namespace(

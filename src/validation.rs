@@ -75,7 +75,26 @@ pub fn validate(test: &Defaulted) -> Report {
     validate_volumes(spec, &effective, &mut report);
     validate_mount_paths(test, &mut report);
     validate_observability(spec, &mut report);
+    validate_thresholds(spec, &mut report);
     report
+}
+
+/// `spec.thresholds`: each limit a number a run can meet ([`Thresholds::problems`]).
+///
+/// [`Thresholds::problems`]: crate::api::v2::Thresholds::problems
+fn validate_thresholds(spec: &LocustTestSpec, report: &mut Report) {
+    let Some(thresholds) = &spec.thresholds else {
+        return;
+    };
+    for (field, message) in thresholds.problems() {
+        report.error(format!("spec.thresholds.{field}"), message);
+    }
+    if thresholds.is_empty() {
+        report.warn(
+            "spec.thresholds",
+            "sets no threshold: the master's exit code decides the verdict",
+        );
+    }
 }
 
 fn validate_name(name: &str, generate_name: &str, report: &mut Report) {

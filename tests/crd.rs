@@ -129,7 +129,8 @@ fn printer_columns_match_kubectl_get_output() {
             .map(|(n, t, p, prio)| (n.to_string(), t.to_string(), p.to_string(), *prio))
             .collect::<Vec<_>>()
     };
-    // kubectl upper-cases names: NAME PHASE WORKERS CONNECTED AGE (Image only with -o wide).
+    // kubectl upper-cases names: NAME PHASE WORKERS CONNECTED AGE (Image and the live numbers
+    // USERS RPS FAILURES only with -o wide).
     assert_eq!(
         columns(0),
         owned(&[
@@ -137,6 +138,9 @@ fn printer_columns_match_kubectl_get_output() {
             ("Workers", "integer", ".spec.worker.replicas", 0),
             ("Connected", "integer", ".status.connectedWorkers", 0),
             ("Image", "string", ".spec.image", 1),
+            ("Users", "integer", ".status.stats.users", 1),
+            ("RPS", "number", ".status.stats.requestsPerSecond", 1),
+            ("Failures", "integer", ".status.stats.failures", 1),
             ("Age", "date", ".metadata.creationTimestamp", 0),
         ])
     );

@@ -11,6 +11,7 @@
 //! replicas' recorded clients). The life: two replicas on one Lease (namespaced, as the
 //! `namespaced` overlay), tests run to `Succeeded` (pods from the harness's Job controller, or
 //! from the test when `LOCUST_E2E_JOB_CONTROLLER=off`; pod status from `memory_apiserver::sim`), a pod failure,
+//! workers that never connect (the Jobs suspended),
 //! a spec edit and an externally deleted Job, expired watches (`compact` + `drop_watches`),
 //! children names taken by foreign objects (a repeated event), an invalid spec, a failover on
 //! the leader's clean shutdown (the Lease released), and a restart watching every namespace
@@ -525,6 +526,22 @@ async fn run() {
     world
         .wait_for("crash", "Failed", |t| phase(t) == "Failed")
         .await;
+
+    // Workers that never connect: at the test's connect timeout it fails, and its Jobs are
+    // suspended (a patch of each).
+    world
+        .create("lonely", 1, json!({"worker": {"connectTimeoutSeconds": 1}}))
+        .await;
+    world.children("lonely").await;
+    world.run_pods("lonely-master", 1).await;
+    world
+        .wait_for("lonely", "Failed", |t| phase(t) == "Failed")
+        .await;
+    eventually("lonely's Jobs suspended", || async {
+        let worker = world.jobs().get("lonely-worker").await.ok()?;
+        (worker.spec?.suspend == Some(true)).then_some(())
+    })
+    .await;
 
     // A spec edit (ignored), then the worker Job deleted by someone else (recreated).
     world.create("edited", 1, json!({})).await;

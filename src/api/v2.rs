@@ -48,6 +48,9 @@ pub const RUNTIME_CLASS_NAME_PATTERN: &str =
     printcolumn = r#"{"name":"Workers","type":"integer","jsonPath":".spec.worker.replicas","description":"Requested worker count"}"#,
     printcolumn = r#"{"name":"Connected","type":"integer","jsonPath":".status.connectedWorkers","description":"Connected workers"}"#,
     printcolumn = r#"{"name":"Image","type":"string","jsonPath":".spec.image","priority":1,"description":"Locust image"}"#,
+    printcolumn = r#"{"name":"Users","type":"integer","jsonPath":".status.stats.users","priority":1,"description":"Users running, as the Locust master reports"}"#,
+    printcolumn = r#"{"name":"RPS","type":"number","jsonPath":".status.stats.requestsPerSecond","priority":1,"description":"Requests per second, as the Locust master reports"}"#,
+    printcolumn = r#"{"name":"Failures","type":"integer","jsonPath":".status.stats.failures","priority":1,"description":"Failed requests so far"}"#,
     printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#,
     validation = super::name_length_rule(),
 )]
@@ -102,6 +105,39 @@ pub struct LocustTestSpec {
     /// Metrics and tracing settings.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub observability: Option<ObservabilitySpec>,
+
+    /// Pass/fail criteria on the run's final numbers, read from the Locust master when the run
+    /// stops. With any threshold set the operator decides the verdict: a run that misses one
+    /// ends `Failed` (`TestCompleted` reason `TestFailed`, the message lists each missed
+    /// threshold with the measured value) whatever Locust's exit code; without thresholds the
+    /// master's exit code decides.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub thresholds: Option<Thresholds>,
+}
+
+/// Limits a run's final numbers must stay within. Every field is optional.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct Thresholds {
+    /// Largest share of failed requests, from 0 to 1 (`0.01` is 1%).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0, max = 1))]
+    pub max_fail_ratio: Option<f64>,
+
+    /// Largest 95th percentile response time over all requests, in milliseconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0))]
+    pub max_p95_ms: Option<f64>,
+
+    /// Largest 99th percentile response time over all requests, in milliseconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0))]
+    pub max_p99_ms: Option<f64>,
+
+    /// Smallest average requests per second over the run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0))]
+    pub min_rps: Option<f64>,
 }
 
 /// When the kubelet pulls the container image.
@@ -229,6 +265,14 @@ pub struct WorkerSpec {
     /// Extra Locust arguments appended after everything the operator generates.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub extra_args: Option<Vec<String>>,
+
+    /// Seconds the master may wait, from when it runs, for all `replicas` workers to connect.
+    /// When fewer have connected by then, the test ends `Failed` naming the workers that never
+    /// connected, and its Jobs are suspended so nothing is left waiting. Absent: the
+    /// operator's default (`--worker-connect-timeout`, 5 minutes unless set).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 86400))]
+    pub connect_timeout_seconds: Option<i32>,
 }
 
 /// Where the test code comes from.
@@ -476,6 +520,157 @@ pub struct LocustTestStatus {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(schema_with = "super::schema::conditions")]
     pub conditions: Option<Vec<Condition>>,
+
+    /// The run as the Locust master reports it, read from its web API while the test runs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stats: Option<LiveStats>,
+
+    /// The run's final numbers, kept when the run stops (or why they are missing).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub results: Option<Results>,
+}
+
+/// Numbers read from the Locust master's `GET /stats/requests`.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct LiveStats {
+    /// Locust's runner state: `ready` (waiting for workers or a start), `spawning`, `running`,
+    /// `stopping` or `stopped`.
+    pub state: String,
+
+    /// Users running now.
+    pub users: i64,
+
+    /// Requests per second over Locust's recent window (about 10 s).
+    pub requests_per_second: f64,
+
+    /// Failed requests over all requests so far, from 0 to 1.
+    pub fail_ratio: f64,
+
+    /// Requests so far.
+    pub requests: i64,
+
+    /// Failed requests so far.
+    pub failures: i64,
+
+    /// Median response time so far, in milliseconds (absent before the first request).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub median_response_time_ms: Option<f64>,
+
+    /// 95th percentile response time so far, in milliseconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub p95_response_time_ms: Option<f64>,
+
+    /// 99th percentile response time so far, in milliseconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub p99_response_time_ms: Option<f64>,
+
+    /// Workers the master counts as connected.
+    pub workers: i32,
+
+    /// Workers the master lost (no heartbeat), by Locust id (`<pod name>_<hex>`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub missing_workers: Option<Vec<String>>,
+
+    /// When these numbers were read.
+    #[schemars(schema_with = "embedded::<Time>")]
+    pub read_time: Time,
+
+    /// Why the latest read failed, when it did: the numbers above are then stale (as of
+    /// `readTime`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stale: Option<String>,
+}
+
+/// A run's final numbers and where its full report is kept.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct Results {
+    /// `true` when these are the numbers of the stopped run; `false` when the master exited
+    /// before the operator read them (see `message`): the numbers are then absent.
+    pub available: bool,
+
+    /// Why the results are missing, or a summary of the run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+
+    /// Requests.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requests: Option<i64>,
+
+    /// Failed requests.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failures: Option<i64>,
+
+    /// Failed requests over all requests, from 0 to 1.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fail_ratio: Option<f64>,
+
+    /// Average requests per second over the run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requests_per_second: Option<f64>,
+
+    /// Median response time, in milliseconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub median_response_time_ms: Option<f64>,
+
+    /// 95th percentile response time, in milliseconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub p95_response_time_ms: Option<f64>,
+
+    /// 99th percentile response time, in milliseconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub p99_response_time_ms: Option<f64>,
+
+    /// The most requested endpoints (at most 10).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub endpoints: Option<Vec<EndpointResult>>,
+
+    /// The most frequent errors (at most 10).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub errors: Option<Vec<ErrorResult>>,
+
+    /// The ConfigMap holding the full report (Locust's HTML report and CSVs, gzip); write it
+    /// out with `locust-operator report <test>`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub report: Option<String>,
+
+    /// When the numbers were read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "embedded::<Time>")]
+    pub read_time: Option<Time>,
+}
+
+/// One endpoint's totals.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct EndpointResult {
+    /// Request method (`GET`, …).
+    pub method: String,
+    /// Request name (the path, unless the locustfile names it).
+    pub name: String,
+    /// Requests.
+    pub requests: i64,
+    /// Failed requests.
+    pub failures: i64,
+    /// Median response time, in milliseconds.
+    pub median_response_time_ms: f64,
+    /// 95th percentile response time, in milliseconds.
+    pub p95_response_time_ms: f64,
+}
+
+/// One error and how often it occurred.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct ErrorResult {
+    /// Request method.
+    pub method: String,
+    /// Request name.
+    pub name: String,
+    /// The error, as Locust reports it (cut to 256 characters).
+    pub error: String,
+    /// Occurrences.
+    pub occurrences: i64,
 }
 
 /// Lifecycle phase of a LocustTest.

@@ -2,7 +2,8 @@
 //!
 //! Master: `split(master.command)` + [`--otel`] + `--master --master-port=5557
 //! --expect-workers=<replicas>` + [`--autostart`] + [`--autoquit <timeout>`] +
-//! `--enable-rebalancing --only-summary` + `master.extraArgs`.
+//! `--enable-rebalancing --only-summary` + [`--exit-code-on-error=0` with `spec.thresholds`] +
+//! `master.extraArgs`.
 //! Worker: `split(worker.command)` + [`--otel`] + `--worker --master-port=5557
 //! --master-host=<name>-master` + `worker.extraArgs`.
 //! Commands are split on whitespace: no shell, no quoting.
@@ -17,6 +18,9 @@ pub const MASTER_PORT: i32 = 5557;
 pub const MASTER_BIND_PORT: i32 = 5558;
 /// The Locust web UI and API port of the master.
 pub const WEB_UI_PORT: i32 = 8089;
+/// Locust's flag for its exit code when a run had failures (default 1), set to 0 on masters of
+/// tests with `spec.thresholds`.
+pub const EXIT_CODE_ON_ERROR: &str = "--exit-code-on-error";
 /// The worker container port.
 pub const WORKER_PORT: i32 = 8080;
 
@@ -73,6 +77,11 @@ pub fn master_args(test: &Defaulted) -> Vec<String> {
     }
     managed.push("--enable-rebalancing".into());
     managed.push("--only-summary".into());
+    if test.has_thresholds() {
+        // The operator decides the verdict from the final numbers: a run that ends with some
+        // failed requests must still exit 0, so that a master exiting non-zero means a crash.
+        managed.push(format!("{EXIT_CODE_ON_ERROR}=0"));
+    }
     role_args(spec, &spec.master.command, managed, &spec.master.extra_args)
 }
 

@@ -58,6 +58,8 @@ pub enum ErrorKind {
     RecordSpec,
     /// Writing `.status` failed.
     WriteStatus,
+    /// Suspending the Jobs of a test whose workers never connected failed.
+    SuspendJob,
     /// Another writer changed the LocustTest first (409); retried at once.
     Conflict,
     /// A child with the test's name belongs to another owner (e.g. a deleted test's Job still
@@ -73,6 +75,7 @@ impl ErrorKind {
             Self::ReadChild => "read_child",
             Self::RecordSpec => "record_spec",
             Self::WriteStatus => "write_status",
+            Self::SuspendJob => "suspend_job",
             Self::Conflict => "conflict",
             Self::ChildOwnedByOther => "child_owned_by_other",
         }

@@ -15,6 +15,7 @@
 //! runs controllers; losing the lease stops them at once, and their caches are dropped.
 
 pub mod cache;
+pub mod live;
 pub mod metrics;
 pub mod own_writes;
 pub mod plan;
@@ -41,6 +42,7 @@ use crate::api_call::{ApiCall, Scope, Target};
 use crate::config::Config;
 use crate::leader::{LeaderElector, Timings};
 
+use crate::locust::client::{self as locust_client, MasterAddresses, Masters};
 use crate::names::{self, OPERATOR_NAME};
 use cache::Cache;
 pub use metrics::ControllerMetrics;
@@ -55,8 +57,9 @@ use reconcile::Context;
 ///   No get: everything is read from the cache, and the writes return the stored object.
 /// - Jobs and Services: list + watch (label-scoped caches, [`cache`]); create (the children);
 ///   get (a create answered 409: the name is taken, by our own earlier create or by a foreign
-///   object). Never updated nor deleted: children are garbage-collected through their owner
-///   references.
+///   object). Never deleted: children are garbage-collected through their owner references.
+///   Jobs are patched once, to suspend them, when the test fails because workers never
+///   connected (nothing is left waiting for them).
 /// - Pods: list + watch (the cache judging health and connected workers).
 /// - `events.k8s.io` Events about the tests: create; patch (kube's [`Recorder`] turns a
 ///   repeat of the same event into a patch of the event's series).
@@ -66,7 +69,7 @@ use reconcile::Context;
 ///   admission plugin (OpenShift, hardened clusters), creating such a child is only allowed
 ///   to who may `update` the owner's `finalizers` subresource. The code never sends that
 ///   request; without the permission every child create fails with 403 there.
-pub const API_CALLS: [ApiCall; 17] = [
+pub const API_CALLS: [ApiCall; 18] = [
     ApiCall::request(GROUP, "locusttests", "list", Scope::Watched, Target::Any),
     ApiCall::request(GROUP, "locusttests", "watch", Scope::Watched, Target::Any),
     ApiCall::request(GROUP, "locusttests", "patch", Scope::Watched, Target::Any),
@@ -82,6 +85,7 @@ pub const API_CALLS: [ApiCall; 17] = [
     ApiCall::request("batch", "jobs", "watch", Scope::Watched, Target::Any),
     ApiCall::request("batch", "jobs", "create", Scope::Watched, Target::Any),
     ApiCall::request("batch", "jobs", "get", Scope::Watched, Target::Any),
+    ApiCall::request("batch", "jobs", "patch", Scope::Watched, Target::Any),
     ApiCall::request("", "services", "list", Scope::Watched, Target::Any),
     ApiCall::request("", "services", "watch", Scope::Watched, Target::Any),
     ApiCall::request("", "services", "create", Scope::Watched, Target::Any),
@@ -120,6 +124,12 @@ pub struct Settings {
     pub max_concurrent_reconciles: u16,
     /// Name of this replica in events (`reportingInstance`).
     pub instance: String,
+    /// How often a running test's master is read.
+    pub poll_interval: Duration,
+    /// How long a master may wait for all its workers, unless its test says.
+    pub worker_connect_timeout: Duration,
+    /// Where a test's master answers.
+    pub masters: MasterAddresses,
 }
 
 /// Leader election settings.
@@ -349,15 +359,23 @@ fn scope_controller(
         Arc::clone(&caches.pod_index),
         Arc::clone(&synced),
     );
+    let masters = Masters::new(
+        Arc::clone(&settings.masters.0),
+        locust_client::DEFAULT_TIMEOUT,
+        locust_client::DEFAULT_CONCURRENCY,
+    );
+    let (live, polled) = live::Live::new(masters, settings.poll_interval, resource.clone());
     let context = Arc::new(Context {
         client,
         config: Arc::clone(&settings.config),
         grace: settings.grace,
+        worker_connect_timeout: settings.worker_connect_timeout,
         caches,
         recorder,
         metrics,
         resource: resource.clone(),
         own_writes: own_writes::OwnWrites::default(),
+        live,
     });
     let config = controller::Config::default().concurrency(settings.max_concurrent_reconciles);
     let controller = Controller::for_stream_with(tests, tests_store.clone(), resource)
@@ -369,6 +387,7 @@ fn scope_controller(
             let namespace = pod.metadata.namespace.as_deref()?;
             Some(ObjectRef::new_with(name, ApiResource::erase::<LocustTest>(&())).within(namespace))
         })
+        .reconcile_on(polled)
         .graceful_shutdown_on(async move { stop.cancelled().await })
         .run(reconcile::reconcile, reconcile::error_policy, context)
         .for_each(|result| async move {

@@ -329,3 +329,18 @@ pub fn plan(
     }
     plan
 }
+
+/// A Job that has neither finished nor been suspended.
+pub fn job_runs(job: &Job) -> bool {
+    let suspended = job.spec.as_ref().and_then(|s| s.suspend) == Some(true);
+    let finished = job
+        .status
+        .as_ref()
+        .and_then(|s| s.conditions.as_ref())
+        .is_some_and(|conditions| {
+            conditions
+                .iter()
+                .any(|c| (c.type_ == "Complete" || c.type_ == "Failed") && c.status == "True")
+        });
+    !suspended && !finished
+}

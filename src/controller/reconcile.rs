@@ -39,6 +39,7 @@ use serde::de::DeserializeOwned;
 use serde_json::json;
 
 use super::cache::Caches;
+use super::live::{Live, Target};
 use super::metrics::{ControllerMetrics, ErrorKind, ReconcileResult};
 use super::own_writes::OwnWrites;
 use super::plan::{self, ANNOTATION_ORIGINAL_SPEC, Child, Children, Ownership, Plan};
@@ -75,6 +76,8 @@ pub struct Context {
     pub config: Arc<Config>,
     /// Pod-health grace period.
     pub grace: Duration,
+    /// How long a master may wait for all its workers, unless its test says.
+    pub worker_connect_timeout: Duration,
     /// Child caches of this scope.
     pub caches: Caches,
     /// Event recorder (events.k8s.io/v1).
@@ -85,6 +88,8 @@ pub struct Context {
     pub resource: ApiResource,
     /// Versions of tests our own writes replaced that the cache may still show.
     pub own_writes: OwnWrites,
+    /// The latest reads of running tests' Locust masters.
+    pub live: Arc<Live>,
 }
 
 /// A failed reconcile; retried with backoff (at once for a conflict).
@@ -174,6 +179,11 @@ async fn reconcile_inner(object: &DynamicObject, ctx: &Context) -> Result<Action
     // deletion until it is gone and created again.
     children.observed.recreating |= recreating;
     children.observed.original_spec = source.spec().cloned();
+    children.observed.locust = ctx
+        .live
+        .view(test.metadata.uid.as_deref().unwrap_or_default());
+    children.observed.worker_connect_timeout =
+        Some(test.worker_connect_timeout(ctx.worker_connect_timeout));
     ctx.report(&test, children, now).await
 }
 
@@ -419,6 +429,10 @@ impl Context {
         now: Timestamp,
     ) -> Result<Action, ReconcileError> {
         let outcome = status::compute(test, &children.observed, now, self.grace);
+        if outcome.suspend_jobs {
+            // Before the status: a failed suspension is retried with the same outcome.
+            self.suspend_jobs(test, &children).await?;
+        }
         self.write_status(test, &outcome).await?;
         self.observe(&outcome);
         self.publish(test, &outcome.events).await;
@@ -435,6 +449,20 @@ impl Context {
             return Err(self.error(test, ErrorKind::ChildOwnedByOther, None));
         }
         let terminal = outcome.status.phase.is_some_and(Phase::is_terminal);
+        let uid = test.metadata.uid.as_deref().unwrap_or_default();
+        let next_read = match outcome.status.phase {
+            Some(Phase::Running) => Some(self.live.poll(&Target {
+                namespace: test.metadata.namespace.clone().unwrap_or_default(),
+                name: test.metadata.name.clone().unwrap_or_default(),
+                uid: uid.to_owned(),
+            })),
+            _ => {
+                if terminal {
+                    self.live.forget(uid);
+                }
+                None
+            }
+        };
         if !children.leaving.is_empty() && !terminal {
             // Its deletion ends with a watch event; look again soon in any case.
             tracing::debug!(
@@ -445,7 +473,11 @@ impl Context {
             );
             return Ok(Action::requeue(LEAVING_CHILD_RETRY));
         }
-        Ok(match outcome.requeue_after {
+        let requeue_after = [outcome.requeue_after, next_read]
+            .into_iter()
+            .flatten()
+            .min();
+        Ok(match requeue_after {
             Some(after) => Action::requeue(after.min(RESYNC_PERIOD)),
             None if terminal => Action::await_change(),
             None => Action::requeue(RESYNC_PERIOD),
@@ -572,6 +604,37 @@ impl Context {
             }
             Err(error) => Err(self.error(test, ErrorKind::CreateChild, Some(error))),
         }
+    }
+
+    /// Suspends the test's Jobs that still run (their pods are deleted): nothing is left
+    /// waiting for workers that never connected.
+    async fn suspend_jobs(
+        &self,
+        test: &LocustTest,
+        children: &Children,
+    ) -> Result<(), ReconcileError> {
+        let namespace = test.metadata.namespace.as_deref().unwrap_or_default();
+        let api: Api<Job> = Api::namespaced(self.client.clone(), namespace);
+        let params = PatchParams {
+            field_manager: Some(FIELD_MANAGER.to_owned()),
+            ..PatchParams::default()
+        };
+        let jobs = [&children.observed.master_job, &children.observed.worker_job];
+        for job in jobs.into_iter().flatten().filter(|job| plan::job_runs(job)) {
+            let name = job.metadata.name.as_deref().unwrap_or_default();
+            let patch = json!({ "spec": { "suspend": true } });
+            api.patch(name, &params, &Patch::Merge(&patch))
+                .await
+                .map_err(|e| {
+                    self.error(test, write_error_kind(&e, ErrorKind::SuspendJob), Some(e))
+                })?;
+            tracing::info!(
+                namespace,
+                name,
+                "suspended: its test failed waiting for workers"
+            );
+        }
+        Ok(())
     }
 
     /// Writes `outcome.status` when it differs from the stored status.

@@ -45,6 +45,22 @@ pub trait Resolve: Send + Sync {
     fn master(&self, namespace: &str, name: &str) -> String;
 }
 
+/// Where masters answer, for settings that are printed (`Debug`).
+#[derive(Clone)]
+pub struct MasterAddresses(pub Arc<dyn Resolve>);
+
+impl Default for MasterAddresses {
+    fn default() -> Self {
+        Self(Arc::new(ClusterDns))
+    }
+}
+
+impl std::fmt::Debug for MasterAddresses {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("MasterAddresses")
+    }
+}
+
 /// Cluster DNS: the master Service `<name>-master.<namespace>.svc:8089`.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct ClusterDns;

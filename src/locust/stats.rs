@@ -93,8 +93,11 @@ pub struct Stats {
     pub state: State,
     /// Users running now.
     pub users: u64,
-    /// Requests per second (Locust's `total_rps`, over its recent window).
+    /// Requests per second (Locust's `total_rps`, over its recent window of about 10 s;
+    /// frozen at its last value once the run stops).
     pub rps: f64,
+    /// Average requests per second over the run (the `Aggregated` entry's `total_rps`).
+    pub avg_rps: f64,
     /// Failed requests over all requests (0 to 1).
     pub fail_ratio: f64,
     /// Requests so far.
@@ -113,6 +116,21 @@ pub struct Stats {
     pub workers: Vec<Worker>,
     /// The endpoints, most requested first.
     pub endpoints: Vec<Endpoint>,
+    /// The errors, most frequent first.
+    pub errors: Vec<Failure>,
+}
+
+/// One error as the master counts it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Failure {
+    /// The request method.
+    pub method: String,
+    /// The request name.
+    pub name: String,
+    /// The error, as Locust writes it.
+    pub error: String,
+    /// How often it occurred.
+    pub occurrences: u64,
 }
 
 impl Stats {
@@ -150,6 +168,20 @@ struct Raw {
     #[serde(default)]
     workers: Vec<RawWorker>,
     stats: Vec<RawEntry>,
+    #[serde(default)]
+    errors: Vec<RawError>,
+}
+
+#[derive(Deserialize)]
+struct RawError {
+    #[serde(default)]
+    method: Option<String>,
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    error: Option<String>,
+    #[serde(default)]
+    occurrences: Option<f64>,
 }
 
 #[derive(Deserialize)]
@@ -175,6 +207,8 @@ struct RawEntry {
     p95: Option<f64>,
     #[serde(default, rename = "response_time_percentile_0.99")]
     p99: Option<f64>,
+    #[serde(default)]
+    total_rps: Option<f64>,
 }
 
 /// A count from Locust's JSON numbers (whole and non-negative; anything else is 0).
@@ -216,10 +250,22 @@ pub fn parse(body: &[u8]) -> Result<Stats, StatsError> {
         })
         .collect();
     endpoints.sort_by(|a, b| b.requests.cmp(&a.requests).then(a.name.cmp(&b.name)));
+    let mut errors: Vec<Failure> = raw
+        .errors
+        .into_iter()
+        .map(|e| Failure {
+            method: e.method.unwrap_or_default(),
+            name: e.name.unwrap_or_default(),
+            error: e.error.unwrap_or_default(),
+            occurrences: count(e.occurrences),
+        })
+        .collect();
+    errors.sort_by(|a, b| b.occurrences.cmp(&a.occurrences).then(a.name.cmp(&b.name)));
     Ok(Stats {
         state: State::parse(&raw.state),
         users: count(raw.user_count),
         rps: number(raw.total_rps),
+        avg_rps: number(aggregated.and_then(|a| a.total_rps)),
         fail_ratio: number(raw.fail_ratio).clamp(0.0, 1.0),
         requests,
         failures: count(aggregated.and_then(|a| a.num_failures)),
@@ -237,5 +283,6 @@ pub fn parse(body: &[u8]) -> Result<Stats, StatsError> {
             })
             .collect(),
         endpoints,
+        errors,
     })
 }

@@ -1,22 +1,10 @@
-//! A verdict CI can use: thresholds on a run's final numbers ([`super::stats::Stats`]), each
-//! missed one named with the value measured. Pure: the controller decides with it once the
-//! master reports `stopped`.
+//! A verdict CI can use: thresholds (`spec.thresholds`) on a run's final numbers
+//! ([`super::stats::Stats`]), each missed one named with the value measured. Pure: the
+//! controller decides with it once the run has stopped.
 
 use super::stats::Stats;
 
-/// Limits a run must stay within. Every field is optional; none set means no verdict from the
-/// numbers (the master's exit code decides).
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct Thresholds {
-    /// Largest failed share of requests, 0 to 1.
-    pub max_fail_ratio: Option<f64>,
-    /// Largest 95th percentile response time, ms.
-    pub max_p95_ms: Option<f64>,
-    /// Largest 99th percentile response time, ms.
-    pub max_p99_ms: Option<f64>,
-    /// Smallest requests per second.
-    pub min_rps: Option<f64>,
-}
+pub use crate::api::v2::Thresholds;
 
 /// One threshold the run missed.
 #[derive(Clone, Debug, PartialEq)]
@@ -50,20 +38,48 @@ fn short(value: f64) -> String {
     text.trim_end_matches('0').trim_end_matches('.').to_owned()
 }
 
+/// The final numbers a verdict is checked against.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Measured {
+    /// Requests (none: nothing to measure a ratio or percentile on).
+    pub requests: u64,
+    /// Failed share of requests, 0 to 1.
+    pub fail_ratio: f64,
+    /// 95th percentile response time, ms.
+    pub p95_ms: Option<f64>,
+    /// 99th percentile response time, ms.
+    pub p99_ms: Option<f64>,
+    /// Average requests per second over the run.
+    pub rps: f64,
+}
+
+impl From<&Stats> for Measured {
+    fn from(stats: &Stats) -> Self {
+        Self {
+            requests: stats.requests,
+            fail_ratio: stats.fail_ratio,
+            p95_ms: stats.p95_ms,
+            p99_ms: stats.p99_ms,
+            rps: stats.avg_rps,
+        }
+    }
+}
+
 impl Thresholds {
     /// Whether any threshold is set.
     pub fn is_empty(&self) -> bool {
         *self == Self::default()
     }
 
-    /// Every threshold `stats` misses, in field order; empty when the run passes.
-    pub fn check(&self, stats: &Stats) -> Vec<Missed> {
-        let measured_ratio = (stats.requests > 0).then_some(stats.fail_ratio);
+    /// Every threshold the numbers miss, in field order; empty when the run passes.
+    pub fn check(&self, measured: impl Into<Measured>) -> Vec<Missed> {
+        let measured: Measured = measured.into();
+        let measured_ratio = (measured.requests > 0).then_some(measured.fail_ratio);
         let checks: [(&'static str, Option<f64>, Option<f64>, bool); 4] = [
             ("maxFailRatio", self.max_fail_ratio, measured_ratio, true),
-            ("maxP95Ms", self.max_p95_ms, stats.p95_ms, true),
-            ("maxP99Ms", self.max_p99_ms, stats.p99_ms, true),
-            ("minRps", self.min_rps, Some(stats.rps), false),
+            ("maxP95Ms", self.max_p95_ms, measured.p95_ms, true),
+            ("maxP99Ms", self.max_p99_ms, measured.p99_ms, true),
+            ("minRps", self.min_rps, Some(measured.rps), false),
         ];
         checks
             .into_iter()

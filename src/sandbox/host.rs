@@ -82,7 +82,7 @@ pub struct Host {
     /// The API client.
     pub client: Client,
     /// Addresses and names.
-    pub network: Network,
+    pub network: Arc<Network>,
     /// The Locust images.
     pub pythons: Pythons,
     dir: PathBuf,
@@ -95,7 +95,7 @@ impl Host {
     /// A node keeping its pods under `dir`.
     pub fn new(
         client: Client,
-        network: Network,
+        network: Arc<Network>,
         pythons: Pythons,
         dir: PathBuf,
         allocatable: Allocatable,

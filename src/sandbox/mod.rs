@@ -38,6 +38,7 @@ use crate::certs::rotation::Policy;
 use crate::config::Config;
 use crate::controller::State;
 use crate::flags::{ProcessFlags, ServerFlags};
+use crate::locust::client::MasterAddresses;
 use crate::metrics::Metrics;
 use crate::operator::{self, RunSettings};
 use crate::random::random_u64;
@@ -190,6 +191,26 @@ impl Sandbox {
             .await
             .map_err(SandboxError::ApiServer)?;
 
+        // The node, its network and the demo target.
+        // A second octet of its own for the pods' addresses, one whose demo address is free.
+        let mut attempt = 0;
+        let (network, demo) = loop {
+            attempt += 1;
+            let octet = 2 + (u64::from(std::process::id()) + random_u64()) % 250;
+            let network = network::Network::new(options.dir.join("hosts.json"), octet as u8)
+                .map_err(io("the hosts file"))?;
+            let network = Arc::new(network);
+            match demo::Demo::start(network.service_address(), stop.clone()).await {
+                Ok(demo) => break (network, demo),
+                Err(error) if attempt >= 5 => {
+                    return Err(SandboxError::Io("the demo target".into(), error));
+                }
+                Err(_) => continue,
+            }
+        };
+        network
+            .set_service(demo::NAMESPACE, demo::NAME, Some(network.service_address()))
+            .map_err(io("the hosts file"))?;
         // The operator, as `run` starts it (one replica: no leader election).
         let flags = ProcessFlags::try_parse_from([
             "locust-operator".to_owned(),
@@ -201,7 +222,10 @@ impl Sandbox {
             ),
         ])
         .map_err(|e| SandboxError::ApiServer(e.to_string()))?;
-        let settings = RunSettings::from_flags(&flags, options.config.clone(), "default");
+        let mut settings = RunSettings::from_flags(&flags, options.config.clone(), "default");
+        // The operator reads masters' web APIs at their pods' addresses, as the pods resolve
+        // Services.
+        settings.controller.masters = MasterAddresses(Arc::clone(&network) as _);
         tasks.push(tokio::spawn({
             let client = client.clone();
             let stop = stop.clone();
@@ -215,25 +239,6 @@ impl Sandbox {
             }
         }));
 
-        // The node, its network and the demo target.
-        // A second octet of its own for the pods' addresses, one whose demo address is free.
-        let mut attempt = 0;
-        let (network, demo) = loop {
-            attempt += 1;
-            let octet = 2 + (u64::from(std::process::id()) + random_u64()) % 250;
-            let network = network::Network::new(options.dir.join("hosts.json"), octet as u8)
-                .map_err(io("the hosts file"))?;
-            match demo::Demo::start(network.service_address(), stop.clone()).await {
-                Ok(demo) => break (network, demo),
-                Err(error) if attempt >= 5 => {
-                    return Err(SandboxError::Io("the demo target".into(), error));
-                }
-                Err(_) => continue,
-            }
-        };
-        network
-            .set_service(demo::NAMESPACE, demo::NAME, Some(network.service_address()))
-            .map_err(io("the hosts file"))?;
         let progress = options.progress;
         let pythons = python::Pythons::new(
             options.cache.clone(),

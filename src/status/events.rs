@@ -34,6 +34,13 @@ pub mod event_reasons {
     pub const NAME_CONFLICT: &str = "NameConflict";
     /// Warning: a child was deleted but cannot be recreated (the original spec is unknown).
     pub const RECOVERY_IMPOSSIBLE: &str = "RecoveryImpossible";
+    /// Normal: the Locust master started generating load (its state became `spawning` or
+    /// `running`).
+    pub const LOAD_STARTED: &str = "LoadStarted";
+    /// Warning: the Locust master lost a worker (no heartbeat: it reports it `missing`).
+    pub const WORKER_MISSING: &str = "WorkerMissing";
+    /// Warning: the run's final numbers missed a threshold of `spec.thresholds`.
+    pub const THRESHOLD_MISSED: &str = "ThresholdMissed";
 }
 
 /// Why an event was recorded: a status transition ([`compute`](super::compute)) or an action of
@@ -62,6 +69,12 @@ pub enum EventReason {
     NameConflict,
     /// [`event_reasons::RECOVERY_IMPOSSIBLE`].
     RecoveryImpossible,
+    /// [`event_reasons::LOAD_STARTED`].
+    LoadStarted,
+    /// [`event_reasons::WORKER_MISSING`].
+    WorkerMissing,
+    /// [`event_reasons::THRESHOLD_MISSED`].
+    ThresholdMissed,
 }
 
 impl EventReason {
@@ -79,22 +92,29 @@ impl EventReason {
             Self::Recreated => event_reasons::RECREATED,
             Self::NameConflict => event_reasons::NAME_CONFLICT,
             Self::RecoveryImpossible => event_reasons::RECOVERY_IMPOSSIBLE,
+            Self::LoadStarted => event_reasons::LOAD_STARTED,
+            Self::WorkerMissing => event_reasons::WORKER_MISSING,
+            Self::ThresholdMissed => event_reasons::THRESHOLD_MISSED,
         }
     }
 
     /// Normal for what was expected, Warning for what the user should look at.
     pub fn event_type(self) -> EventType {
         match self {
-            Self::TestStarted | Self::TestSucceeded | Self::SpecRestored | Self::Created => {
-                EventType::Normal
-            }
+            Self::TestStarted
+            | Self::TestSucceeded
+            | Self::SpecRestored
+            | Self::Created
+            | Self::LoadStarted => EventType::Normal,
             Self::TestFailed
             | Self::PodFailure(_)
             | Self::SpecChangeIgnored
             | Self::InvalidSpec
             | Self::Recreated
             | Self::NameConflict
-            | Self::RecoveryImpossible => EventType::Warning,
+            | Self::RecoveryImpossible
+            | Self::WorkerMissing
+            | Self::ThresholdMissed => EventType::Warning,
         }
     }
 }

@@ -89,8 +89,10 @@ use crate::api::v2::{LocustTest, LocustTestSpec, LocustTestStatus, Phase};
 use crate::defaulting::Defaulted;
 use crate::names::{LABEL_POD_NAME, Role, node_name};
 use crate::validation::Report;
+use live::LocustView;
 
 pub mod events;
+pub mod live;
 pub mod pod_health;
 
 pub use events::{EventReason, EventType, MAX_EVENT_MESSAGE_BYTES, StatusEvent, event_reasons};
@@ -153,6 +155,11 @@ pub struct Observed {
     /// The spec the test started with (its children were built from it), defaulted, for
     /// `SpecDrifted` and `expectedWorkers`. `None` when unknown.
     pub original_spec: Option<LocustTestSpec>,
+    /// What the master's web API said ([`live`]); `Default` when it was never read.
+    pub locust: LocustView,
+    /// How long the master may wait, from the test's start, for all its workers; `None`: no
+    /// limit.
+    pub worker_connect_timeout: Option<Duration>,
 }
 
 /// The result of [`compute`] / [`invalid_spec`].
@@ -163,8 +170,12 @@ pub struct Outcome {
     /// Transitions to record as events, in a fixed order.
     pub events: Vec<StatusEvent>,
     /// Reconcile again after this long even if nothing changes: set while a pod is inside its
-    /// grace period, to the time left until the earliest grace period ends.
+    /// grace period, to the time left until the earliest grace period ends, and while the
+    /// run waits for workers, to the time left until the connect timeout.
     pub requeue_after: Option<Duration>,
+    /// The test just failed because workers never connected: suspend its Jobs (before the
+    /// status is written), so that nothing is left waiting for them.
+    pub suspend_jobs: bool,
 }
 
 /// Computes the status of `test` from what the controller observed. See the module
@@ -179,15 +190,55 @@ pub fn compute(test: &Defaulted, observed: &Observed, now: Timestamp, grace: Dur
     let name = test.metadata.name.as_deref().unwrap_or_default();
     let master = observed.master_job.as_ref();
     let health = pod_health(name, &observed.pods, now, grace);
+    let expected = ctx.effective_spec().worker.replicas;
+    let view = &observed.locust;
+    let stats = live::live_stats(view, previous.stats.as_ref());
+    let mut results = match &view.stopped {
+        Some((at, stopped)) => Some(live::results(stopped, *at, view.report.clone())),
+        None => previous.results.clone(),
+    };
+    let started_at = previous.start_time.as_ref().map(|t| t.0);
+    let connected = live::connected_workers(view, job_ready(observed.worker_job.as_ref()));
+    let never_connected = observed.worker_connect_timeout.and_then(|timeout| {
+        let wait = live::Wait {
+            started_at,
+            now,
+            timeout,
+        };
+        live::never_connected(name, view, &observed.pods, (connected, expected), wait)
+    });
+    let thresholds = ctx
+        .effective_spec()
+        .thresholds
+        .as_ref()
+        .filter(|t| !t.is_empty());
 
     // The phase, and for Failed its cause.
+    let mut success_message = None;
+    let mut missed_thresholds = None;
+    let mut suspend_jobs = false;
     let (phase, cause, from_master_job) = if job_condition(master, "Complete").is_some() {
-        (Phase::Succeeded, None, true)
+        match thresholds.map(|t| live::verdict(t, results.as_ref())) {
+            None => (Phase::Succeeded, None, true),
+            Some(Ok(met)) => {
+                success_message = Some(format!("Test completed successfully: {met}"));
+                (Phase::Succeeded, None, true)
+            }
+            Some(Err(verdict)) => {
+                if let live::Verdict::Missed(_) = &verdict {
+                    missed_thresholds = Some(verdict.to_string());
+                }
+                (Phase::Failed, Some(verdict.to_string()), true)
+            }
+        }
     } else if let Some(failed) = job_condition(master, "Failed") {
         let job = node_name(name, Role::Master);
         (Phase::Failed, Some(job_failure(&job, failed)), true)
     } else if let PodHealth::Failed(failure) = &health {
         (Phase::Failed, Some(failure.message.clone()), false)
+    } else if let Some(message) = never_connected {
+        suspend_jobs = true;
+        (Phase::Failed, Some(message), false)
     } else if observed.recreating {
         (Phase::Pending, None, false)
     } else if master_running(name, observed) {
@@ -196,14 +247,20 @@ pub fn compute(test: &Defaulted, observed: &Observed, now: Timestamp, grace: Dur
         (previous.phase.unwrap_or(Phase::Pending), None, false)
     };
 
+    if phase.is_terminal() && !results.as_ref().is_some_and(|r| r.available) {
+        let started = previous.start_time.is_some() || from_master_job;
+        results = Some(live::missing_results(view, started));
+    }
     let mut status = LocustTestStatus {
         phase: Some(phase),
         observed_generation: test.metadata.generation,
-        expected_workers: Some(ctx.effective_spec().worker.replicas),
-        connected_workers: Some(job_ready(observed.worker_job.as_ref())),
+        expected_workers: Some(expected),
+        connected_workers: Some(connected),
         start_time: previous.start_time.clone(),
         completion_time: previous.completion_time.clone(),
         conditions: None,
+        stats,
+        results,
     };
     if phase == Phase::Running && status.start_time.is_none() {
         status.start_time = Some(ctx.stamp.clone());
@@ -305,7 +362,9 @@ pub fn compute(test: &Defaulted, observed: &Observed, now: Timestamp, grace: Dur
         (Phase::Succeeded, _) => (
             true,
             reasons::TEST_SUCCEEDED,
-            MESSAGE_TEST_SUCCEEDED.to_owned(),
+            success_message
+                .clone()
+                .unwrap_or_else(|| MESSAGE_TEST_SUCCEEDED.to_owned()),
         ),
         (Phase::Failed, cause) => (
             true,
@@ -339,7 +398,11 @@ pub fn compute(test: &Defaulted, observed: &Observed, now: Timestamp, grace: Dur
             MESSAGE_TEST_STARTED,
         ));
     }
+    live_events(&previous, &status, &mut events);
     pod_failure_event(&previous, &status, &health, &mut events);
+    if let Some(missed) = missed_thresholds {
+        events.push(StatusEvent::new(EventReason::ThresholdMissed, missed));
+    }
     match phase {
         Phase::Succeeded => events.push(StatusEvent::new(
             EventReason::TestSucceeded,
@@ -353,14 +416,65 @@ pub fn compute(test: &Defaulted, observed: &Observed, now: Timestamp, grace: Dur
     }
     spec_drift_events(&previous, &status, &mut events);
 
-    let requeue_after = match (&health, phase.is_terminal()) {
+    let health_recheck = match (&health, phase.is_terminal()) {
         (PodHealth::Starting { recheck_after }, false) => Some(*recheck_after),
         _ => None,
     };
+    let connect_deadline = match (phase, observed.worker_connect_timeout) {
+        (Phase::Running, Some(timeout)) if waiting_for_workers(view, &status) => {
+            live::connect_deadline_in(started_at, now, timeout)
+        }
+        _ => None,
+    };
+    let requeue_after = [health_recheck, connect_deadline]
+        .into_iter()
+        .flatten()
+        .min();
     Outcome {
         status,
         events,
         requeue_after,
+        suspend_jobs,
+    }
+}
+
+/// The run has not started for want of workers: Locust waits in `ready` (or was not read) and
+/// fewer workers than expected are connected.
+fn waiting_for_workers(view: &LocustView, status: &LocustTestStatus) -> bool {
+    let not_started = view
+        .fresh()
+        .is_none_or(|stats| stats.state == crate::locust::stats::State::Ready);
+    not_started && status.connected_workers < status.expected_workers
+}
+
+/// `LoadStarted` when Locust starts generating load; `WorkerMissing` for each worker it newly
+/// reports `missing`.
+fn live_events(
+    previous: &LocustTestStatus,
+    status: &LocustTestStatus,
+    events: &mut Vec<StatusEvent>,
+) {
+    let Some(now) = &status.stats else { return };
+    let before = previous.stats.as_ref();
+    let had_load = before.is_some_and(|b| {
+        live::generating_load(&b.state) || matches!(b.state.as_str(), "stopping" | "stopped")
+    });
+    if live::generating_load(&now.state) && !had_load {
+        events.push(StatusEvent::new(
+            EventReason::LoadStarted,
+            format!(
+                "Locust started generating load: {} users, {} of {} workers connected",
+                now.users,
+                now.workers,
+                status.expected_workers.unwrap_or_default()
+            ),
+        ));
+    }
+    for id in live::newly_missing(before, now) {
+        events.push(StatusEvent::new(
+            EventReason::WorkerMissing,
+            format!("The Locust master lost worker {id} (no heartbeat): it reports it missing"),
+        ));
     }
 }
 
@@ -419,7 +533,7 @@ struct Computation<'a> {
 
 impl<'a> Computation<'a> {
     fn new(test: &'a LocustTest, observed: &'a Observed, now: Timestamp) -> Self {
-        let stamp = Time(Timestamp::from_second(now.as_second()).unwrap_or(now));
+        let stamp = live::stamp(now);
         Self {
             test,
             observed,
@@ -489,6 +603,7 @@ impl<'a> Computation<'a> {
             status,
             events,
             requeue_after: None,
+            suspend_jobs: false,
         }
     }
 }

@@ -647,3 +647,85 @@ async fn grace_period_then_failed_without_further_changes() {
     })
     .await;
 }
+
+// ---------------------------------------------------------------------------------------------
+// Workers that never connect
+
+/// One of two workers never becomes ready (its image cannot be pulled, within a grace period
+/// longer than the test's connect timeout): at the timeout the test fails naming that worker,
+/// and both Jobs are suspended so that nothing is left waiting. No Locust master answers here,
+/// so the ready worker pods are the connected ones.
+#[tokio::test]
+async fn workers_that_never_connect_fail_the_test_and_nothing_is_left_waiting() {
+    init_logs();
+    let mut options = Options::new();
+    options.grace = Duration::from_secs(600);
+    Scenario::run(options, async |s| {
+        let name = "lonely";
+        let mut manifest = crate::objects::manifest(name, 2);
+        manifest["spec"]["worker"]["connectTimeoutSeconds"] = serde_json::json!(3);
+        s.create_from(manifest).await;
+        s.children(name).await;
+        s.start_master(name).await;
+        let workers = s.job_pods(&format!("{name}-worker"), 2).await;
+        sim::set_pod_running(s.client(), s.namespace(), &workers[0], true)
+            .await
+            .unwrap();
+        let stuck = sim::set_pod_waiting(
+            s.client(),
+            s.namespace(),
+            &workers[1],
+            "ImagePullBackOff",
+            "Back-off pulling image",
+            false,
+        )
+        .await
+        .unwrap();
+        s.settle(&format!("{name}-worker")).await;
+        let running = s.wait_for(name, "Running", |t| phase(t) == "Running").await;
+        let started = time_of(&running["status"]["startTime"]);
+
+        let test = s.wait_for(name, "Failed", |t| phase(t) == "Failed").await;
+        let completed = time_of(&test["status"]["completionTime"]);
+        assert!(
+            completed >= started + Duration::from_secs(3),
+            "failed at {completed}, started at {started}: before the timeout"
+        );
+        let message = format!(
+            "Test failed: 1 of 2 workers never connected within 3s: {} (ImagePullBackOff)",
+            stuck.name_any()
+        );
+        assert_condition(
+            &test,
+            types::TEST_COMPLETED,
+            "True",
+            reasons::TEST_FAILED,
+            &message,
+        );
+        assert_eq!(
+            test["status"]["results"]["available"], false,
+            "{}",
+            test["status"]
+        );
+        let events = s.wait_event(name, event_reasons::TEST_FAILED).await;
+        assert_eq!(
+            notes(&events, event_reasons::TEST_FAILED),
+            [("Warning".to_owned(), message)]
+        );
+        // Nothing waits: both Jobs are suspended.
+        for job in [format!("{name}-master"), format!("{name}-worker")] {
+            let job = poll(&format!("{job} suspended"), WAIT, || async {
+                let job = s.jobs().get(&job).await;
+                let suspended = job.spec.as_ref().and_then(|spec| spec.suspend);
+                if suspended == Some(true) {
+                    Ok(job)
+                } else {
+                    Err(suspended)
+                }
+            })
+            .await;
+            assert_eq!(job.spec.unwrap().suspend, Some(true));
+        }
+    })
+    .await;
+}

@@ -1,0 +1,185 @@
+//! Reading the Locust masters of running tests, off the reconcile path.
+//!
+//! A reconcile of a running test asks [`Live::poll`] to read its master when a read is due;
+//! the read runs in a task of its own (bounded in time, size and number at once by
+//! [`Masters`]), stores what it found, and triggers a reconcile of the test, which writes the
+//! status from [`Live::view`]. A reconcile therefore never waits for a master, and a test's
+//! master is read at most once per interval: its numbers, and so its status writes, change at
+//! most that often.
+//!
+//! Once Locust reports `stopped`, the numbers still move for a few seconds (the workers' last
+//! reports): the next read comes [`STOPPED_RECHECK`] later, and from then on every read of a
+//! stopped run replaces the final numbers until the master exits.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures::channel::mpsc;
+use k8s_openapi::jiff::Timestamp;
+use kube::core::DynamicObject;
+use kube::discovery::ApiResource;
+use kube::runtime::reflector::ObjectRef;
+use tokio::time::Instant;
+
+use crate::locust::client::Masters;
+use crate::locust::stats::State;
+use crate::status::live::LocustView;
+
+/// Default of `--locust-poll-interval`.
+pub const DEFAULT_POLL_INTERVAL: Duration = Duration::from_secs(10);
+/// The next read after the first `stopped` one: Locust's numbers settle about 2–3 s after the
+/// stop (its answer is cached 2 s, workers report every 3 s).
+pub const STOPPED_RECHECK: Duration = Duration::from_secs(3);
+/// A test not polled for this long is forgotten (it was deleted: no reconcile says so).
+const FORGET_AFTER: Duration = Duration::from_secs(30 * 60);
+
+/// One test whose master is read.
+#[derive(Clone, Debug)]
+pub struct Target {
+    /// The test's namespace.
+    pub namespace: String,
+    /// The test's name.
+    pub name: String,
+    /// The test's uid (a recreated test of the same name starts afresh).
+    pub uid: String,
+}
+
+#[derive(Debug)]
+struct Entry {
+    view: LocustView,
+    reading: bool,
+    next_read: Instant,
+    touched: Instant,
+    stopped_reads: u32,
+}
+
+/// The latest reads of every running test's master.
+pub struct Live {
+    masters: Masters,
+    interval: Duration,
+    resource: ApiResource,
+    entries: Mutex<HashMap<String, Entry>>,
+    trigger: mpsc::UnboundedSender<ObjectRef<DynamicObject>>,
+}
+
+impl std::fmt::Debug for Live {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Live")
+            .field("interval", &self.interval)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Live {
+    /// Reads through `masters` every `interval` per test; each read triggers a reconcile of
+    /// its test through the returned stream (give it to the controller's `reconcile_on`).
+    pub fn new(
+        masters: Masters,
+        interval: Duration,
+        resource: ApiResource,
+    ) -> (Arc<Self>, mpsc::UnboundedReceiver<ObjectRef<DynamicObject>>) {
+        let (trigger, triggers) = mpsc::unbounded();
+        let live = Arc::new(Self {
+            masters,
+            interval: interval.max(Duration::from_secs(1)),
+            resource,
+            entries: Mutex::default(),
+            trigger,
+        });
+        (live, triggers)
+    }
+
+    /// What is known of the master of the test with `uid`.
+    pub fn view(&self, uid: &str) -> LocustView {
+        self.entries
+            .lock()
+            .ok()
+            .and_then(|entries| entries.get(uid).map(|e| e.view.clone()))
+            .unwrap_or_default()
+    }
+
+    /// Starts a read of `target`'s master unless one runs or the last was less than an
+    /// interval ago. Returns when the test should be reconciled again for its next read.
+    pub fn poll(self: &Arc<Self>, target: &Target) -> Duration {
+        let now = Instant::now();
+        let Ok(mut entries) = self.entries.lock() else {
+            return self.interval;
+        };
+        entries.retain(|_, e| now.duration_since(e.touched) < FORGET_AFTER);
+        let entry = entries.entry(target.uid.clone()).or_insert_with(|| Entry {
+            view: LocustView::default(),
+            reading: false,
+            next_read: now,
+            touched: now,
+            stopped_reads: 0,
+        });
+        entry.touched = now;
+        if entry.reading || entry.next_read > now {
+            return entry
+                .next_read
+                .saturating_duration_since(now)
+                .max(Duration::from_millis(100));
+        }
+        entry.reading = true;
+        let live = Arc::clone(self);
+        let target = target.clone();
+        tokio::spawn(async move { live.read(target).await });
+        self.interval
+    }
+
+    /// Forgets the test with `uid` (it finished).
+    pub fn forget(&self, uid: &str) {
+        if let Ok(mut entries) = self.entries.lock() {
+            entries.remove(uid);
+        }
+    }
+
+    /// Tests with an entry (for the benchmarks and tests).
+    pub fn len(&self) -> usize {
+        self.entries.lock().map_or(0, |e| e.len())
+    }
+
+    /// No test has an entry.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    async fn read(self: Arc<Self>, target: Target) {
+        let result = self.masters.stats(&target.namespace, &target.name).await;
+        let at = Timestamp::now();
+        let now = Instant::now();
+        {
+            let Ok(mut entries) = self.entries.lock() else {
+                return;
+            };
+            // Forgotten meanwhile (the test finished): nothing to store.
+            let Some(entry) = entries.get_mut(&target.uid) else {
+                return;
+            };
+            entry.reading = false;
+            entry.next_read = now + self.interval;
+            match result {
+                Ok(stats) => {
+                    if stats.state == State::Stopped {
+                        entry.stopped_reads += 1;
+                        if entry.stopped_reads == 1 {
+                            entry.next_read = now + STOPPED_RECHECK.min(self.interval);
+                        }
+                        entry.view.stopped = Some((at, stats.clone()));
+                    }
+                    entry.view.latest = Some((at, stats));
+                    entry.view.error = None;
+                }
+                Err(error) => {
+                    tracing::debug!(namespace = %target.namespace, name = %target.name, %error, "cannot read the Locust master");
+                    entry.view.error = Some(error.to_string());
+                }
+            }
+        }
+        let reference =
+            ObjectRef::new_with(&target.name, self.resource.clone()).within(&target.namespace);
+        // The controller stopped: nobody to tell.
+        let _ = self.trigger.unbounded_send(reference);
+    }
+}

@@ -1,0 +1,378 @@
+//! The test as Locust sees it: what the controller read from the master's web API
+//! ([`LocustView`]) turned into `.status.stats` and `.status.results`, the workers that never
+//! connected, and the verdict on `spec.thresholds`. Pure, like the rest of [`super`].
+
+use std::time::Duration;
+
+use k8s_openapi::api::core::v1::Pod;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use k8s_openapi::jiff::Timestamp;
+
+use crate::api::v2::{EndpointResult, ErrorResult, LiveStats, Results};
+use crate::locust::stats::{State, Stats};
+use crate::locust::thresholds::{Measured, Missed, Thresholds};
+use crate::names::{LABEL_POD_NAME, Role, node_name};
+
+use super::pod_health::{belongs_to, pod_phase};
+
+/// Most endpoints kept in `.status.results.endpoints`.
+pub const MAX_RESULT_ENDPOINTS: usize = 10;
+/// Most errors kept in `.status.results.errors`.
+pub const MAX_RESULT_ERRORS: usize = 10;
+/// Longest error text kept in `.status.results.errors[].error`, in characters.
+pub const MAX_ERROR_CHARS: usize = 256;
+
+/// What the controller knows of the master's web API for one test. `Default` is "never read".
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct LocustView {
+    /// The latest numbers read, and when.
+    pub latest: Option<(Timestamp, Stats)>,
+    /// Why the latest read failed (`None` when it succeeded or none was tried).
+    pub error: Option<String>,
+    /// The numbers of the stopped run: the latest read whose state was `stopped`, and when.
+    pub stopped: Option<(Timestamp, Stats)>,
+    /// The ConfigMap that keeps the full report, once written.
+    pub report: Option<String>,
+}
+
+impl LocustView {
+    /// The latest numbers, when the latest read succeeded.
+    pub fn fresh(&self) -> Option<&Stats> {
+        match (&self.latest, &self.error) {
+            (Some((_, stats)), None) => Some(stats),
+            _ => None,
+        }
+    }
+}
+
+/// `when` with whole seconds, as the API stores times.
+pub(crate) fn stamp(when: Timestamp) -> Time {
+    Time(Timestamp::from_second(when.as_second()).unwrap_or(when))
+}
+
+/// `.status.stats` from the latest read, or the previous one marked stale when the latest
+/// read failed.
+pub fn live_stats(view: &LocustView, previous: Option<&LiveStats>) -> Option<LiveStats> {
+    let stale = view.error.clone();
+    match &view.latest {
+        Some((at, stats)) => Some(LiveStats {
+            state: stats.state.as_str().to_owned(),
+            users: saturating(stats.users),
+            requests_per_second: round3(stats.rps),
+            fail_ratio: round3(stats.fail_ratio),
+            requests: saturating(stats.requests),
+            failures: saturating(stats.failures),
+            median_response_time_ms: stats.median_ms.map(round3),
+            p95_response_time_ms: stats.p95_ms.map(round3),
+            p99_response_time_ms: stats.p99_ms.map(round3),
+            workers: i32::try_from(stats.worker_count).unwrap_or(i32::MAX),
+            missing_workers: non_empty(stats.missing_workers().map(|w| w.id.clone()).collect()),
+            read_time: stamp(*at),
+            stale,
+        }),
+        None => previous.cloned().map(|mut kept| {
+            if stale.is_some() {
+                kept.stale = stale;
+            }
+            kept
+        }),
+    }
+}
+
+/// `.status.results` of a stopped run.
+pub fn results(stats: &Stats, at: Timestamp, report: Option<String>) -> Results {
+    Results {
+        available: true,
+        message: Some(format!(
+            "{} requests, {} failed ({}%), {} requests/s on average",
+            stats.requests,
+            stats.failures,
+            short(stats.fail_ratio * 100.0),
+            short(stats.avg_rps)
+        )),
+        requests: Some(saturating(stats.requests)),
+        failures: Some(saturating(stats.failures)),
+        fail_ratio: Some(round3(stats.fail_ratio)),
+        requests_per_second: Some(round3(stats.avg_rps)),
+        median_response_time_ms: stats.median_ms.map(round3),
+        p95_response_time_ms: stats.p95_ms.map(round3),
+        p99_response_time_ms: stats.p99_ms.map(round3),
+        endpoints: non_empty(
+            stats
+                .endpoints
+                .iter()
+                .take(MAX_RESULT_ENDPOINTS)
+                .map(|e| EndpointResult {
+                    method: e.method.clone(),
+                    name: e.name.clone(),
+                    requests: saturating(e.requests),
+                    failures: saturating(e.failures),
+                    median_response_time_ms: round3(e.median_ms),
+                    p95_response_time_ms: round3(e.p95_ms),
+                })
+                .collect(),
+        ),
+        errors: non_empty(
+            stats
+                .errors
+                .iter()
+                .take(MAX_RESULT_ERRORS)
+                .map(|e| ErrorResult {
+                    method: e.method.clone(),
+                    name: e.name.clone(),
+                    error: e.error.chars().take(MAX_ERROR_CHARS).collect(),
+                    occurrences: saturating(e.occurrences),
+                })
+                .collect(),
+        ),
+        report,
+        read_time: Some(stamp(at)),
+    }
+}
+
+/// `.status.results` of a test whose final numbers were never read.
+pub fn missing_results(view: &LocustView, started: bool) -> Results {
+    let message = if !started {
+        "No results: the test ended before its master ran".to_owned()
+    } else {
+        match &view.latest {
+            Some((at, stats)) => format!(
+                "Results missing: the master exited before the operator read its final numbers (last read at {}, Locust state {}); the numbers in .status.stats are not final",
+                stamp(*at).0,
+                stats.state.as_str()
+            ),
+            None => {
+                "Results missing: the master exited before the operator read any of its numbers"
+                    .to_owned()
+            }
+        }
+    };
+    Results {
+        available: false,
+        message: Some(message),
+        ..Results::default()
+    }
+}
+
+/// The numbers a verdict is checked against, when the results are available.
+pub fn measured(results: &Results) -> Option<Measured> {
+    results.available.then(|| Measured {
+        requests: results
+            .requests
+            .and_then(|r| u64::try_from(r).ok())
+            .unwrap_or_default(),
+        fail_ratio: results.fail_ratio.unwrap_or_default(),
+        p95_ms: results.p95_response_time_ms,
+        p99_ms: results.p99_response_time_ms,
+        rps: results.requests_per_second.unwrap_or_default(),
+    })
+}
+
+/// The verdict on `thresholds` of a run that completed: `Ok` with a summary of the thresholds
+/// met, or `Err` with the failure cause (each missed threshold and its measured value, or why
+/// nothing could be checked).
+pub fn verdict(thresholds: &Thresholds, results: Option<&Results>) -> Result<String, Verdict> {
+    let Some(measured) = results.and_then(measured) else {
+        return Err(Verdict::Unchecked(
+            "its final numbers were not read before the master exited, so spec.thresholds cannot be checked".to_owned(),
+        ));
+    };
+    let missed = thresholds.check(measured);
+    if missed.is_empty() {
+        Ok("every threshold of spec.thresholds met".to_owned())
+    } else {
+        Err(Verdict::Missed(missed))
+    }
+}
+
+/// Why a completed run failed its thresholds.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Verdict {
+    /// Thresholds missed, with the values measured.
+    Missed(Vec<Missed>),
+    /// Nothing to check them against.
+    Unchecked(String),
+}
+
+impl std::fmt::Display for Verdict {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Missed(missed) => {
+                let list: Vec<String> = missed.iter().map(ToString::to_string).collect();
+                write!(f, "thresholds missed: {}", list.join(", "))
+            }
+            Self::Unchecked(why) => f.write_str(why),
+        }
+    }
+}
+
+/// The workers connected to the master: Locust's count when its latest read succeeded,
+/// otherwise `ready`, the worker Job's count of its pods that are ready (never its `active`,
+/// which counts pods still pending).
+pub fn connected_workers(view: &LocustView, ready: i32) -> i32 {
+    match view.fresh() {
+        Some(stats) => i32::try_from(stats.worker_count).unwrap_or(i32::MAX),
+        None => ready,
+    }
+}
+
+/// How long a run has waited for its workers, and may.
+#[derive(Clone, Copy, Debug)]
+pub struct Wait {
+    /// When the test started (its master ran).
+    pub started_at: Option<Timestamp>,
+    /// Now.
+    pub now: Timestamp,
+    /// How long it may wait.
+    pub timeout: Duration,
+}
+
+/// The message of a test whose workers did not all connect within `timeout` of its start,
+/// naming those that never did; `None` while the timeout runs, once the run started (Locust
+/// left `ready`), or when all `expected` are `connected`.
+pub fn never_connected(
+    name: &str,
+    view: &LocustView,
+    pods: &[Pod],
+    (connected, expected): (i32, i32),
+    wait: Wait,
+) -> Option<String> {
+    let Wait {
+        started_at,
+        now,
+        timeout,
+    } = wait;
+    let waited = now.duration_since(started_at?).unsigned_abs();
+    if waited < timeout {
+        return None;
+    }
+    let connected_ids: Vec<&str> = match view.fresh() {
+        // The run started: whoever is missing now was lost mid-run, not never connected.
+        Some(stats) if stats.state != State::Ready => return None,
+        Some(stats) => stats.workers.iter().map(|w| w.id.as_str()).collect(),
+        None => Vec::new(),
+    };
+    if connected >= expected {
+        return None;
+    }
+    let mut absent: Vec<String> = worker_pods(name, pods)
+        .filter(|pod| {
+            let pod_name = pod.metadata.name.as_deref().unwrap_or_default();
+            match view.fresh() {
+                Some(_) => !connected_ids.iter().any(|id| {
+                    id.strip_prefix(pod_name)
+                        .is_some_and(|r| r.starts_with('_'))
+                }),
+                None => !(pod_phase(pod) == "Running" && ready(pod)),
+            }
+        })
+        .map(describe_pod)
+        .collect();
+    absent.sort();
+    let pods_made = worker_pods(name, pods).count();
+    let never_made = usize::try_from(expected)
+        .unwrap_or_default()
+        .saturating_sub(pods_made);
+    if never_made > 0 {
+        absent.push(format!("{never_made} worker pod(s) never created"));
+    }
+    let list = if absent.is_empty() {
+        String::new()
+    } else {
+        format!(": {}", absent.join(", "))
+    };
+    Some(format!(
+        "{} of {expected} workers never connected within {}{list}",
+        expected - connected,
+        humantime::format_duration(timeout)
+    ))
+}
+
+/// The time left before [`never_connected`] can decide, while the run waits for workers.
+pub fn connect_deadline_in(
+    started_at: Option<Timestamp>,
+    now: Timestamp,
+    timeout: Duration,
+) -> Option<Duration> {
+    let waited = now.duration_since(started_at?).unsigned_abs();
+    timeout.checked_sub(waited).filter(|left| !left.is_zero())
+}
+
+/// New `missing` workers of `now` that `before` did not list.
+pub fn newly_missing<'a>(before: Option<&LiveStats>, now: &'a LiveStats) -> Vec<&'a str> {
+    let known: &[String] = before
+        .and_then(|b| b.missing_workers.as_deref())
+        .unwrap_or_default();
+    now.missing_workers
+        .iter()
+        .flatten()
+        .filter(|id| !known.contains(id))
+        .map(String::as_str)
+        .collect()
+}
+
+/// Locust's states in which the run generates load.
+pub fn generating_load(state: &str) -> bool {
+    matches!(state, "spawning" | "running")
+}
+
+fn worker_pods<'p>(name: &'p str, pods: &'p [Pod]) -> impl Iterator<Item = &'p Pod> + 'p {
+    let worker = node_name(name, Role::Worker);
+    pods.iter().filter(move |pod| {
+        belongs_to(pod, name)
+            && pod
+                .metadata
+                .labels
+                .as_ref()
+                .and_then(|labels| labels.get(LABEL_POD_NAME))
+                .is_some_and(|value| *value == worker)
+    })
+}
+
+fn ready(pod: &Pod) -> bool {
+    pod.status
+        .as_ref()
+        .and_then(|s| s.conditions.as_ref())
+        .is_some_and(|conditions| {
+            conditions
+                .iter()
+                .any(|c| c.type_ == "Ready" && c.status == "True")
+        })
+}
+
+/// `name (reason)`, the reason being why its first container waits, if it does.
+fn describe_pod(pod: &Pod) -> String {
+    let name = pod.metadata.name.clone().unwrap_or_default();
+    let waiting = pod
+        .status
+        .as_ref()
+        .and_then(|s| s.container_statuses.as_ref())
+        .and_then(|statuses| {
+            statuses
+                .iter()
+                .find_map(|c| c.state.as_ref()?.waiting.as_ref()?.reason.clone())
+        });
+    match waiting {
+        Some(reason) => format!("{name} ({reason})"),
+        None => format!("{name} ({})", pod_phase(pod)),
+    }
+}
+
+fn non_empty<T>(list: Vec<T>) -> Option<Vec<T>> {
+    (!list.is_empty()).then_some(list)
+}
+
+fn saturating(value: u64) -> i64 {
+    i64::try_from(value).unwrap_or(i64::MAX)
+}
+
+/// At most three decimals: the status changes only when a number does, not with float noise.
+fn round3(value: f64) -> f64 {
+    (value * 1000.0).round() / 1000.0
+}
+
+/// A number without noise: at most two decimals, no trailing zeros.
+fn short(value: f64) -> String {
+    let text = format!("{value:.2}");
+    text.trim_end_matches('0').trim_end_matches('.').to_owned()
+}
