@@ -117,9 +117,16 @@ impl World {
 
     /// `locust-operator ARGS` with this world's kubeconfig: exit code, stdout, stderr.
     async fn run(&self, args: &[&str]) -> (Option<i32>, String, String) {
+        self.run_with(args, &self.kubeconfig).await
+    }
+
+    /// `locust-operator ARGS` with `kubeconfig`.
+    async fn run_with(&self, args: &[&str], kubeconfig: &Path) -> (Option<i32>, String, String) {
         let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_locust-operator"))
             .args(args)
-            .env("KUBECONFIG", &self.kubeconfig)
+            .env("KUBECONFIG", kubeconfig)
+            // Not in a pod: no in-cluster configuration to fall back on.
+            .env_remove("KUBERNETES_SERVICE_HOST")
             .env_remove("RUST_LOG")
             .current_dir(&self.dir)
             .kill_on_drop(true)
@@ -262,5 +269,22 @@ async fn what_is_not_there_is_one_sentence_and_exit_1() {
     assert!(
         !world.dir.join("out").exists(),
         "nothing written on an error"
+    );
+    let (code, stdout, stderr) = world
+        .run_with(
+            &["report", "my-test"],
+            &world.dir.join("no-such-kubeconfig"),
+        )
+        .await;
+    assert_eq!(code, Some(1), "stdout: {stdout}\nstderr: {stderr}");
+    assert!(
+        stderr.starts_with(
+            "error: cannot connect to the Kubernetes API of the current kube context: "
+        ),
+        "{stderr}"
+    );
+    assert!(
+        stderr.ends_with("; check KUBECONFIG and `kubectl config current-context`\n"),
+        "{stderr}"
     );
 }
