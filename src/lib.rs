@@ -25,6 +25,7 @@ pub mod quantity;
 pub mod random;
 pub mod rbac;
 pub mod render;
+pub mod report_cmd;
 pub mod sandbox;
 pub mod schema_check;
 pub mod status;

@@ -68,6 +68,19 @@ enum Command {
         #[arg(long, env = "POD_HEALTH_GRACE_PERIOD", default_value = "2m", value_parser = humantime::parse_duration)]
         pod_health_grace_period: std::time::Duration,
     },
+    /// Write the report the operator kept for a LocustTest (ConfigMap NAME-report) into a
+    /// directory: report.html, requests.csv, failures.csv, exceptions.csv, and the test's
+    /// status as status.json. Uses the current kube context.
+    Report {
+        /// The LocustTest's name.
+        name: String,
+        /// Its namespace (default: the current context's).
+        #[arg(short, long)]
+        namespace: Option<String>,
+        /// The directory to write into (created if missing).
+        #[arg(short, long, default_value = ".")]
+        output: PathBuf,
+    },
     /// Print the Service and Jobs the operator would create for the LocustTests of a manifest,
     /// with the operator configuration taken from the environment (as in the cluster).
     Render {
@@ -79,7 +92,7 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let level = match cli.command {
-        Command::Sandbox { .. } => "warn",
+        Command::Sandbox { .. } | Command::Report { .. } => "warn",
         _ => "info",
     };
     telemetry::init(cli.log_format, level);
@@ -89,6 +102,11 @@ fn main() -> ExitCode {
         Command::Webhook { flags } => run_webhook(flags),
         Command::Check { files } => return check(&files),
         Command::Render { file } => render(&file),
+        Command::Report {
+            name,
+            namespace,
+            output,
+        } => return report(&name, namespace, &output),
         Command::Sandbox {
             files,
             keep,
@@ -275,6 +293,36 @@ fn render_error(error: &anyhow::Error) -> String {
         }
     }
     rendered
+}
+
+/// `report`: exit 0 once the files are written (a report without its HTML included, with a
+/// warning), 1 with one sentence on stderr otherwise.
+fn report(name: &str, namespace: Option<String>, dir: &std::path::Path) -> ExitCode {
+    use locust_operator::report_cmd;
+    let result = runtime().map_err(|e| render_error(&e)).and_then(|runtime| {
+        runtime
+            .block_on(async {
+                let client = report_cmd::connect().await?;
+                let namespace = namespace.unwrap_or_else(|| client.default_namespace().to_owned());
+                report_cmd::run(
+                    &client,
+                    &namespace,
+                    name,
+                    dir,
+                    &mut std::io::stdout(),
+                    &mut std::io::stderr(),
+                )
+                .await
+            })
+            .map_err(|e| e.to_string())
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("error: {message}");
+            ExitCode::FAILURE
+        }
+    }
 }
 
 /// `sandbox`: exit 0 when every test succeeded (or, without files, after an interrupt), 1 when

@@ -64,22 +64,47 @@ pub fn node_name(test_name: &str, role: Role) -> String {
     format!("{}-{}", test_name.replace('.', "-"), role.as_str())
 }
 
-/// The operator's labels on a role's pods: the Go operator's four plus the recommended
-/// `app.kubernetes.io/*` labels.
-pub fn pod_labels(test_name: &str, role: Role) -> BTreeMap<String, String> {
+/// The operator's labels on every object it makes for a test, whatever its role: the Go
+/// operator's `app`, `performance-test-name` and `managed-by`, plus the recommended
+/// `app.kubernetes.io/name`, `instance` and `managed-by`.
+pub fn test_labels(test_name: &str) -> BTreeMap<String, String> {
     [
         (LABEL_APP, test_name.to_owned()),
         (LABEL_TEST_NAME, test_name.to_owned()),
-        (LABEL_POD_NAME, node_name(test_name, role)),
         (LABEL_MANAGED_BY, MANAGED_BY_VALUE.to_owned()),
         (LABEL_K8S_NAME, K8S_NAME_VALUE.to_owned()),
         (LABEL_K8S_INSTANCE, test_name.to_owned()),
-        (LABEL_K8S_COMPONENT, role.as_str().to_owned()),
         (LABEL_K8S_MANAGED_BY, OPERATOR_NAME.to_owned()),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v))
     .collect()
+}
+
+/// The operator's labels on a role's pods: the Go operator's four plus the recommended
+/// `app.kubernetes.io/*` labels.
+pub fn pod_labels(test_name: &str, role: Role) -> BTreeMap<String, String> {
+    let mut labels = test_labels(test_name);
+    labels.insert(LABEL_POD_NAME.to_owned(), node_name(test_name, role));
+    labels.insert(LABEL_K8S_COMPONENT.to_owned(), role.as_str().to_owned());
+    labels
+}
+
+/// Value of [`LABEL_K8S_COMPONENT`] on the ConfigMap that keeps a test's report.
+pub const REPORT_COMPONENT: &str = "report";
+
+/// `<name>-report`: the ConfigMap that keeps a test's report once its run stops (a
+/// ConfigMap name may hold dots, so the test's name is kept as it is).
+pub fn report_name(test_name: &str) -> String {
+    format!("{test_name}-report")
+}
+
+/// Labels of a test's report ConfigMap: the test's labels, component `report` (no pod name:
+/// it is no role's).
+pub fn report_labels(test_name: &str) -> BTreeMap<String, String> {
+    let mut labels = test_labels(test_name);
+    labels.insert(LABEL_K8S_COMPONENT.to_owned(), REPORT_COMPONENT.to_owned());
+    labels
 }
 
 /// Selector of every pod of a test (master and workers).

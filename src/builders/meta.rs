@@ -29,10 +29,21 @@ pub fn owner_reference(test: &LocustTest) -> Option<OwnerReference> {
 /// test's namespace, the operator's labels of the role and the owner reference.
 pub fn object_meta(test: &LocustTest, role: Role) -> ObjectMeta {
     let name = test_name(test);
+    owned_meta(
+        test,
+        names::node_name(name, role),
+        names::pod_labels(name, role),
+    )
+}
+
+/// Metadata of any object the operator makes for `test`: `name` in the test's namespace,
+/// `labels`, and the controller owner reference, so that the garbage collector deletes it with
+/// the test.
+pub fn owned_meta(test: &LocustTest, name: String, labels: BTreeMap<String, String>) -> ObjectMeta {
     ObjectMeta {
-        name: Some(names::node_name(name, role)),
+        name: Some(name),
         namespace: test.metadata.namespace.clone(),
-        labels: Some(names::pod_labels(name, role)),
+        labels: Some(labels),
         owner_references: owner_reference(test).map(|owner| vec![owner]),
         ..ObjectMeta::default()
     }
