@@ -20,178 +20,18 @@ use locust_operator::locust::report::{
     ANNOTATION_REPORT_OMITTED, ANNOTATION_REPORT_TIME, File, MAX_CONFIG_MAP_BYTES, ReportError,
     config_map, unpack,
 };
-use serde_json::{Value, json};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use serde_json::json;
+
+#[path = "support/locust_master.rs"]
+mod locust_master;
+
+use locust_master::{
+    Answer, REPORT_PATH, fixture, html, noise, not_found, recorded_size_report, server,
+    stopped_master,
+};
 
 const TIMEOUT: Duration = Duration::from_millis(500);
-const REPORT_PATH: &str = "/stats/report?download=1";
 const UID: &str = "6f1c2a3b-0000-4000-8000-000000000001";
-
-fn fixture(name: &str) -> Vec<u8> {
-    std::fs::read(
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("tests/fixtures/locust-web")
-            .join(name),
-    )
-    .unwrap()
-}
-
-/// Bytes that gzip cannot shrink much (xorshift), `len` of them.
-fn noise(len: usize, seed: u64) -> Vec<u8> {
-    let mut state = seed | 1;
-    (0..len)
-        .map(|_| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            (state >> 24) as u8
-        })
-        .collect()
-}
-
-/// An HTML page of the size the recorded master's report had (26-…meta.json), text that
-/// compresses about as minified JavaScript does.
-fn recorded_size_report() -> Vec<u8> {
-    let meta: Value =
-        serde_json::from_slice(&fixture("26-stopped-stats-report-download.meta.json")).unwrap();
-    let size = meta["bytes"].as_u64().unwrap() as usize;
-    let mut html =
-        b"<!DOCTYPE html><html><head><title>Locust</title></head><body><script>".to_vec();
-    let words = [
-        "function",
-        "return",
-        "const ",
-        "var ",
-        "=>",
-        "{",
-        "}",
-        "(",
-        ")",
-        ";",
-        "this.",
-        "null",
-        "window.templateArgs",
-        "e",
-        "t",
-        "n",
-        "r",
-        "0",
-        "1",
-        ",",
-    ];
-    let mut index = 0;
-    for byte in noise(size, 7) {
-        if html.len() >= size - 20 {
-            break;
-        }
-        index = (index + byte as usize) % words.len();
-        html.extend_from_slice(words[index].as_bytes());
-    }
-    html.extend_from_slice(b"</script></body></html>");
-    html.truncate(size);
-    html
-}
-
-/// What a path answers, after how long.
-#[derive(Clone)]
-struct Answer {
-    response: Vec<u8>,
-    delay: Duration,
-}
-
-fn ok(content_type: &str, extra_headers: &str, body: &[u8]) -> Answer {
-    let mut response = format!(
-        "HTTP/1.1 200 OK\r\nContent-Type: {content_type}\r\n{extra_headers}Content-Length: {}\r\n\r\n",
-        body.len()
-    )
-    .into_bytes();
-    response.extend_from_slice(body);
-    Answer {
-        response,
-        delay: Duration::ZERO,
-    }
-}
-
-fn csv(body: &[u8], kind: &str) -> Answer {
-    ok(
-        "text/csv",
-        &format!(
-            "Content-disposition: attachment;filename=Locust_2026-11-24-05h14_locustfile.py_http://127.0.0.1:18080_{kind}.csv\r\n"
-        ),
-        body,
-    )
-}
-
-fn html(body: &[u8]) -> Answer {
-    let meta: Value =
-        serde_json::from_slice(&fixture("26-stopped-stats-report-download.meta.json")).unwrap();
-    ok(
-        meta["content_type"].as_str().unwrap(),
-        &format!(
-            "Content-Disposition: {}\r\n",
-            meta["content_disposition"].as_str().unwrap()
-        ),
-        body,
-    )
-}
-
-/// Locust's 404 page for a route it does not have.
-fn not_found() -> Answer {
-    let mut response =
-        b"HTTP/1.1 404 NOT FOUND\r\nContent-Type: text/html; charset=utf-8\r\n\r\n".to_vec();
-    response.extend_from_slice(&fixture("06-running-stats-exceptions.html"));
-    Answer {
-        response,
-        delay: Duration::ZERO,
-    }
-}
-
-/// The recorded master after its run stopped: the three CSVs, and `report` for the report.
-fn stopped_master(report: Answer) -> HashMap<&'static str, Answer> {
-    HashMap::from([
-        (
-            "/stats/requests/csv",
-            csv(&fixture("17-stopped-stats-requests-csv.csv"), "requests"),
-        ),
-        (
-            "/stats/failures/csv",
-            csv(&fixture("18-stopped-stats-failures-csv.csv"), "failures"),
-        ),
-        (
-            "/exceptions/csv",
-            csv(&fixture("20-stopped-exceptions-csv.csv"), "exceptions"),
-        ),
-        (REPORT_PATH, report),
-    ])
-}
-
-/// A server on 127.0.0.1 answering each request by its path (404 for other paths).
-async fn server(answers: HashMap<&'static str, Answer>) -> String {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let address = listener.local_addr().unwrap().to_string();
-    let answers = Arc::new(answers);
-    tokio::spawn(async move {
-        loop {
-            let Ok((mut stream, _)) = listener.accept().await else {
-                return;
-            };
-            let answers = Arc::clone(&answers);
-            tokio::spawn(async move {
-                let mut request = vec![0u8; 4096];
-                let n = stream.read(&mut request).await.unwrap_or(0);
-                let request = String::from_utf8_lossy(&request[..n]).into_owned();
-                let path = request.split_whitespace().nth(1).unwrap_or("").to_owned();
-                let answer = answers
-                    .get(path.as_str())
-                    .cloned()
-                    .unwrap_or_else(not_found);
-                tokio::time::sleep(answer.delay).await;
-                let _ = stream.write_all(&answer.response).await;
-            });
-        }
-    });
-    address
-}
 
 /// Every test's master at one address.
 struct At(String);

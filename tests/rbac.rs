@@ -10,7 +10,8 @@
 //! elsewhere (what it received, minus the test's own recorded requests, was sent by the
 //! replicas' recorded clients). The life: two replicas on one Lease (namespaced, as the
 //! `namespaced` overlay), tests run to `Succeeded` (pods from the harness's Job controller, or
-//! from the test when `LOCUST_E2E_JOB_CONTROLLER=off`; pod status from `memory_apiserver::sim`), a pod failure,
+//! from the test when `LOCUST_E2E_JOB_CONTROLLER=off`; pod status from `memory_apiserver::sim`; one
+//! with a Locust master answering, whose report is kept), a pod failure,
 //! workers that never connect (the Jobs suspended),
 //! a spec edit and an externally deleted Job, expired watches (`compact` + `drop_watches`),
 //! children names taken by foreign objects (a repeated event), an invalid spec, a failover on
@@ -27,6 +28,8 @@
 
 #[path = "support/jobs.rs"]
 mod jobs;
+#[path = "support/locust_master.rs"]
+mod locust_master;
 #[path = "support/logs.rs"]
 mod logs;
 #[path = "support/test_status.rs"]
@@ -41,7 +44,7 @@ use std::time::Duration;
 
 use axum::http::{Method, Request, Uri};
 use k8s_openapi::api::batch::v1::Job;
-use k8s_openapi::api::core::v1::{Namespace, Pod, Service};
+use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Pod, Service};
 use k8s_openapi::api::events::v1::Event;
 use kube::api::{DeleteParams, ListParams, Patch, PatchParams, PostParams};
 use kube::core::DynamicObject;
@@ -50,6 +53,7 @@ use kube::{Api, Client, ResourceExt};
 use locust_operator::config::Config;
 use locust_operator::controller::State;
 use locust_operator::flags::{CertMode, ProcessFlags};
+use locust_operator::locust::client::{MasterAddresses, Resolve};
 use locust_operator::metrics::Metrics;
 use locust_operator::operator::{self, RunError, RunSettings};
 use locust_operator::rbac::{self, ApiCall, Names, Scope};
@@ -141,7 +145,13 @@ struct Replica {
 }
 
 impl Replica {
-    fn start(server: &ApiServer, name: &'static str, watch: Option<&str>) -> Self {
+    fn start(
+        server: &ApiServer,
+        name: &'static str,
+        watch: Option<&str>,
+        masters: &MasterAddresses,
+    ) -> Self {
+        let masters = masters.clone();
         let log = Log::default();
         let client = recording_client(server, &log);
         let flags = flags(watch);
@@ -153,7 +163,9 @@ impl Replica {
             async move {
                 let config = Config::from_lookup(&|_| None).unwrap().0;
                 let metrics = Metrics::new();
-                let settings = RunSettings::from_flags(&flags, config, client.default_namespace());
+                let mut settings =
+                    RunSettings::from_flags(&flags, config, client.default_namespace());
+                settings.controller.masters = masters;
                 let certificate = Arc::new(ReloadingCert::default());
                 operator::run(client, settings, &metrics, state, certificate, shutdown).await
             }
@@ -192,6 +204,19 @@ impl Drop for Replica {
     fn drop(&mut self) {
         if let Some(task) = self.task.take() {
             task.abort();
+        }
+    }
+}
+
+/// Masters: those of the tests named at the address held, every other one unreachable.
+struct Answering(String, &'static [&'static str]);
+
+impl Resolve for Answering {
+    fn master(&self, _: &str, name: &str) -> String {
+        if self.1.contains(&name) {
+            self.0.clone()
+        } else {
+            "127.0.0.1:9".to_owned()
         }
     }
 }
@@ -491,9 +516,13 @@ async fn run() {
     create_namespace(&world.client, LEASE_NAMESPACE).await;
 
     // Two replicas on one Lease: `a` creates it and leads, `b` stands by.
-    let mut a = Replica::start(&world.server, "a", Some(TESTS));
+    // The Locust masters of tests `done` and `edited` answer (their runs stopped: the report is
+    // kept, or found taken); no other master does.
+    let master = locust_master::server(locust_master::stopped_master_with_stats()).await;
+    let masters = MasterAddresses(Arc::new(Answering(master, &["done", "edited"])));
+    let mut a = Replica::start(&world.server, "a", Some(TESTS), &masters);
     a.leading().await;
-    let mut b = Replica::start(&world.server, "b", Some(TESTS));
+    let mut b = Replica::start(&world.server, "b", Some(TESTS), &masters);
     eventually("replica b reading the Lease", || async {
         b.log
             .requests()
@@ -507,6 +536,11 @@ async fn run() {
     // A test to Succeeded.
     world.create("done", 1, json!({})).await;
     let master = world.run_to_running("done", 1).await;
+    eventually("done's report kept", || async {
+        let config_maps: Api<ConfigMap> = Api::namespaced(world.client.clone(), TESTS);
+        config_maps.get("done-report").await.ok()
+    })
+    .await;
     sim::set_pod_terminated(&world.client, TESTS, &master, 0, "Completed")
         .await
         .unwrap();
@@ -543,9 +577,23 @@ async fn run() {
     })
     .await;
 
-    // A spec edit (ignored), then the worker Job deleted by someone else (recreated).
+    // A spec edit (ignored), then the worker Job deleted by someone else (recreated). Its
+    // report's name is taken by someone else's ConfigMap (created, answered 409, read).
+    let foreign_report: ConfigMap =
+        serde_json::from_value(json!({"metadata": {"name": "edited-report"}})).unwrap();
+    Api::<ConfigMap>::namespaced(world.client.clone(), TESTS)
+        .create(&PostParams::default(), &foreign_report)
+        .await
+        .unwrap();
     world.create("edited", 1, json!({})).await;
     world.run_to_running("edited", 1).await;
+    world
+        .wait_for("edited", "its report not kept", |t| {
+            t["status"]["results"]["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("ConfigMap edited-report exists and is not owned"))
+        })
+        .await;
     world
         .tests()
         .patch(
@@ -645,7 +693,7 @@ async fn run() {
     // Restart: `b` stops too; `c` comes up watching every namespace (the default install),
     // takes the released Lease and recovers deletions.
     b.stop().await;
-    let mut c = Replica::start(&world.server, "c", None);
+    let mut c = Replica::start(&world.server, "c", None, &masters);
     c.leading().await;
     world
         .delete_and_wait_recreated("Job", "after-expiry-worker")

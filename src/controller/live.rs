@@ -9,21 +9,30 @@
 //!
 //! Once Locust reports `stopped`, the numbers still move for a few seconds (the workers' last
 //! reports): the next read comes [`STOPPED_RECHECK`] later, and from then on every read of a
-//! stopped run replaces the final numbers until the master exits.
+//! stopped run replaces the final numbers until the master exits. That second read also keeps
+//! the full report (Locust's HTML report and CSVs) in the ConfigMap `<test>-report`, owned by
+//! the test ([`report::config_map`]); a failed attempt is retried with the next read.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures::channel::mpsc;
+use k8s_openapi::api::core::v1::ConfigMap;
 use k8s_openapi::jiff::Timestamp;
+use kube::api::PostParams;
 use kube::core::DynamicObject;
 use kube::discovery::ApiResource;
 use kube::runtime::reflector::ObjectRef;
+use kube::{Api, Client};
 use tokio::time::Instant;
 
+use super::plan::{self, Ownership};
+use crate::api::v2::LocustTest;
 use crate::locust::client::Masters;
+use crate::locust::report;
 use crate::locust::stats::State;
+use crate::names::FIELD_MANAGER;
 use crate::status::live::LocustView;
 
 /// Default of `--locust-poll-interval`.
@@ -43,12 +52,27 @@ pub struct Target {
     pub name: String,
     /// The test's uid (a recreated test of the same name starts afresh).
     pub uid: String,
+    /// The test (the owner of its report).
+    pub test: Arc<LocustTest>,
+}
+
+impl Target {
+    /// The target of `test`.
+    pub fn of(test: &LocustTest) -> Self {
+        Self {
+            namespace: test.metadata.namespace.clone().unwrap_or_default(),
+            name: test.metadata.name.clone().unwrap_or_default(),
+            uid: test.metadata.uid.clone().unwrap_or_default(),
+            test: Arc::new(test.clone()),
+        }
+    }
 }
 
 #[derive(Debug)]
 struct Entry {
     view: LocustView,
     reading: bool,
+    keeping_report: bool,
     next_read: Instant,
     touched: Instant,
     stopped_reads: u32,
@@ -56,6 +80,7 @@ struct Entry {
 
 /// The latest reads of every running test's master.
 pub struct Live {
+    client: Client,
     masters: Masters,
     interval: Duration,
     resource: ApiResource,
@@ -75,12 +100,14 @@ impl Live {
     /// Reads through `masters` every `interval` per test; each read triggers a reconcile of
     /// its test through the returned stream (give it to the controller's `reconcile_on`).
     pub fn new(
+        client: Client,
         masters: Masters,
         interval: Duration,
         resource: ApiResource,
     ) -> (Arc<Self>, mpsc::UnboundedReceiver<ObjectRef<DynamicObject>>) {
         let (trigger, triggers) = mpsc::unbounded();
         let live = Arc::new(Self {
+            client,
             masters,
             interval: interval.max(Duration::from_secs(1)),
             resource,
@@ -110,6 +137,7 @@ impl Live {
         let entry = entries.entry(target.uid.clone()).or_insert_with(|| Entry {
             view: LocustView::default(),
             reading: false,
+            keeping_report: false,
             next_read: now,
             touched: now,
             stopped_reads: 0,
@@ -149,7 +177,7 @@ impl Live {
         let result = self.masters.stats(&target.namespace, &target.name).await;
         let at = Timestamp::now();
         let now = Instant::now();
-        {
+        let keep_report = {
             let Ok(mut entries) = self.entries.lock() else {
                 return;
             };
@@ -176,10 +204,66 @@ impl Live {
                     entry.view.error = Some(error.to_string());
                 }
             }
+            let due = entry.stopped_reads >= 2
+                && entry.view.report.is_none()
+                && !entry.keeping_report
+                && entry.view.error.is_none();
+            entry.keeping_report |= due;
+            due
+        };
+        if keep_report {
+            let kept = self.keep_report(&target).await;
+            if let Ok(mut entries) = self.entries.lock()
+                && let Some(entry) = entries.get_mut(&target.uid)
+            {
+                entry.keeping_report = false;
+                match kept {
+                    Ok(name) => {
+                        entry.view.report = Some(name);
+                        entry.view.report_error = None;
+                    }
+                    Err(why) => {
+                        tracing::warn!(namespace = %target.namespace, name = %target.name, %why, "cannot keep the report");
+                        entry.view.report_error = Some(why);
+                    }
+                }
+            }
         }
         let reference =
             ObjectRef::new_with(&target.name, self.resource.clone()).within(&target.namespace);
         // The controller stopped: nobody to tell.
         let _ = self.trigger.unbounded_send(reference);
+    }
+
+    /// Reads the full report from the master and keeps it in the ConfigMap `<test>-report`;
+    /// returns its name, or why not.
+    async fn keep_report(&self, target: &Target) -> Result<String, String> {
+        let artifacts = self
+            .masters
+            .artifacts(&target.namespace, &target.name)
+            .await
+            .map_err(|e| e.to_string())?;
+        let config_map = report::config_map(&target.test, &artifacts, Timestamp::now())
+            .map_err(|e| e.to_string())?;
+        let name = config_map.metadata.name.clone().unwrap_or_default();
+        let api: Api<ConfigMap> = Api::namespaced(self.client.clone(), &target.namespace);
+        let params = PostParams {
+            field_manager: Some(FIELD_MANAGER.to_owned()),
+            ..PostParams::default()
+        };
+        match api.create(&params, &config_map).await {
+            Ok(_) => Ok(name),
+            Err(kube::Error::Api(status)) if status.code == 409 => {
+                // Ours from an earlier attempt (or replica), or someone else's: never replaced.
+                let existing = api.get(&name).await.map_err(|e| e.to_string())?;
+                match plan::ownership(&existing.metadata, &target.uid) {
+                    Ownership::Ours => Ok(name),
+                    _ => Err(format!(
+                        "ConfigMap {name} exists and is not owned by this LocustTest"
+                    )),
+                }
+            }
+            Err(error) => Err(format!("cannot create ConfigMap {name}: {error}")),
+        }
     }
 }

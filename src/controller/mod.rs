@@ -60,6 +60,8 @@ use reconcile::Context;
 ///   object). Never deleted: children are garbage-collected through their owner references.
 ///   Jobs are patched once, to suspend them, when the test fails because workers never
 ///   connected (nothing is left waiting for them).
+/// - ConfigMaps: create (`<test>-report`, the run's full report, once per test); get (a create
+///   answered 409: ours from an earlier attempt, or someone else's, never replaced).
 /// - Pods: list + watch (the cache judging health and connected workers).
 /// - `events.k8s.io` Events about the tests: create; patch (kube's [`Recorder`] turns a
 ///   repeat of the same event into a patch of the event's series).
@@ -69,7 +71,7 @@ use reconcile::Context;
 ///   admission plugin (OpenShift, hardened clusters), creating such a child is only allowed
 ///   to who may `update` the owner's `finalizers` subresource. The code never sends that
 ///   request; without the permission every child create fails with 403 there.
-pub const API_CALLS: [ApiCall; 18] = [
+pub const API_CALLS: [ApiCall; 20] = [
     ApiCall::request(GROUP, "locusttests", "list", Scope::Watched, Target::Any),
     ApiCall::request(GROUP, "locusttests", "watch", Scope::Watched, Target::Any),
     ApiCall::request(GROUP, "locusttests", "patch", Scope::Watched, Target::Any),
@@ -90,6 +92,8 @@ pub const API_CALLS: [ApiCall; 18] = [
     ApiCall::request("", "services", "watch", Scope::Watched, Target::Any),
     ApiCall::request("", "services", "create", Scope::Watched, Target::Any),
     ApiCall::request("", "services", "get", Scope::Watched, Target::Any),
+    ApiCall::request("", "configmaps", "create", Scope::Watched, Target::Any),
+    ApiCall::request("", "configmaps", "get", Scope::Watched, Target::Any),
     ApiCall::request("", "pods", "list", Scope::Watched, Target::Any),
     ApiCall::request("", "pods", "watch", Scope::Watched, Target::Any),
     ApiCall::request(
@@ -364,7 +368,12 @@ fn scope_controller(
         locust_client::DEFAULT_TIMEOUT,
         locust_client::DEFAULT_CONCURRENCY,
     );
-    let (live, polled) = live::Live::new(masters, settings.poll_interval, resource.clone());
+    let (live, polled) = live::Live::new(
+        client.clone(),
+        masters,
+        settings.poll_interval,
+        resource.clone(),
+    );
     let context = Arc::new(Context {
         client,
         config: Arc::clone(&settings.config),

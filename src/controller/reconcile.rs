@@ -451,11 +451,7 @@ impl Context {
         let terminal = outcome.status.phase.is_some_and(Phase::is_terminal);
         let uid = test.metadata.uid.as_deref().unwrap_or_default();
         let next_read = match outcome.status.phase {
-            Some(Phase::Running) => Some(self.live.poll(&Target {
-                namespace: test.metadata.namespace.clone().unwrap_or_default(),
-                name: test.metadata.name.clone().unwrap_or_default(),
-                uid: uid.to_owned(),
-            })),
+            Some(Phase::Running) => Some(self.live.poll(&Target::of(test))),
             _ => {
                 if terminal {
                     self.live.forget(uid);

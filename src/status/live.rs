@@ -33,6 +33,8 @@ pub struct LocustView {
     pub stopped: Option<(Timestamp, Stats)>,
     /// The ConfigMap that keeps the full report, once written.
     pub report: Option<String>,
+    /// Why the report could not be kept (yet).
+    pub report_error: Option<String>,
 }
 
 impl LocustView {
@@ -51,8 +53,22 @@ pub(crate) fn stamp(when: Timestamp) -> Time {
 }
 
 /// `.status.stats` from the latest read, or the previous one marked stale when the latest
-/// read failed.
+/// read failed. Numbers equal to the previous ones keep its `readTime`: a read that changes
+/// nothing writes nothing.
 pub fn live_stats(view: &LocustView, previous: Option<&LiveStats>) -> Option<LiveStats> {
+    let mut stats = read_stats(view, previous)?;
+    if let Some(previous) = previous
+        && (LiveStats {
+            read_time: previous.read_time.clone(),
+            ..stats.clone()
+        }) == *previous
+    {
+        stats.read_time = previous.read_time.clone();
+    }
+    Some(stats)
+}
+
+fn read_stats(view: &LocustView, previous: Option<&LiveStats>) -> Option<LiveStats> {
     let stale = view.error.clone();
     match &view.latest {
         Some((at, stats)) => Some(LiveStats {
@@ -79,17 +95,41 @@ pub fn live_stats(view: &LocustView, previous: Option<&LiveStats>) -> Option<Liv
     }
 }
 
-/// `.status.results` of a stopped run.
-pub fn results(stats: &Stats, at: Timestamp, report: Option<String>) -> Results {
+/// `.status.results` of a stopped run, keeping `previous`'s `readTime` when nothing else
+/// changed.
+pub fn results(
+    stats: &Stats,
+    at: Timestamp,
+    view: &LocustView,
+    previous: Option<&Results>,
+) -> Results {
+    let mut results = read_results(stats, at, view);
+    if let Some(previous) = previous
+        && (Results {
+            read_time: previous.read_time.clone(),
+            ..results.clone()
+        }) == *previous
+    {
+        results.read_time = previous.read_time.clone();
+    }
+    results
+}
+
+fn read_results(stats: &Stats, at: Timestamp, view: &LocustView) -> Results {
+    let mut message = format!(
+        "{} requests, {} failed ({}%), {} requests/s on average",
+        stats.requests,
+        stats.failures,
+        short(stats.fail_ratio * 100.0),
+        short(stats.avg_rps)
+    );
+    if let (None, Some(why)) = (&view.report, &view.report_error) {
+        message.push_str(&format!("; the full report is not kept: {why}"));
+    }
+    let report = view.report.clone();
     Results {
         available: true,
-        message: Some(format!(
-            "{} requests, {} failed ({}%), {} requests/s on average",
-            stats.requests,
-            stats.failures,
-            short(stats.fail_ratio * 100.0),
-            short(stats.avg_rps)
-        )),
+        message: Some(message),
         requests: Some(saturating(stats.requests)),
         failures: Some(saturating(stats.failures)),
         fail_ratio: Some(round3(stats.fail_ratio)),

@@ -194,7 +194,7 @@ pub fn compute(test: &Defaulted, observed: &Observed, now: Timestamp, grace: Dur
     let view = &observed.locust;
     let stats = live::live_stats(view, previous.stats.as_ref());
     let mut results = match &view.stopped {
-        Some((at, stopped)) => Some(live::results(stopped, *at, view.report.clone())),
+        Some((at, stopped)) => Some(live::results(stopped, *at, view, previous.results.as_ref())),
         None => previous.results.clone(),
     };
     let started_at = previous.start_time.as_ref().map(|t| t.0);
