@@ -67,6 +67,12 @@ enum Command {
         /// Pod-health grace period of the operator.
         #[arg(long, env = "POD_HEALTH_GRACE_PERIOD", default_value = "2m", value_parser = humantime::parse_duration)]
         pod_health_grace_period: std::time::Duration,
+        /// How often the operator reads a running test's numbers from its Locust master.
+        #[arg(long, env = "LOCUST_POLL_INTERVAL", default_value = "10s", value_parser = humantime::parse_duration)]
+        locust_poll_interval: std::time::Duration,
+        /// How long a master may wait for all its workers before its test fails.
+        #[arg(long, env = "WORKER_CONNECT_TIMEOUT", default_value = "5m", value_parser = humantime::parse_duration)]
+        worker_connect_timeout: std::time::Duration,
     },
     /// Write the report the operator kept for a LocustTest (ConfigMap NAME-report) into a
     /// directory: report.html, requests.csv, failures.csv, exceptions.csv, and the test's
@@ -112,7 +118,16 @@ fn main() -> ExitCode {
             keep,
             dir,
             pod_health_grace_period,
-        } => return sandbox(&files, keep, dir, pod_health_grace_period),
+            locust_poll_interval,
+            worker_connect_timeout,
+        } => {
+            let timings = Timings {
+                grace: pod_health_grace_period,
+                poll_interval: locust_poll_interval,
+                worker_connect_timeout,
+            };
+            return sandbox(&files, keep, dir, timings);
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -327,12 +342,14 @@ fn report(name: &str, namespace: Option<String>, dir: &std::path::Path) -> ExitC
 
 /// `sandbox`: exit 0 when every test succeeded (or, without files, after an interrupt), 1 when
 /// one failed or the sandbox could not run, 130 when interrupted before the verdict.
-fn sandbox(
-    files: &[PathBuf],
-    keep: bool,
-    dir: Option<PathBuf>,
+/// The operator's timings in the sandbox (the flags of `run` of the same names).
+struct Timings {
     grace: std::time::Duration,
-) -> ExitCode {
+    poll_interval: std::time::Duration,
+    worker_connect_timeout: std::time::Duration,
+}
+
+fn sandbox(files: &[PathBuf], keep: bool, dir: Option<PathBuf>, timings: Timings) -> ExitCode {
     use locust_operator::sandbox::follow::{self, Verdict};
     use locust_operator::sandbox::{Options, Sandbox, host::Allocatable};
     let fail = |message: String| {
@@ -362,7 +379,9 @@ fn sandbox(
         dir,
         cache: Options::default_cache(),
         config,
-        grace,
+        grace: timings.grace,
+        poll_interval: timings.poll_interval,
+        worker_connect_timeout: timings.worker_connect_timeout,
         allocatable: Allocatable::of_this_machine(),
         progress: true,
     };

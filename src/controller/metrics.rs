@@ -18,7 +18,13 @@
 //!   that finished while this replica led;
 //! - `locust_operator_pod_failures_total{reason}`: `PodsHealthy` turning `False`, by reason;
 //! - `locust_operator_leader`: 1 while this replica holds the leader lease (or runs without
-//!   leader election), else 0.
+//!   leader election), else 0;
+//! - per test, read from the cache at scrape time (so a deleted test's series go with it):
+//!   `locust_operator_test_phase{namespace,name,phase}` (1 for the test's phase),
+//!   `locust_operator_test_users{namespace,name}`,
+//!   `locust_operator_test_requests_per_second{namespace,name}` and
+//!   `locust_operator_test_fail_ratio{namespace,name}` (the numbers of `.status.stats`, for
+//!   tests whose master was read).
 
 use std::sync::{Arc, RwLock};
 
@@ -112,6 +118,26 @@ pub struct ErrorLabels {
 pub struct PhaseLabels {
     /// A LocustTest phase.
     pub phase: &'static str,
+}
+
+/// `namespace`, `name` and `phase` labels of one test.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct TestPhaseLabels {
+    /// The test's namespace.
+    pub namespace: String,
+    /// The test's name.
+    pub name: String,
+    /// Its phase.
+    pub phase: &'static str,
+}
+
+/// `namespace` and `name` labels of one test.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct TestLabels {
+    /// The test's namespace.
+    pub namespace: String,
+    /// The test's name.
+    pub name: String,
 }
 
 /// `reason` label.
@@ -391,6 +417,77 @@ impl PhaseCollector {
     }
 }
 
+/// One test as its per-test gauges show it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TestGauges {
+    /// Its labels.
+    pub labels: TestLabels,
+    /// Its phase (`Pending` before it has one).
+    pub phase: Phase,
+    /// `.status.stats`; `None` before a read.
+    pub stats: Option<LiveNumbers>,
+}
+
+/// One of [`LiveNumbers`].
+type Pick = fn(&LiveNumbers) -> f64;
+
+/// A test's live numbers, as gauges.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct LiveNumbers {
+    /// Users.
+    pub users: f64,
+    /// Requests per second.
+    pub rps: f64,
+    /// Failed share of requests.
+    pub fail_ratio: f64,
+}
+
+impl PhaseCollector {
+    /// Every test of the caches with its phase and live numbers.
+    pub fn tests(&self) -> Vec<TestGauges> {
+        let Ok(stores) = self.stores.read() else {
+            return Vec::new();
+        };
+        let mut tests = Vec::new();
+        for store in stores.iter() {
+            for test in store.state() {
+                let status = test.data.get("status");
+                let phase = status
+                    .and_then(|s| s.get("phase"))
+                    .and_then(|p| serde_json::from_value::<Phase>(p.clone()).ok())
+                    .unwrap_or(Phase::Pending);
+                let number = |field: &str| {
+                    status
+                        .and_then(|s| s.get("stats"))
+                        .and_then(|s| s.get(field))
+                        .and_then(serde_json::Value::as_f64)
+                };
+                let stats = match (
+                    number("users"),
+                    number("requestsPerSecond"),
+                    number("failRatio"),
+                ) {
+                    (Some(users), Some(rps), Some(fail_ratio)) => Some(LiveNumbers {
+                        users,
+                        rps,
+                        fail_ratio,
+                    }),
+                    _ => None,
+                };
+                tests.push(TestGauges {
+                    labels: TestLabels {
+                        namespace: test.metadata.namespace.clone().unwrap_or_default(),
+                        name: test.metadata.name.clone().unwrap_or_default(),
+                    },
+                    phase,
+                    stats,
+                });
+            }
+        }
+        tests
+    }
+}
+
 impl prometheus_client::collector::Collector for PhaseCollector {
     fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
         let mut family = encoder.encode_descriptor(
@@ -404,6 +501,46 @@ impl prometheus_client::collector::Collector for PhaseCollector {
                 phase: phase.as_str(),
             };
             ConstGauge::new(count).encode(family.encode_family(&labels)?)?;
+        }
+        let tests = self.tests();
+        let mut family = encoder.encode_descriptor(
+            "locust_operator_test_phase",
+            "1 for each LocustTest's phase",
+            None,
+            MetricType::Gauge,
+        )?;
+        for test in &tests {
+            let labels = TestPhaseLabels {
+                namespace: test.labels.namespace.clone(),
+                name: test.labels.name.clone(),
+                phase: test.phase.as_str(),
+            };
+            ConstGauge::new(1).encode(family.encode_family(&labels)?)?;
+        }
+        let numbers: [(&str, &str, Pick); 3] = [
+            (
+                "locust_operator_test_users",
+                "Users running, as the test's Locust master last reported",
+                |s| s.users,
+            ),
+            (
+                "locust_operator_test_requests_per_second",
+                "Requests per second, as the test's Locust master last reported",
+                |s| s.rps,
+            ),
+            (
+                "locust_operator_test_fail_ratio",
+                "Failed share of the test's requests so far, 0 to 1",
+                |s| s.fail_ratio,
+            ),
+        ];
+        for (name, help, pick) in numbers {
+            let mut family = encoder.encode_descriptor(name, help, None, MetricType::Gauge)?;
+            for test in &tests {
+                if let Some(stats) = &test.stats {
+                    ConstGauge::new(pick(stats)).encode(family.encode_family(&test.labels)?)?;
+                }
+            }
         }
         Ok(())
     }

@@ -157,12 +157,15 @@ pub enum Verdict {
     Interrupted,
 }
 
-/// One printed row: the columns of `kubectl get locusttest -w`.
+/// One printed row: the columns of `kubectl get locusttest -w -o wide` but the image.
 #[derive(Clone, Debug, PartialEq, Eq)]
 struct Row {
     phase: String,
     workers: String,
     connected: String,
+    users: String,
+    rps: String,
+    failures: String,
     conditions: BTreeMap<String, (String, String, String)>,
 }
 
@@ -188,6 +191,9 @@ fn row_of(object: &Value) -> Row {
         phase: text(&status["phase"]),
         workers: text(&status["expectedWorkers"]),
         connected: text(&status["connectedWorkers"]),
+        users: text(&status["stats"]["users"]),
+        rps: text(&status["stats"]["requestsPerSecond"]),
+        failures: text(&status["stats"]["failures"]),
         conditions,
     }
 }
@@ -224,8 +230,8 @@ pub async fn follow(
     let width = tests.iter().map(|t| t.name.len()).max().unwrap_or(4).max(4) + 3;
     let _ = writeln!(
         out,
-        "{:<width$}{:<11}{:<9}{:<11}{:<8}CHANGED",
-        "NAME", "PHASE", "WORKERS", "CONNECTED", "AGE"
+        "{:<width$}{:<11}{:<9}{:<11}{:<7}{:<9}{:<10}{:<8}CHANGED",
+        "NAME", "PHASE", "WORKERS", "CONNECTED", "USERS", "RPS", "FAILURES", "AGE"
     );
     let mut last: BTreeMap<TestRef, Row> = BTreeMap::new();
     let mut ended: BTreeMap<TestRef, String> = BTreeMap::new();
@@ -281,16 +287,35 @@ pub async fn follow(
             .collect();
         let _ = writeln!(
             out,
-            "{:<width$}{:<11}{:<9}{:<11}{:<8}{}",
+            "{:<width$}{:<11}{:<9}{:<11}{:<7}{:<9}{:<10}{:<8}{}",
             key.name,
             row.phase,
             row.workers,
             row.connected,
+            row.users,
+            row.rps,
+            row.failures,
             age(&value),
             changed.join(", ")
         );
         if matches!(row.phase.as_str(), "Succeeded" | "Failed") && !ended.contains_key(&key) {
             ended.insert(key.clone(), row.phase.clone());
+            if let Some(results) = value
+                .pointer("/status/results/message")
+                .and_then(Value::as_str)
+            {
+                let _ = writeln!(out, "{}: results: {results}", key.name);
+            }
+            if let Some(report) = value
+                .pointer("/status/results/report")
+                .and_then(Value::as_str)
+            {
+                let _ = writeln!(
+                    out,
+                    "{}: full report in ConfigMap {report}: locust-operator report {} -n {} -o DIR",
+                    key.name, key.name, key.namespace
+                );
+            }
             if row.phase == "Failed" {
                 let why = row
                     .conditions

@@ -82,6 +82,10 @@ pub struct Options {
     pub config: Config,
     /// The operator's `--pod-health-grace-period`.
     pub grace: Duration,
+    /// The operator's `--locust-poll-interval`.
+    pub poll_interval: Duration,
+    /// The operator's `--worker-connect-timeout`.
+    pub worker_connect_timeout: Duration,
     /// What the node can give its pods.
     pub allocatable: Allocatable,
     /// Print progress (virtualenv installs) on stderr.
@@ -219,6 +223,14 @@ impl Sandbox {
             format!(
                 "--pod-health-grace-period={}",
                 humantime::format_duration(options.grace)
+            ),
+            format!(
+                "--locust-poll-interval={}",
+                humantime::format_duration(options.poll_interval)
+            ),
+            format!(
+                "--worker-connect-timeout={}",
+                humantime::format_duration(options.worker_connect_timeout)
             ),
         ])
         .map_err(|e| SandboxError::ApiServer(e.to_string()))?;

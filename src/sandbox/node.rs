@@ -29,6 +29,8 @@ pub struct Node {
     /// What its pods share.
     pub host: Arc<Host>,
     pods: Mutex<HashMap<String, Running>>,
+    /// Deleted pods whose processes are still stopping (awaited when the node stops).
+    stopping: Mutex<Vec<tokio::task::JoinHandle<()>>>,
     services: Mutex<BTreeMap<(String, String), BTreeMap<String, String>>>,
 }
 
@@ -38,6 +40,7 @@ impl Node {
         Arc::new(Self {
             host,
             pods: Mutex::new(HashMap::new()),
+            stopping: Mutex::default(),
             services: Mutex::new(BTreeMap::new()),
         })
     }
@@ -110,6 +113,14 @@ impl Node {
         for pod in running {
             let _ = pod.task.await;
         }
+        let stopping: Vec<_> = self
+            .stopping
+            .lock()
+            .map(|mut tasks| tasks.drain(..).collect())
+            .unwrap_or_default();
+        for task in stopping {
+            let _ = task.await;
+        }
     }
 
     /// A pod as watched: started when new, stopped when being deleted.
@@ -155,11 +166,15 @@ impl Node {
         };
         running.cancel.cancel();
         let node = Arc::clone(self);
-        tokio::spawn(async move {
+        let task = tokio::spawn(async move {
             let _ = running.task.await;
             node.host.network.release(running.address);
             node.refresh_names();
         });
+        if let Ok(mut stopping) = self.stopping.lock() {
+            stopping.retain(|task| !task.is_finished());
+            stopping.push(task);
+        }
     }
 
     /// Points every Service name at a pod it selects (the first by name), or at nothing.

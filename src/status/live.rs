@@ -380,19 +380,29 @@ fn ready(pod: &Pod) -> bool {
         })
 }
 
-/// `name (reason)`, the reason being why its first container waits, if it does.
+/// `name (reason)`, the reason being why its first container waits, or why it is not
+/// scheduled, if either; else its phase.
 fn describe_pod(pod: &Pod) -> String {
     let name = pod.metadata.name.clone().unwrap_or_default();
-    let waiting = pod
-        .status
-        .as_ref()
+    let status = pod.status.as_ref();
+    let waiting = status
         .and_then(|s| s.container_statuses.as_ref())
         .and_then(|statuses| {
             statuses
                 .iter()
                 .find_map(|c| c.state.as_ref()?.waiting.as_ref()?.reason.clone())
         });
-    match waiting {
+    let unscheduled = || {
+        status
+            .and_then(|s| s.conditions.as_ref())
+            .and_then(|conditions| {
+                conditions
+                    .iter()
+                    .find(|c| c.type_ == "PodScheduled" && c.status == "False")
+            })
+            .and_then(|c| c.reason.clone())
+    };
+    match waiting.or_else(unscheduled) {
         Some(reason) => format!("{name} ({reason})"),
         None => format!("{name} ({})", pod_phase(pod)),
     }

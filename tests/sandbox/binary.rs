@@ -55,7 +55,17 @@ fn a_test_that_succeeds_exits_0_with_its_rows() {
     let header: Vec<&str> = stdout.lines().next().unwrap().split_whitespace().collect();
     assert_eq!(
         header,
-        ["NAME", "PHASE", "WORKERS", "CONNECTED", "AGE", "CHANGED"]
+        [
+            "NAME",
+            "PHASE",
+            "WORKERS",
+            "CONNECTED",
+            "USERS",
+            "RPS",
+            "FAILURES",
+            "AGE",
+            "CHANGED"
+        ]
     );
     assert!(
         stdout

@@ -13,6 +13,7 @@ mod failures;
 mod kubectl;
 mod lifecycle;
 mod processes;
+mod results;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -28,6 +29,10 @@ use serde_json::Value;
 
 /// The grace period of the operator in these tests (its own `--pod-health-grace-period`).
 const GRACE: Duration = Duration::from_secs(4);
+/// The operator's `--locust-poll-interval` in these tests: Locust's numbers change every 2–3 s.
+const POLL_INTERVAL: Duration = Duration::from_secs(2);
+/// The operator's `--worker-connect-timeout` unless a test says otherwise.
+const WORKER_CONNECT_TIMEOUT: Duration = Duration::from_secs(300);
 /// Upper bound of one wait for a test to reach a state.
 const WAIT: Duration = Duration::from_secs(180);
 
@@ -68,6 +73,17 @@ impl Lab {
     /// Starts a sandbox with the operator's configuration from `config` (environment-style
     /// lookups) and a node of `allocatable`.
     async fn start_with(lookups: &[(&str, &str)], allocatable: Allocatable) -> Self {
+        Self::start_full(lookups, allocatable, GRACE, WORKER_CONNECT_TIMEOUT).await
+    }
+
+    /// [`Self::start_with`], with the operator's `--pod-health-grace-period` and
+    /// `--worker-connect-timeout`.
+    async fn start_full(
+        lookups: &[(&str, &str)],
+        allocatable: Allocatable,
+        grace: Duration,
+        worker_connect_timeout: Duration,
+    ) -> Self {
         let _ = tracing_subscriber::fmt()
             .with_env_filter(
                 tracing_subscriber::EnvFilter::try_from_default_env()
@@ -88,7 +104,9 @@ impl Lab {
             dir: dir.clone(),
             cache: cache(),
             config,
-            grace: GRACE,
+            grace,
+            poll_interval: POLL_INTERVAL,
+            worker_connect_timeout,
             allocatable,
             progress: true,
         };

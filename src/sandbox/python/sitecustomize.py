@@ -1,4 +1,5 @@
-"""locust-operator sandbox: cluster DNS for the processes of a pod (loaded through PYTHONPATH)."""
+"""locust-operator sandbox: cluster DNS and the host name of a pod for its processes (loaded
+through PYTHONPATH)."""
 import json
 import os
 import socket
@@ -24,6 +25,10 @@ def lookup(host):
             return names[candidate]
     return None
 
+
+if _HOSTS and os.environ.get("HOSTNAME"):
+    # A pod's host name is its name (Locust names a worker <host name>_<hex>).
+    socket.gethostname = lambda: os.environ["HOSTNAME"]
 
 if _HOSTS:
     _getaddrinfo = socket.getaddrinfo
