@@ -19,6 +19,7 @@
 //!
 //! - [`lifecycle`]: a test's life to `Succeeded`, and a terminal phase that never changes;
 //! - [`kubectl`]: the events and `kubectl wait` conditions a user relies on;
+//! - [`live`]: the run as its Locust master reports it (numbers, events, results, gauges);
 //! - [`failures`]: each pod-health failure and a failed master Job, the failure message, the
 //!   grace period;
 //! - [`drift`]: spec and metadata edits of a test that was built;
@@ -31,6 +32,8 @@
 
 #[path = "../support/e2e.rs"]
 mod e2e;
+#[path = "../support/locust_master.rs"]
+mod locust_master;
 #[path = "../support/logs.rs"]
 mod logs;
 #[path = "../support/objects.rs"]
@@ -47,6 +50,7 @@ mod failures;
 mod invalid_spec;
 mod kubectl;
 mod lifecycle;
+mod live;
 mod ownership;
 mod recreation;
 mod resilience;

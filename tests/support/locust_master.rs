@@ -199,3 +199,56 @@ pub fn stopped_master_with_stats() -> HashMap<&'static str, Answer> {
     );
     answers
 }
+
+/// A master whose answers the test changes as the run goes on.
+#[derive(Clone, Default)]
+pub struct Scripted {
+    answers: Arc<std::sync::Mutex<HashMap<&'static str, Answer>>>,
+}
+
+impl Scripted {
+    /// Answers `path` with `answer` from now on.
+    pub fn set(&self, path: &'static str, answer: Answer) {
+        self.answers.lock().unwrap().insert(path, answer);
+    }
+
+    /// Answers every path of `answers` as they say from now on.
+    pub fn set_all(&self, answers: HashMap<&'static str, Answer>) {
+        self.answers.lock().unwrap().extend(answers);
+    }
+
+    /// Serves on 127.0.0.1; returns the address.
+    pub async fn serve(&self) -> String {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap().to_string();
+        let answers = Arc::clone(&self.answers);
+        tokio::spawn(async move {
+            loop {
+                let Ok((mut stream, _)) = listener.accept().await else {
+                    return;
+                };
+                let answers = Arc::clone(&answers);
+                tokio::spawn(async move {
+                    let mut request = vec![0u8; 4096];
+                    let n = stream.read(&mut request).await.unwrap_or(0);
+                    let request = String::from_utf8_lossy(&request[..n]).into_owned();
+                    let path = request.split_whitespace().nth(1).unwrap_or("").to_owned();
+                    let answer = answers
+                        .lock()
+                        .unwrap()
+                        .get(path.as_str())
+                        .cloned()
+                        .unwrap_or_else(not_found);
+                    tokio::time::sleep(answer.delay).await;
+                    let _ = stream.write_all(&answer.response).await;
+                });
+            }
+        });
+        address
+    }
+}
+
+/// `GET /stats/requests` answered with the recorded `fixture`.
+pub fn stats(fixture_name: &str) -> Answer {
+    ok("application/json", "", &fixture(fixture_name))
+}

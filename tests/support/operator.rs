@@ -14,6 +14,7 @@ use locust_operator::config::Config;
 use locust_operator::controller::{Leadership, State};
 use locust_operator::flags::ProcessFlags;
 use locust_operator::leader::Timings;
+use locust_operator::locust::client::MasterAddresses;
 use locust_operator::metrics::Metrics;
 use locust_operator::operator::{self, RunSettings};
 use locust_operator::webhook::tls::ReloadingCert;
@@ -54,6 +55,10 @@ pub struct Options {
     /// Namespaces watched besides the one given to [`Operator::start`] (`WATCH_NAMESPACE`
     /// with several entries).
     pub extra_namespaces: Vec<String>,
+    /// Where tests' Locust masters answer (cluster DNS unless set).
+    pub masters: Option<MasterAddresses>,
+    /// `--locust-poll-interval`, unless the default.
+    pub poll_interval: Option<Duration>,
 }
 
 impl Options {
@@ -66,6 +71,8 @@ impl Options {
                 .expect("the default configuration")
                 .0,
             extra_namespaces: Vec::new(),
+            masters: None,
+            poll_interval: None,
         }
     }
 }
@@ -86,6 +93,12 @@ impl Options {
                 humantime::format_duration(self.grace)
             ),
         ];
+        if let Some(interval) = self.poll_interval {
+            args.push(format!(
+                "--locust-poll-interval={}",
+                humantime::format_duration(interval)
+            ));
+        }
         match &self.leadership {
             None => args.push("--leader-elect=false".to_owned()),
             Some(leadership) => {
@@ -118,6 +131,9 @@ impl Options {
         let flags = ProcessFlags::try_parse_from(self.args(namespace))
             .expect("the options are valid flags");
         let mut settings = RunSettings::from_flags(&flags, self.config.clone(), client_namespace);
+        if let Some(masters) = &self.masters {
+            settings.controller.masters = masters.clone();
+        }
         if let (Some(elected), Some(chosen)) = (settings.leadership.as_mut(), &self.leadership) {
             elected.identity = chosen.identity.clone();
             settings.controller.instance = chosen.identity.clone();
