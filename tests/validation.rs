@@ -622,3 +622,178 @@ fn defaults_do_not_change_the_verdict() {
     assert_eq!(validate(&raw), validate(&defaulted));
     assert!(!validate(&raw).is_valid());
 }
+
+#[test]
+fn thresholds_must_be_limits_a_run_can_meet() {
+    check(vec![
+        (
+            "every threshold",
+            "t",
+            json!({"thresholds": {"maxFailRatio": 0.01, "maxP95Ms": 500, "maxP99Ms": 1000, "minRps": 10}}),
+            &[],
+            &[],
+        ),
+        (
+            "ratio 0",
+            "t",
+            json!({"thresholds": {"maxFailRatio": 0}}),
+            &[],
+            &[],
+        ),
+        (
+            "ratio 1",
+            "t",
+            json!({"thresholds": {"maxFailRatio": 1}}),
+            &[],
+            &[],
+        ),
+        (
+            "p99 equal to p95",
+            "t",
+            json!({"thresholds": {"maxP95Ms": 500, "maxP99Ms": 500}}),
+            &[],
+            &[],
+        ),
+        (
+            "only minRps 0",
+            "t",
+            json!({"thresholds": {"minRps": 0}}),
+            &[],
+            &[],
+        ),
+        (
+            "ratio above 1",
+            "t",
+            json!({"thresholds": {"maxFailRatio": 1.5}}),
+            &["spec.thresholds.maxFailRatio"],
+            &[],
+        ),
+        (
+            "ratio as a percentage",
+            "t",
+            json!({"thresholds": {"maxFailRatio": 5}}),
+            &["spec.thresholds.maxFailRatio"],
+            &[],
+        ),
+        (
+            "negative ratio",
+            "t",
+            json!({"thresholds": {"maxFailRatio": -0.1}}),
+            &["spec.thresholds.maxFailRatio"],
+            &[],
+        ),
+        (
+            "negative limits",
+            "t",
+            json!({"thresholds": {"maxP95Ms": -1, "maxP99Ms": -1, "minRps": -1}}),
+            &[
+                "spec.thresholds.maxP95Ms",
+                "spec.thresholds.maxP99Ms",
+                "spec.thresholds.minRps",
+            ],
+            &[],
+        ),
+        (
+            "p99 below p95",
+            "t",
+            json!({"thresholds": {"maxP95Ms": 500, "maxP99Ms": 400}}),
+            &["spec.thresholds.maxP99Ms"],
+            &[],
+        ),
+        (
+            "empty thresholds: a warning",
+            "t",
+            json!({"thresholds": {}}),
+            &[],
+            &["spec.thresholds"],
+        ),
+    ]);
+
+    let report = validate(&test(
+        "t",
+        json!({"thresholds": {"maxFailRatio": 1.5, "maxP95Ms": 500, "maxP99Ms": 400, "minRps": -2}}),
+    ));
+    let message = report.error_message();
+    for part in [
+        "spec.thresholds.maxFailRatio: is a share of requests, from 0 to 1, found 1.5",
+        "spec.thresholds.maxP99Ms: 400 is below maxP95Ms 500: the 99th percentile is never below the 95th",
+        "spec.thresholds.minRps: must be a number of 0 or more, found -2",
+    ] {
+        assert!(message.contains(part), "{part:?} missing from {message}");
+    }
+    let report = validate(&test("t", json!({"thresholds": {"maxFailRatio": -0.1}})));
+    assert_eq!(
+        report.error_message(),
+        "spec.thresholds.maxFailRatio: must be a number of 0 or more, found -0.1"
+    );
+    let report = validate(&test("t", json!({"thresholds": {}})));
+    assert_eq!(
+        report.warnings[0].message,
+        "sets no threshold: the master's exit code decides the verdict"
+    );
+}
+
+#[test]
+fn the_schema_bounds_thresholds_and_the_worker_connect_timeout() {
+    let checker = locust_operator::schema_check::SchemaChecker::new().unwrap();
+    let problems = |patch: Value| -> Vec<String> {
+        let object = serde_json::to_value(test("t", patch)).unwrap();
+        checker
+            .check(&object)
+            .iter()
+            .map(|e| e.field.clone())
+            .collect()
+    };
+    // (case, spec patch, fields the API server rejects)
+    let cases: Vec<(&str, Value, &[&str])> = vec![
+        ("no timeout", json!({}), &[]),
+        (
+            "1 second",
+            json!({"worker": {"connectTimeoutSeconds": 1}}),
+            &[],
+        ),
+        (
+            "a day",
+            json!({"worker": {"connectTimeoutSeconds": 86400}}),
+            &[],
+        ),
+        (
+            "0 seconds",
+            json!({"worker": {"connectTimeoutSeconds": 0}}),
+            &["spec.worker.connectTimeoutSeconds"],
+        ),
+        (
+            "negative",
+            json!({"worker": {"connectTimeoutSeconds": -5}}),
+            &["spec.worker.connectTimeoutSeconds"],
+        ),
+        (
+            "more than a day",
+            json!({"worker": {"connectTimeoutSeconds": 86401}}),
+            &["spec.worker.connectTimeoutSeconds"],
+        ),
+        (
+            "thresholds within range",
+            json!({"thresholds": {"maxFailRatio": 0.01, "maxP95Ms": 500, "maxP99Ms": 900, "minRps": 1}}),
+            &[],
+        ),
+        (
+            "ratio above 1",
+            json!({"thresholds": {"maxFailRatio": 1.5}}),
+            &["spec.thresholds.maxFailRatio"],
+        ),
+        (
+            "negative percentile",
+            json!({"thresholds": {"maxP95Ms": -1}}),
+            &["spec.thresholds.maxP95Ms"],
+        ),
+    ];
+    let mut failures = Vec::new();
+    for (case, patch, want) in cases {
+        let got = problems(patch);
+        if got != want {
+            failures.push(format!("{case}: got {got:?}, want {want:?}"));
+        }
+    }
+    assert!(failures.is_empty(), "\n{}", failures.join("\n"));
+}

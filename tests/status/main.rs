@@ -21,6 +21,7 @@ mod conditions;
 mod determinism;
 mod initial;
 mod invalid_spec;
+mod live;
 mod pod_failures;
 mod pod_grace;
 mod pod_messages;
