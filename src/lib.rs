@@ -17,6 +17,7 @@ pub mod field;
 pub mod flags;
 pub mod leader;
 pub mod locust;
+pub mod merge_patch;
 pub mod metrics;
 pub mod names;
 pub mod operator;

@@ -530,28 +530,35 @@ pub struct LocustTestStatus {
     pub results: Option<Results>,
 }
 
-/// Numbers read from the Locust master's `GET /stats/requests`.
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
+/// Numbers read from the Locust master's `GET /stats/requests`. When the master has not
+/// answered yet, only `readError` says why.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema, Default)]
 #[serde(rename_all = "camelCase")]
 pub struct LiveStats {
     /// Locust's runner state: `ready` (waiting for workers or a start), `spawning`, `running`,
     /// `stopping` or `stopped`.
-    pub state: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state: Option<String>,
 
     /// Users running now.
-    pub users: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub users: Option<i64>,
 
     /// Requests per second over Locust's recent window (about 10 s).
-    pub requests_per_second: f64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requests_per_second: Option<f64>,
 
     /// Failed requests over all requests so far, from 0 to 1.
-    pub fail_ratio: f64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fail_ratio: Option<f64>,
 
     /// Requests so far.
-    pub requests: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requests: Option<i64>,
 
     /// Failed requests so far.
-    pub failures: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failures: Option<i64>,
 
     /// Median response time so far, in milliseconds (absent before the first request).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -566,20 +573,22 @@ pub struct LiveStats {
     pub p99_response_time_ms: Option<f64>,
 
     /// Workers the master counts as connected.
-    pub workers: i32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workers: Option<i32>,
 
     /// Workers the master lost (no heartbeat), by Locust id (`<pod name>_<hex>`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub missing_workers: Option<Vec<String>>,
 
     /// When these numbers were read.
-    #[schemars(schema_with = "embedded::<Time>")]
-    pub read_time: Time,
-
-    /// Why the latest read failed, when it did: the numbers above are then stale (as of
-    /// `readTime`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub stale: Option<String>,
+    #[schemars(schema_with = "embedded::<Time>")]
+    pub read_time: Option<Time>,
+
+    /// Why the latest read failed, when it did: the numbers above, if any, are stale (as of
+    /// `readTime`); without them, the master has not answered yet.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub read_error: Option<String>,
 }
 
 /// A run's final numbers and where its full report is kept.

@@ -642,9 +642,13 @@ impl Context {
         if test.status.as_ref() == Some(&outcome.status) {
             return Ok(());
         }
+        // Members the new status leaves out (a read error gone, no missing worker any more)
+        // are removed, not kept: the patch nulls them.
+        let old = serde_json::to_value(&test.status).unwrap_or_default();
+        let new = serde_json::to_value(&outcome.status).unwrap_or_default();
         let patch = json!({
             "metadata": { "resourceVersion": test.metadata.resource_version },
-            "status": outcome.status,
+            "status": crate::merge_patch::between(&old, &new),
         });
         let params = PatchParams {
             field_manager: Some(FIELD_MANAGER.to_owned()),

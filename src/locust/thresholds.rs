@@ -32,9 +32,15 @@ impl std::fmt::Display for Missed {
     }
 }
 
-/// A number without noise: at most three decimals, no trailing zeros.
+/// A number without noise: three significant decimals (more below 0.001, so that a small
+/// measured ratio never shows as 0), no trailing zeros.
 fn short(value: f64) -> String {
-    let text = format!("{value:.3}");
+    let decimals = if value != 0.0 && value.abs() < 0.001 {
+        6
+    } else {
+        3
+    };
+    let text = format!("{value:.decimals$}");
     text.trim_end_matches('0').trim_end_matches('.').to_owned()
 }
 

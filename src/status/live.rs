@@ -52,8 +52,8 @@ pub(crate) fn stamp(when: Timestamp) -> Time {
     Time(Timestamp::from_second(when.as_second()).unwrap_or(when))
 }
 
-/// `.status.stats` from the latest read, or the previous one marked stale when the latest
-/// read failed. Numbers equal to the previous ones keep its `readTime`: a read that changes
+/// `.status.stats` from the latest read, or the previous numbers with `readError` when the
+/// latest read failed (only `readError` when there are none). Numbers equal to the previous ones keep its `readTime`: a read that changes
 /// nothing writes nothing.
 pub fn live_stats(view: &LocustView, previous: Option<&LiveStats>) -> Option<LiveStats> {
     let mut stats = read_stats(view, previous)?;
@@ -69,29 +69,33 @@ pub fn live_stats(view: &LocustView, previous: Option<&LiveStats>) -> Option<Liv
 }
 
 fn read_stats(view: &LocustView, previous: Option<&LiveStats>) -> Option<LiveStats> {
-    let stale = view.error.clone();
+    let read_error = view.error.clone();
     match &view.latest {
         Some((at, stats)) => Some(LiveStats {
-            state: stats.state.as_str().to_owned(),
-            users: saturating(stats.users),
-            requests_per_second: round3(stats.rps),
-            fail_ratio: round3(stats.fail_ratio),
-            requests: saturating(stats.requests),
-            failures: saturating(stats.failures),
+            state: Some(stats.state.as_str().to_owned()),
+            users: Some(saturating(stats.users)),
+            requests_per_second: Some(round3(stats.rps)),
+            fail_ratio: Some(round6(stats.fail_ratio)),
+            requests: Some(saturating(stats.requests)),
+            failures: Some(saturating(stats.failures)),
             median_response_time_ms: stats.median_ms.map(round3),
             p95_response_time_ms: stats.p95_ms.map(round3),
             p99_response_time_ms: stats.p99_ms.map(round3),
-            workers: i32::try_from(stats.worker_count).unwrap_or(i32::MAX),
+            workers: Some(i32::try_from(stats.worker_count).unwrap_or(i32::MAX)),
             missing_workers: non_empty(stats.missing_workers().map(|w| w.id.clone()).collect()),
-            read_time: stamp(*at),
-            stale,
+            read_time: Some(stamp(*at)),
+            read_error,
         }),
-        None => previous.cloned().map(|mut kept| {
-            if stale.is_some() {
-                kept.stale = stale;
-            }
-            kept
-        }),
+        // Not read yet in this process (or never answered): what the status holds, with why
+        // the latest read failed.
+        None => match (previous, read_error) {
+            (Some(kept), None) => Some(kept.clone()),
+            (kept, Some(error)) => Some(LiveStats {
+                read_error: Some(error),
+                ..kept.cloned().unwrap_or_default()
+            }),
+            (None, None) => None,
+        },
     }
 }
 
@@ -132,7 +136,7 @@ fn read_results(stats: &Stats, at: Timestamp, view: &LocustView) -> Results {
         message: Some(message),
         requests: Some(saturating(stats.requests)),
         failures: Some(saturating(stats.failures)),
-        fail_ratio: Some(round3(stats.fail_ratio)),
+        fail_ratio: Some(round6(stats.fail_ratio)),
         requests_per_second: Some(round3(stats.avg_rps)),
         median_response_time_ms: stats.median_ms.map(round3),
         p95_response_time_ms: stats.p95_ms.map(round3),
@@ -171,25 +175,28 @@ fn read_results(stats: &Stats, at: Timestamp, view: &LocustView) -> Results {
 }
 
 /// `.status.results` of a test whose final numbers were never read.
-pub fn missing_results(view: &LocustView, started: bool) -> Results {
-    let message = if !started {
-        "No results: the test ended before its master ran".to_owned()
-    } else {
-        match &view.latest {
-            Some((at, stats)) => format!(
-                "Results missing: the master exited before the operator read its final numbers (last read at {}, Locust state {}); the numbers in .status.stats are not final",
-                stamp(*at).0,
-                stats.state.as_str()
-            ),
-            None => {
-                "Results missing: the master exited before the operator read any of its numbers"
-                    .to_owned()
-            }
-        }
+pub fn missing_results(view: &LocustView) -> Results {
+    let message = match &view.latest {
+        Some((at, stats)) => format!(
+            "Results missing: the master exited before the operator read its final numbers (last read at {}, Locust state {}); the numbers in .status.stats are not final",
+            stamp(*at).0,
+            stats.state.as_str()
+        ),
+        None => "Results missing: the master exited before the operator read any of its numbers"
+            .to_owned(),
     };
     Results {
         available: false,
         message: Some(message),
+        ..Results::default()
+    }
+}
+
+/// `.status.results` of a test whose run never started, and `why`.
+pub fn never_ran_results(why: &str) -> Results {
+    Results {
+        available: false,
+        message: Some(format!("No results: {why}")),
         ..Results::default()
     }
 }
@@ -211,8 +218,8 @@ pub fn measured(results: &Results) -> Option<Measured> {
 /// The verdict on `thresholds` of a run that completed: `Ok` with a summary of the thresholds
 /// met, or `Err` with the failure cause (each missed threshold and its measured value, or why
 /// nothing could be checked).
-pub fn verdict(thresholds: &Thresholds, results: Option<&Results>) -> Result<String, Verdict> {
-    let Some(measured) = results.and_then(measured) else {
+pub fn verdict(thresholds: &Thresholds, measured: Option<Measured>) -> Result<String, Verdict> {
+    let Some(measured) = measured else {
         return Err(Verdict::Unchecked(
             "its final numbers were not read before the master exited, so spec.thresholds cannot be checked".to_owned(),
         ));
@@ -259,6 +266,9 @@ pub fn connected_workers(view: &LocustView, ready: i32) -> i32 {
 /// How long a run has waited for its workers, and may.
 #[derive(Clone, Copy, Debug)]
 pub struct Wait {
+    /// The run was seen generating load (or done with it) before: workers missing now were
+    /// lost, they did not fail to connect.
+    pub load_seen: bool,
     /// When the test started (its master ran).
     pub started_at: Option<Timestamp>,
     /// Now.
@@ -278,10 +288,14 @@ pub fn never_connected(
     wait: Wait,
 ) -> Option<String> {
     let Wait {
+        load_seen,
         started_at,
         now,
         timeout,
     } = wait;
+    if load_seen {
+        return None;
+    }
     let waited = now.duration_since(started_at?).unsigned_abs();
     if waited < timeout {
         return None;
@@ -352,8 +366,8 @@ pub fn newly_missing<'a>(before: Option<&LiveStats>, now: &'a LiveStats) -> Vec<
 }
 
 /// Locust's states in which the run generates load.
-pub fn generating_load(state: &str) -> bool {
-    matches!(state, "spawning" | "running")
+pub fn generating_load(state: Option<&str>) -> bool {
+    matches!(state, Some("spawning" | "running"))
 }
 
 fn worker_pods<'p>(name: &'p str, pods: &'p [Pod]) -> impl Iterator<Item = &'p Pod> + 'p {
@@ -419,6 +433,11 @@ fn saturating(value: u64) -> i64 {
 /// At most three decimals: the status changes only when a number does, not with float noise.
 fn round3(value: f64) -> f64 {
     (value * 1000.0).round() / 1000.0
+}
+
+/// At most six decimals, for ratios: one failure in a million requests still shows.
+fn round6(value: f64) -> f64 {
+    (value * 1_000_000.0).round() / 1_000_000.0
 }
 
 /// A number without noise: at most two decimals, no trailing zeros.

@@ -199,8 +199,17 @@ pub fn compute(test: &Defaulted, observed: &Observed, now: Timestamp, grace: Dur
     };
     let started_at = previous.start_time.as_ref().map(|t| t.0);
     let connected = live::connected_workers(view, job_ready(observed.worker_job.as_ref()));
+    // Locust left `ready` once (this read, the last one, or before the operator restarted).
+    let load_seen = [
+        previous.stats.as_ref().and_then(|s| s.state.as_deref()),
+        view.latest.as_ref().map(|(_, s)| s.state.as_str()),
+    ]
+    .into_iter()
+    .flatten()
+    .any(|state| state != crate::locust::stats::State::Ready.as_str());
     let never_connected = observed.worker_connect_timeout.and_then(|timeout| {
         let wait = live::Wait {
+            load_seen,
             started_at,
             now,
             timeout,
@@ -218,7 +227,12 @@ pub fn compute(test: &Defaulted, observed: &Observed, now: Timestamp, grace: Dur
     let mut missed_thresholds = None;
     let mut suspend_jobs = false;
     let (phase, cause, from_master_job) = if job_condition(master, "Complete").is_some() {
-        match thresholds.map(|t| live::verdict(t, results.as_ref())) {
+        let measured = match &view.stopped {
+            // The numbers as read, not as rounded for the status.
+            Some((_, stopped)) => Some(crate::locust::thresholds::Measured::from(stopped)),
+            None => results.as_ref().and_then(live::measured),
+        };
+        match thresholds.map(|t| live::verdict(t, measured)) {
             None => (Phase::Succeeded, None, true),
             Some(Ok(met)) => {
                 success_message = Some(format!("Test completed successfully: {met}"));
@@ -248,8 +262,13 @@ pub fn compute(test: &Defaulted, observed: &Observed, now: Timestamp, grace: Dur
     };
 
     if phase.is_terminal() && !results.as_ref().is_some_and(|r| r.available) {
-        let started = previous.start_time.is_some() || from_master_job;
-        results = Some(live::missing_results(view, started));
+        results = Some(if suspend_jobs {
+            live::never_ran_results("the workers never connected")
+        } else if previous.start_time.is_some() || from_master_job {
+            live::missing_results(view)
+        } else {
+            live::never_ran_results("the test ended before its master ran")
+        });
     }
     let mut status = LocustTestStatus {
         phase: Some(phase),
@@ -457,15 +476,16 @@ fn live_events(
     let Some(now) = &status.stats else { return };
     let before = previous.stats.as_ref();
     let had_load = before.is_some_and(|b| {
-        live::generating_load(&b.state) || matches!(b.state.as_str(), "stopping" | "stopped")
+        let state = b.state.as_deref();
+        live::generating_load(state) || matches!(state, Some("stopping" | "stopped"))
     });
-    if live::generating_load(&now.state) && !had_load {
+    if live::generating_load(now.state.as_deref()) && !had_load {
         events.push(StatusEvent::new(
             EventReason::LoadStarted,
             format!(
                 "Locust started generating load: {} users, {} of {} workers connected",
-                now.users,
-                now.workers,
+                now.users.unwrap_or_default(),
+                now.workers.unwrap_or_default(),
                 status.expected_workers.unwrap_or_default()
             ),
         ));

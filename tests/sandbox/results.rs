@@ -119,8 +119,10 @@ async fn a_missed_failure_ratio_fails_the_test_with_the_measured_ratio() {
     assert_eq!((status.as_str(), reason.as_str()), ("True", "TestFailed"));
     let measured = done["status"]["results"]["failRatio"].as_f64().unwrap();
     assert!(measured > 0.1 && measured < 0.9, "{measured}");
-    let expected =
-        format!("Test failed: thresholds missed: maxFailRatio 0.1 (measured {measured})");
+    // The message shows three decimals, trailing zeros cut.
+    let shown = format!("{measured:.3}");
+    let shown = shown.trim_end_matches('0').trim_end_matches('.');
+    let expected = format!("Test failed: thresholds missed: maxFailRatio 0.1 (measured {shown})");
     assert_eq!(message, expected);
     assert_eq!(
         done["status"]["results"]["errors"][0]["name"], "/missing",
