@@ -104,12 +104,12 @@ pub struct ProcessFlags {
 
     /// How often the operator reads a running test's numbers from its Locust master (and so
     /// at most how often it writes them to the test's status), e.g. `10s`.
-    #[arg(long, env = "LOCUST_POLL_INTERVAL", default_value = "10s", value_parser = parse_duration)]
+    #[arg(long, env = "LOCUST_POLL_INTERVAL", default_value = "10s", value_parser = parse_seconds)]
     pub locust_poll_interval: Duration,
 
     /// How long a test's master may wait, from when it runs, for all its workers to connect
     /// before the test fails (a test's `spec.worker.connectTimeoutSeconds` overrides it).
-    #[arg(long, env = "WORKER_CONNECT_TIMEOUT", default_value = "5m", value_parser = parse_duration)]
+    #[arg(long, env = "WORKER_CONNECT_TIMEOUT", default_value = "5m", value_parser = parse_seconds)]
     pub worker_connect_timeout: Duration,
 
     /// Namespaces to watch, comma-separated; empty watches all namespaces.
@@ -196,6 +196,16 @@ fn parse_address(text: &str) -> Result<SocketAddr, String> {
 
 fn parse_duration(text: &str) -> Result<Duration, String> {
     humantime::parse_duration(text.trim()).map_err(|e| format!("{e} (examples: 2m, 90s, 1h)"))
+}
+
+/// A duration of at least one second (Locust's numbers change every 2–3 s; a master is never
+/// read more often than this, nor a test failed sooner).
+fn parse_seconds(text: &str) -> Result<Duration, String> {
+    let duration = parse_duration(text)?;
+    if duration < Duration::from_secs(1) {
+        return Err(format!("{text:?} is shorter than the least allowed, 1s"));
+    }
+    Ok(duration)
 }
 
 fn parse_subdomain(text: &str) -> Result<String, String> {

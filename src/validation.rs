@@ -75,15 +75,21 @@ pub fn validate(test: &Defaulted) -> Report {
     validate_volumes(spec, &effective, &mut report);
     validate_mount_paths(test, &mut report);
     validate_observability(spec, &mut report);
-    validate_thresholds(spec, &mut report);
+    validate_thresholds(test, &mut report);
     report
 }
 
-/// `spec.thresholds`: each limit a number a run can meet ([`Thresholds::problems`]).
+/// Shortest `spec.master.autoquit.timeout` that leaves time to read a stopped run's final
+/// numbers with the default poll interval (they settle ~3 s after the stop, and are read at
+/// most every 10 s), in seconds.
+pub const MIN_AUTOQUIT_FOR_THRESHOLDS: i32 = 15;
+
+/// `spec.thresholds`: each limit a number a run can meet ([`Thresholds::problems`]), and a
+/// master that stays long enough after the run for the final numbers to be read.
 ///
 /// [`Thresholds::problems`]: crate::api::v2::Thresholds::problems
-fn validate_thresholds(spec: &LocustTestSpec, report: &mut Report) {
-    let Some(thresholds) = &spec.thresholds else {
+fn validate_thresholds(test: &Defaulted, report: &mut Report) {
+    let Some(thresholds) = &test.spec.thresholds else {
         return;
     };
     for (field, message) in thresholds.problems() {
@@ -94,6 +100,20 @@ fn validate_thresholds(spec: &LocustTestSpec, report: &mut Report) {
             "spec.thresholds",
             "sets no threshold: the master's exit code decides the verdict",
         );
+        return;
+    }
+    match test.autoquit_timeout() {
+        None => report.warn(
+            "spec.master.autoquit.enabled",
+            "is false: the master never exits, so the test never completes and spec.thresholds is never checked",
+        ),
+        Some(timeout) if timeout < MIN_AUTOQUIT_FOR_THRESHOLDS => report.warn(
+            "spec.master.autoquit.timeout",
+            format!(
+                "{timeout}s may end the master before the operator reads the run's final numbers, and a test whose numbers were not read fails spec.thresholds: use at least {MIN_AUTOQUIT_FOR_THRESHOLDS}"
+            ),
+        ),
+        Some(_) => {}
     }
 }
 

@@ -308,10 +308,17 @@ fn process_flags_defaults_and_parsing() {
     assert_eq!(defaults.leader_election_id, "locust-k8s-operator.locust.io");
     assert_eq!(defaults.pod_health_grace_period, Duration::from_secs(120));
     assert_eq!(defaults.watch_namespace, Namespaces::default());
+    assert_eq!(defaults.locust_poll_interval, Duration::from_secs(10));
+    assert_eq!(
+        defaults.worker_connect_timeout,
+        locust_operator::defaulting::DEFAULT_WORKER_CONNECT_TIMEOUT
+    );
 
     let parsed = flags(&[
         "--leader-elect=false",
         "--pod-health-grace-period=90s",
+        "--locust-poll-interval=2s",
+        "--worker-connect-timeout=90s",
         "--watch-namespace=load-b, load-a,load-b",
         "--webhook-bind-address=127.0.0.1:10443",
         "--metrics-bind-address=[::1]:9000",
@@ -319,6 +326,8 @@ fn process_flags_defaults_and_parsing() {
     .unwrap();
     assert!(!parsed.leader_elect);
     assert_eq!(parsed.pod_health_grace_period, Duration::from_secs(90));
+    assert_eq!(parsed.locust_poll_interval, Duration::from_secs(2));
+    assert_eq!(parsed.worker_connect_timeout, Duration::from_secs(90));
     assert_eq!(
         parsed.watch_namespace,
         Namespaces(vec!["load-a".into(), "load-b".into()])
@@ -338,6 +347,14 @@ fn process_flags_defaults_and_parsing() {
             "pod-health-grace-period",
         ),
         (&["--watch-namespace=Load_A"][..], "not a namespace name"),
+        (
+            &["--locust-poll-interval=500ms"][..],
+            "shorter than the least allowed, 1s",
+        ),
+        (
+            &["--worker-connect-timeout=0s"][..],
+            "shorter than the least allowed, 1s",
+        ),
         (&["--webhook-bind-address=:70000"][..], "is not an address"),
         (
             &["--health-probe-bind-address=localhost"][..],

@@ -797,3 +797,44 @@ fn the_schema_bounds_thresholds_and_the_worker_connect_timeout() {
     }
     assert!(failures.is_empty(), "\n{}", failures.join("\n"));
 }
+
+#[test]
+fn thresholds_need_a_master_that_stays_for_the_final_numbers() {
+    check(vec![
+        (
+            "the default autoquit (60 s)",
+            "t",
+            json!({"thresholds": {"maxFailRatio": 0.01}}),
+            &[],
+            &[],
+        ),
+        (
+            "autoquit off: never checked",
+            "t",
+            json!({"thresholds": {"maxFailRatio": 0.01}, "master": {"autoquit": {"enabled": false}}}),
+            &[],
+            &["spec.master.autoquit.enabled"],
+        ),
+        (
+            "autoquit 5 s: the numbers may not be read",
+            "t",
+            json!({"thresholds": {"maxFailRatio": 0.01}, "master": {"autoquit": {"enabled": true, "timeout": 5}}}),
+            &[],
+            &["spec.master.autoquit.timeout"],
+        ),
+        (
+            "autoquit 15 s",
+            "t",
+            json!({"thresholds": {"maxFailRatio": 0.01}, "master": {"autoquit": {"enabled": true, "timeout": 15}}}),
+            &[],
+            &[],
+        ),
+        (
+            "a short autoquit without thresholds is fine",
+            "t",
+            json!({"master": {"autoquit": {"enabled": true, "timeout": 2}}}),
+            &[],
+            &[],
+        ),
+    ]);
+}
