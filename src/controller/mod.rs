@@ -5,6 +5,8 @@
 //! - [`plan`]: pure decisions (which spec a test runs with, ownership, recovery).
 //! - [`reconcile`]: one reconcile, the thin layer that talks to the API.
 //! - [`cache`]: label-scoped caches of the children, `managedFields` stripped.
+//! - [`live`]: reads of running tests' Locust masters, off the reconcile path, and the kept
+//!   report.
 //! - [`metrics`]: controller-runtime's reconcile metrics and ours.
 //! - [`own_writes`]: the operator's writes its cache has not seen yet (no writes on a stale test).
 //!

@@ -11,15 +11,26 @@
 //!
 //! **Phase.** A terminal phase (`Succeeded`, `Failed`) never changes again (see "Terminal
 //! phases" below). Otherwise, first match wins:
-//! 1. the master Job has condition `Complete=True` -> `Succeeded`;
+//! 1. the master Job has condition `Complete=True` -> `Succeeded`; with `spec.thresholds`, the
+//!    verdict on the final numbers decides instead ([`live::verdict`]): `Failed` listing every
+//!    missed threshold with its measured value, or when the final numbers were never read;
 //! 2. the master Job has condition `Failed=True` -> `Failed`;
 //! 3. a pod of the test has a failure whose grace period is over -> `Failed` (from `Pending`
 //!    as well as from `Running`);
-//! 4. the controller is recreating externally deleted children ([`Observed::recreating`]) ->
+//! 4. fewer workers than expected connected within [`Observed::worker_connect_timeout`] of
+//!    `startTime`, and the run never started generating load -> `Failed` naming the workers
+//!    that never connected ([`live::never_connected`]), and [`Outcome::suspend_jobs`];
+//! 5. the controller is recreating externally deleted children ([`Observed::recreating`]) ->
 //!    `Pending` (the only way back from `Running`);
-//! 5. the master is running — its Job reports a ready pod (`status.ready >= 1`) or a master pod
+//! 6. the master is running — its Job reports a ready pod (`status.ready >= 1`) or a master pod
 //!    is in phase `Running` -> `Running`;
-//! 6. otherwise the previous phase (`Pending` for a new test): `Running` never falls back.
+//! 7. otherwise the previous phase (`Pending` for a new test): `Running` never falls back.
+//!
+//! **Locust's numbers** ([`live`], from [`Observed::locust`]): `stats` from the latest read of
+//! the master's web API (the previous numbers with `readError` when it failed; a read that
+//! changes no number keeps `readTime`, so it writes nothing); `results` from the latest read of
+//! the stopped run, kept after; on entering a terminal phase without them, `results` says they
+//! are missing and why.
 //!
 //! Rule 5 deliberately does not use the Job's `status.active`: it counts pods that are still
 //! unschedulable or pulling their image, and the user's guide says such a test stays `Pending`
@@ -37,8 +48,9 @@
 //! - `Ready`: `False`/`ResourcesFailed` once `Failed`; `True`/`ResourcesCreated` ("All resources
 //!   created successfully") when the Service and both Jobs exist; `False`/`ResourcesCreating`
 //!   naming what is missing otherwise; `False`/`InvalidSpec` from [`invalid_spec`].
-//! - `WorkersConnected`, from `connected` = the worker Job's `status.ready` (0 without a Job)
-//!   and `expected` = `worker.replicas`: `False`/`WaitingForWorkers` with `0/M workers connected`;
+//! - `WorkersConnected`, from `connected` = the Locust master's count of connected workers when
+//!   its latest read succeeded, else the worker Job's `status.ready` (0 without a Job), and
+//!   `expected` = `worker.replicas`: `False`/`WaitingForWorkers` with `0/M workers connected`;
 //!   `False`/`WorkersMissing` with `N/M workers connected`; `True`/`AllWorkersConnected` with
 //!   `N/M workers connected` once `N >= M`. On entering `Succeeded`/`Failed` the previous
 //!   `connectedWorkers` and `WorkersConnected` are kept: the workers quit together with the
@@ -74,7 +86,9 @@
 //! `TestStarted` (Normal, first entry into `Running`), `PodFailure` (Warning, `PodsHealthy`
 //! becomes `False` or its message changes), `TestSucceeded` (Normal), `TestFailed` (Warning),
 //! `SpecChangeIgnored` (Warning, `SpecDrifted` becomes `True`), `SpecRestored` (Normal, the
-//! spec was edited back and `SpecDrifted` went away), `InvalidSpec` (Warning, from [`invalid_spec`]). Event
+//! spec was edited back and `SpecDrifted` went away), `InvalidSpec` (Warning, from [`invalid_spec`]),
+//! `LoadStarted` (Normal, Locust's state first becomes `spawning` or `running`), `WorkerMissing`
+//! (Warning, per worker Locust newly reports `missing`), `ThresholdMissed` (Warning). Event
 //! messages are cut to the 1 kB limit of `events.k8s.io/v1` notes.
 
 use std::time::Duration;
