@@ -17,25 +17,51 @@
 //!      lists and reconciles everything; then *label resync*: a label is added to every test,
 //!      so each is reconciled again. Neither may write anything: a write there makes the
 //!      bench exit with status 1.
+//!    - *polled* (unless `BENCH_POLL_SECONDS=0`): every test's Locust master is a fake one in
+//!      this process (one HTTP server on 127.0.0.1 answering `GET /stats/requests` with the
+//!      recording `tests/fixtures/locust-web/03-running-steady-stats-requests.json`). Until
+//!      this phase it answers 503 and the operators above read each master at most once an
+//!      hour, so those phases stay quiet (a read, even a failed one, triggers a reconcile:
+//!      with 1,000 tests polled every 10 s nothing would ever settle) and write what they
+//!      wrote before the polling existed. Now a new operator reads every master each
+//!      `BENCH_POLL_INTERVAL` seconds (the operator's default, 10 s). Tests need their master
+//!      running to be polled: without `BENCH_WORKER_PODS`, the master pods (only) are
+//!      written now. Once every test shows `.status.stats`, two windows of
+//!      `BENCH_POLL_SECONDS`: the master answering the *same* body every time (status writes
+//!      must be ~0: more than 0.1 per test per minute fails the bench), then a body whose
+//!      numbers change on *every* answer (the Aggregated `num_requests` and `total_rps`):
+//!      every read is a real change, the worst case for writes, which may not exceed one per
+//!      interval (more than `60 / interval + 1` status writes per test per minute fails the
+//!      bench). Counted: the operator's requests by verb and resource, its status patches per
+//!      test (and the shortest gap between two of one test), the master's reads; memory: the
+//!      bench process's `VmRSS`/`VmHWM` (API server included) and the heap held by what the
+//!      operator's threads allocated (a counting allocator, by thread name).
 //! 2. **The real binary** (`locust-operator run --leader-elect=false --watch-namespace=bench`,
 //!    a separate process talking plain HTTP to a fresh harness through a kubeconfig): the same
 //!    burst (and pods) with its peak RSS (`VmHWM` of `/proc/<pid>/status`) and CPU time; then
 //!    a second process resyncs everything, and a label is added to every test: its peak RSS,
 //!    and the harness's resourceVersion must not move beyond the bench's own label patches
-//!    (exit status 1 otherwise). `BENCH_PROCESS=0` skips this part.
+//!    (exit status 1 otherwise). `BENCH_PROCESS=0` skips this part. Its masters are where
+//!    the cluster's DNS would put them (nowhere here), read at most once an hour
+//!    (`--locust-poll-interval=1h`), for the reason given under *polled*; no polled phase.
 //!
 //! ```text
 //! cargo bench --bench controller
 //! BENCH_TESTS=100 BENCH_PROCESS=0 cargo bench --bench controller    # quick
 //! BENCH_WORKER_PODS=2 cargo bench --bench controller                # with pods
+//! BENCH_POLL_SECONDS=0 cargo bench --bench controller               # without the polled phase
 //! ```
 //!
 //! Environment: `BENCH_TESTS` (1000), `BENCH_INFLIGHT` (creates in flight, 32),
 //! `BENCH_WORKER_PODS` (0), `BENCH_MAX_CONCURRENT` (`--max-concurrent-reconciles`, 16),
+//! `BENCH_POLL_SECONDS` (each window of the polled phase, 60; 0 skips it),
+//! `BENCH_POLL_INTERVAL` (`--locust-poll-interval` in the polled phase, seconds, 10),
 //! `BENCH_PROCESS` (1), `BENCH_TIMEOUT` (seconds per wait, 900), `RUST_LOG` (logs of the
 //! in-process operator; none when unset). See `BENCHMARKS.md`.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
 use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
 use std::io::{Read, Write};
@@ -43,7 +69,7 @@ use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::pin::Pin;
 use std::process::{Child, Command, ExitCode, Stdio};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU8, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::Poll;
 use std::time::{Duration, Instant};
@@ -59,11 +85,13 @@ use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Api, Client, ResourceExt};
 use locust_operator::config::Config;
 use locust_operator::controller::{self, ControllerMetrics, Settings, State};
+use locust_operator::locust::client::{MasterAddresses, Resolve};
 use locust_operator::metrics::Metrics;
 use locust_operator::names::LABEL_TEST_NAME;
 use locust_operator::webhook::tls::{CERT_FILE, KEY_FILE};
 use memory_apiserver::{ApiServer, Options, sim};
 use serde_json::{Value, json};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::runtime::Runtime;
 use tokio_util::sync::CancellationToken;
 
@@ -92,6 +120,10 @@ struct Bench {
     process: bool,
     max_concurrent: u16,
     timeout: Duration,
+    /// Each window of the polled phase (zero: no polled phase).
+    poll_window: Duration,
+    /// `--locust-poll-interval` in the polled phase.
+    poll_interval: Duration,
 }
 
 impl Bench {
@@ -108,6 +140,14 @@ impl Bench {
             .unwrap()
             .max(1),
             timeout: Duration::from_secs(env_usize("BENCH_TIMEOUT", 900) as u64),
+            poll_window: Duration::from_secs(env_usize("BENCH_POLL_SECONDS", 60) as u64),
+            poll_interval: Duration::from_secs(
+                env_usize(
+                    "BENCH_POLL_INTERVAL",
+                    controller::live::DEFAULT_POLL_INTERVAL.as_secs() as usize,
+                )
+                .max(1) as u64,
+            ),
         }
     }
 
@@ -127,6 +167,8 @@ struct Requests {
     started: AtomicU64,
     answered: AtomicU64,
     counts: Mutex<Counts>,
+    /// When each test's status was patched (answered 200).
+    status_patches: Mutex<HashMap<String, Vec<Instant>>>,
 }
 
 impl Requests {
@@ -138,6 +180,27 @@ impl Requests {
 
     fn snapshot(&self) -> Counts {
         self.counts.lock().unwrap().clone()
+    }
+
+    fn record_status_patch(&self, test: String) {
+        let mut patches = self.status_patches.lock().unwrap();
+        patches.entry(test).or_default().push(Instant::now());
+    }
+
+    /// Per test, its status patches in `from..to`.
+    fn status_patches_in(&self, from: Instant, to: Instant) -> HashMap<String, Vec<Instant>> {
+        let patches = self.status_patches.lock().unwrap();
+        patches
+            .iter()
+            .map(|(test, times)| {
+                let inside = times
+                    .iter()
+                    .copied()
+                    .filter(|t| *t >= from && *t < to)
+                    .collect();
+                (test.clone(), inside)
+            })
+            .collect()
     }
 
     /// Sent and answered so far (a watch counts as answered once its headers arrived).
@@ -243,12 +306,23 @@ where
 
     fn call(&mut self, request: Request<kube::client::Body>) -> Self::Future {
         let kind = classify(request.method(), request.uri());
+        let status_of = (kind.0 == "PATCH" && kind.1 == "locusttests/status")
+            .then(|| {
+                let path = request.uri().path();
+                let mut segments = path.rsplit('/').skip(1);
+                segments.next().map(str::to_owned)
+            })
+            .flatten();
         self.requests.started.fetch_add(1, Ordering::SeqCst);
         let requests = Arc::clone(&self.requests);
         let answer = self.inner.call(request);
         Box::pin(async move {
             let answer = answer.await;
-            requests.record(kind, answer.as_ref().map_or(0, |r| r.status().as_u16()));
+            let code = answer.as_ref().map_or(0, |r| r.status().as_u16());
+            if let (Some(test), 200) = (status_of, code) {
+                requests.record_status_patch(test);
+            }
+            requests.record(kind, code);
             answer
         })
     }
@@ -293,6 +367,75 @@ fn print_counts(title: &str, counts: &Counts, tests: usize) {
 
 // ---------------------------------------------------------------------------------------------
 // Process measurements
+
+/// Thread groups, by the name prefix of their runtime's threads (0: any other thread).
+const GROUPS: [&str; 5] = ["other", "harness", "operator", "driver", "locust"];
+
+/// Bytes allocated minus bytes freed, by the group of the thread doing it; each counter on a
+/// cache line of its own.
+#[repr(align(64))]
+struct GroupBytes(AtomicI64);
+
+static HEAP: [GroupBytes; 5] = [const { GroupBytes(AtomicI64::new(0)) }; 5];
+
+thread_local! {
+    static GROUP: Cell<usize> = const { Cell::new(0) };
+}
+
+/// The system allocator, counting bytes by thread group. A free is counted for the thread
+/// that frees: what one group allocates and another frees (rare here: the groups talk over
+/// sockets) shows up on the wrong side.
+struct CountingAlloc;
+
+fn count_heap(delta: i64) {
+    let group = GROUP.try_with(Cell::get).unwrap_or(0);
+    HEAP[group].0.fetch_add(delta, Ordering::Relaxed);
+}
+
+// SAFETY: every call goes to `System` with the caller's arguments unchanged.
+unsafe impl GlobalAlloc for CountingAlloc {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        // SAFETY: the caller's contract, passed on.
+        let ptr = unsafe { System.alloc(layout) };
+        if !ptr.is_null() {
+            count_heap(layout.size() as i64);
+        }
+        ptr
+    }
+
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        // SAFETY: the caller's contract, passed on.
+        let ptr = unsafe { System.alloc_zeroed(layout) };
+        if !ptr.is_null() {
+            count_heap(layout.size() as i64);
+        }
+        ptr
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: the caller's contract, passed on.
+        unsafe { System.dealloc(ptr, layout) };
+        count_heap(-(layout.size() as i64));
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        // SAFETY: the caller's contract, passed on.
+        let new = unsafe { System.realloc(ptr, layout, new_size) };
+        if !new.is_null() {
+            count_heap(new_size as i64 - layout.size() as i64);
+        }
+        new
+    }
+}
+
+#[global_allocator]
+static ALLOCATOR: CountingAlloc = CountingAlloc;
+
+/// Net heap bytes of thread group `name`, in MiB.
+fn heap_mib(name: &str) -> f64 {
+    let group = GROUPS.iter().position(|g| *g == name).unwrap_or(0);
+    HEAP[group].0.load(Ordering::Relaxed) as f64 / (1024.0 * 1024.0)
+}
 
 /// A `kB` field (`VmHWM`, `VmRSS`) of `/proc/<pid>/status`, in MiB.
 fn vm_mib(pid: &str, field: &str) -> f64 {
@@ -347,7 +490,7 @@ fn thread_cpu() -> HashMap<String, f64> {
                 .and_then(|f| f.parse::<u64>().ok())
                 .unwrap_or(0)
         };
-        let group = ["harness", "operator", "driver"]
+        let group = ["harness", "operator", "driver", "locust"]
             .into_iter()
             .find(|p| name.starts_with(p))
             .unwrap_or("other");
@@ -357,7 +500,7 @@ fn thread_cpu() -> HashMap<String, f64> {
 }
 
 fn cpu_delta(after: &HashMap<String, f64>, before: &HashMap<String, f64>) -> String {
-    ["operator", "harness", "driver", "other"]
+    ["operator", "harness", "driver", "locust", "other"]
         .into_iter()
         .map(|g| {
             let d = after.get(g).copied().unwrap_or(0.0) - before.get(g).copied().unwrap_or(0.0);
@@ -498,6 +641,8 @@ struct Seen {
     master: Option<Instant>,
     worker: Option<Instant>,
     running: Option<Instant>,
+    /// `.status.stats` first seen (the master was read).
+    stats: Option<Instant>,
 }
 
 impl Seen {
@@ -579,6 +724,9 @@ fn track(
                 && condition_true(&test, "WorkersConnected")
             {
                 p.mark(&name, |s| &mut s.running);
+            }
+            if test.data["status"]["stats"].is_object() {
+                p.mark(&name, |s| &mut s.stats);
             }
         }
     });
@@ -779,6 +927,138 @@ fn print_latencies(
 }
 
 // ---------------------------------------------------------------------------------------------
+// A fake Locust master: every test's master resolves to it
+
+/// What the fake master answers to `GET /stats/requests`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Answering {
+    /// 503: no numbers (the phases before the polled one).
+    Down = 0,
+    /// The recorded body, byte for byte, every time.
+    Same = 1,
+    /// The recorded body with numbers that change on every answer.
+    Changing = 2,
+}
+
+struct FakeMaster {
+    addr: SocketAddr,
+    answering: AtomicU8,
+    /// `GET /stats/requests` answered 200.
+    reads: AtomicU64,
+    /// `GET /stats/requests` answered 503.
+    refused: AtomicU64,
+    /// Anything else (answered 404).
+    other: AtomicU64,
+    /// Answers of [`Answering::Changing`] so far.
+    changes: AtomicU64,
+    recorded: Value,
+    same: Vec<u8>,
+}
+
+impl FakeMaster {
+    /// Serves on 127.0.0.1 (a free port) on `rt`, answering 503 until told otherwise.
+    fn start(rt: &Runtime) -> Arc<Self> {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures/locust-web/03-running-steady-stats-requests.json");
+        let same = std::fs::read(&path).unwrap();
+        let recorded: Value = serde_json::from_slice(&same).unwrap();
+        let listener = rt
+            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+            .unwrap();
+        let master = Arc::new(Self {
+            addr: listener.local_addr().unwrap(),
+            answering: AtomicU8::new(Answering::Down as u8),
+            reads: AtomicU64::new(0),
+            refused: AtomicU64::new(0),
+            other: AtomicU64::new(0),
+            changes: AtomicU64::new(0),
+            recorded,
+            same,
+        });
+        let serving = Arc::clone(&master);
+        rt.spawn(async move {
+            loop {
+                let Ok((stream, _)) = listener.accept().await else {
+                    continue;
+                };
+                let master = Arc::clone(&serving);
+                tokio::spawn(async move { master.answer(stream).await });
+            }
+        });
+        master
+    }
+
+    fn set(&self, answering: Answering) {
+        self.answering.store(answering as u8, Ordering::SeqCst);
+    }
+
+    /// The recorded body with the Aggregated `num_requests` and the `total_rps` moved on by
+    /// `n`: numbers Locust would show a few moments later.
+    fn changed(&self, n: u64) -> Vec<u8> {
+        let mut body = self.recorded.clone();
+        for entry in body["stats"].as_array_mut().unwrap() {
+            if entry["name"] == "Aggregated" {
+                let requests = entry["num_requests"].as_u64().unwrap();
+                entry["num_requests"] = json!(requests + n);
+            }
+        }
+        let rps = body["total_rps"].as_f64().unwrap();
+        body["total_rps"] = json!(rps + (n % 1000) as f64 / 100.0);
+        serde_json::to_vec(&body).unwrap()
+    }
+
+    async fn answer(&self, mut stream: tokio::net::TcpStream) {
+        let mut request = Vec::new();
+        let mut chunk = [0u8; 1024];
+        while !request.windows(4).any(|w| w == b"\r\n\r\n") && request.len() < 16 * 1024 {
+            match stream.read(&mut chunk).await {
+                Ok(0) | Err(_) => return,
+                Ok(n) => request.extend_from_slice(&chunk[..n]),
+            }
+        }
+        let head = String::from_utf8_lossy(&request);
+        let path = head.split_whitespace().nth(1).unwrap_or_default();
+        let (status, body) = if path != "/stats/requests" {
+            self.other.fetch_add(1, Ordering::Relaxed);
+            ("404 Not Found", Vec::new())
+        } else {
+            match self.answering.load(Ordering::SeqCst) {
+                0 => {
+                    self.refused.fetch_add(1, Ordering::Relaxed);
+                    ("503 Service Unavailable", Vec::new())
+                }
+                1 => {
+                    self.reads.fetch_add(1, Ordering::Relaxed);
+                    ("200 OK", self.same.clone())
+                }
+                _ => {
+                    self.reads.fetch_add(1, Ordering::Relaxed);
+                    let n = self.changes.fetch_add(1, Ordering::Relaxed) + 1;
+                    ("200 OK", self.changed(n))
+                }
+            }
+        };
+        let mut response = format!(
+            "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+            body.len()
+        )
+        .into_bytes();
+        response.extend_from_slice(&body);
+        let _ = stream.write_all(&response).await;
+        let _ = stream.shutdown().await;
+    }
+}
+
+/// Every test's master is the fake one.
+struct AllAt(String);
+
+impl Resolve for AllAt {
+    fn master(&self, _namespace: &str, _name: &str) -> String {
+        self.0.clone()
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
 // The operator in this process
 
 struct InProcess {
@@ -788,23 +1068,31 @@ struct InProcess {
     task: tokio::task::JoinHandle<()>,
 }
 
-fn operator_settings(bench: &Bench) -> Settings {
+/// Outside the polled phase: each master read at most once an hour (a read triggers a
+/// reconcile; polled every 10 s, 1,000 tests would never settle).
+const QUIET_POLL_INTERVAL: Duration = Duration::from_secs(3600);
+
+fn operator_settings(
+    bench: &Bench,
+    masters: &MasterAddresses,
+    poll_interval: Duration,
+) -> Settings {
     Settings {
         config: Arc::new(Config::from_lookup(&|_| None).unwrap().0),
         grace: Duration::from_secs(120),
         namespaces: vec![NAMESPACE.to_owned()],
         max_concurrent_reconciles: bench.max_concurrent,
         instance: "bench".to_owned(),
-        poll_interval: locust_operator::controller::live::DEFAULT_POLL_INTERVAL,
+        poll_interval,
         worker_connect_timeout: locust_operator::defaulting::DEFAULT_WORKER_CONNECT_TIMEOUT,
-        masters: Default::default(),
+        masters: masters.clone(),
     }
 }
 
 impl InProcess {
     /// Starts the controller on `rt` with a counting client of `url`; returns once its caches
     /// are synced.
-    fn start(rt: &Runtime, url: &str, bench: &Bench) -> Self {
+    fn start(rt: &Runtime, url: &str, bench: &Bench, settings: Settings) -> Self {
         let _entered = rt.enter();
         let requests = Arc::new(Requests::default());
         let client = counting_client(url, &requests);
@@ -813,7 +1101,7 @@ impl InProcess {
         let shutdown = CancellationToken::new();
         let task = rt.spawn(controller::run(
             client,
-            operator_settings(bench),
+            settings,
             None,
             ControllerMetrics::register(&metrics),
             Arc::clone(&state),
@@ -936,6 +1224,7 @@ impl OperatorProcess {
             .arg(format!("--health-probe-bind-address={}", address(ports[1])))
             .arg(format!("--metrics-bind-address={}", address(ports[2])))
             .arg(format!("--cert-dir={}", certs.display()))
+            .arg("--locust-poll-interval=1h")
             .env("KUBECONFIG", &kubeconfig)
             .env("RUST_LOG", "info")
             .stdin(Stdio::null())
@@ -1034,12 +1323,16 @@ struct Runtimes {
     harness: Runtime,
     operator: Runtime,
     driver: Runtime,
+    /// The fake Locust master.
+    locust: Runtime,
 }
 
 fn runtime(name: &str, threads: usize) -> Runtime {
+    let group = GROUPS.iter().position(|g| *g == name).unwrap_or(0);
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(threads)
         .thread_name(name)
+        .on_thread_start(move || GROUP.with(|g| g.set(group)))
         .enable_all()
         .build()
         .unwrap()
@@ -1156,8 +1449,11 @@ fn in_process(rts: &Runtimes, bench: &Bench, failures: &mut Vec<String>) {
     let env = Env::start(rts);
     let url = env.server.url();
     self_memory("at start (harness empty)");
+    let master = FakeMaster::start(&rts.locust);
+    let masters = MasterAddresses(Arc::new(AllAt(master.addr.to_string())));
+    let quiet = || operator_settings(bench, &masters, QUIET_POLL_INTERVAL);
 
-    let operator = InProcess::start(&rts.operator, &url, bench);
+    let operator = InProcess::start(&rts.operator, &url, bench, quiet());
     let mut seen = operator.requests.snapshot();
     print_counts("start-up (until caches synced)", &seen, 1);
     let mut reconciles = operator.reconciles();
@@ -1196,7 +1492,7 @@ fn in_process(rts: &Runtimes, bench: &Bench, failures: &mut Vec<String>) {
     println!("\n-- restart resync (a new operator lists and reconciles everything) --");
     let cpu = thread_cpu();
     let start = Instant::now();
-    let operator = InProcess::start(&rts.operator, &url, bench);
+    let operator = InProcess::start(&rts.operator, &url, bench, quiet());
     let synced = start.elapsed();
     let (reconciles, done) = operator.settle("restart resync", bench.timeout, bench.tests as f64);
     let counts = operator.requests.snapshot();
@@ -1235,6 +1531,188 @@ fn in_process(rts: &Runtimes, bench: &Bench, failures: &mut Vec<String>) {
     check_no_writes("label resync", total(&counts, true), failures);
     self_memory("after the resyncs");
     operator.stop(&rts.operator);
+    println!(
+        "  the masters (answering 503 so far) were read {} times",
+        master.refused.load(Ordering::Relaxed)
+    );
+
+    if !bench.poll_window.is_zero() {
+        polled(rts, bench, &env, &url, &master, &masters, failures);
+    }
+}
+
+/// Status patches (any answer) in `counts`.
+fn status_patches(counts: &Counts) -> u64 {
+    counts
+        .get(&("PATCH".to_owned(), "locusttests/status".to_owned()))
+        .map_or(0, |codes| codes.values().sum())
+}
+
+fn print_heap(label: &str) -> f64 {
+    let operator = heap_mib("operator");
+    println!(
+        "  heap allocated and not freed, by thread: operator {operator:.1} MiB, harness {:.1} MiB, driver {:.1} MiB, fake master {:.1} MiB, other {:.1} MiB ({label})",
+        heap_mib("harness"),
+        heap_mib("driver"),
+        heap_mib("locust"),
+        heap_mib("other"),
+    );
+    operator
+}
+
+/// Part 1, last phase: a new operator reads every master each `bench.poll_interval`.
+#[allow(clippy::too_many_arguments)]
+fn polled(
+    rts: &Runtimes,
+    bench: &Bench,
+    env: &Env,
+    url: &str,
+    master: &FakeMaster,
+    masters: &MasterAddresses,
+    failures: &mut Vec<String>,
+) {
+    let interval = bench.poll_interval.as_secs_f64();
+    println!(
+        "\n-- polled: a new operator reads every master each {interval} s; {} s per window --",
+        bench.poll_window.as_secs()
+    );
+    master.set(Answering::Same);
+    self_memory("before the polling operator");
+    let heap_before = print_heap("no operator running");
+    let cpu = thread_cpu();
+    let start = Instant::now();
+    let operator = InProcess::start(
+        &rts.operator,
+        url,
+        bench,
+        operator_settings(bench, masters, bench.poll_interval),
+    );
+    if bench.worker_pods == 0 {
+        // The master must run for a test to be Running, and only Running tests are polled.
+        rts.driver
+            .block_on(start_pods(&env.client, bench, &env.progress));
+        println!(
+            "  {} master pods written (BENCH_WORKER_PODS=0: masters only) in {:.2} s",
+            bench.tests,
+            start.elapsed().as_secs_f64()
+        );
+    }
+    wait_all(
+        "polled: .status.stats",
+        bench,
+        &env.progress,
+        |s| s.stats,
+        &|| {},
+    );
+    // Until the status writes of the first reads are over.
+    let deadline = Instant::now() + bench.timeout;
+    let mut last = status_patches(&operator.requests.snapshot());
+    let mut changed = Instant::now();
+    while changed.elapsed() < QUIET {
+        assert!(
+            Instant::now() < deadline,
+            "polled: status writes never stop"
+        );
+        std::thread::sleep(POLL);
+        let now = status_patches(&operator.requests.snapshot());
+        if now != last {
+            (last, changed) = (now, Instant::now());
+        }
+    }
+    println!(
+        "  every test read and its .status.stats written after {:.2} s; {}",
+        (changed - start).as_secs_f64(),
+        operator.reconciles().describe_since(&Reconciles::default())
+    );
+    println!("  CPU: {}", cpu_delta(&thread_cpu(), &cpu));
+    print_counts(
+        "operator requests (start-up included)",
+        &operator.requests.snapshot(),
+        bench.tests,
+    );
+    self_memory("every test read once");
+    print_heap("every test read once");
+
+    let limit = 60.0 / interval + 1.0;
+    let same = poll_window(bench, &operator, master, Answering::Same);
+    if same > 0.1 {
+        failures.push(format!(
+            "polled, unchanged numbers: {same:.2} status writes per test per minute (at most 0.1)"
+        ));
+    }
+    let changing = poll_window(bench, &operator, master, Answering::Changing);
+    if changing > limit {
+        failures.push(format!(
+            "polled, numbers changing on every read: {changing:.2} status writes per test per minute, more than once per {interval} s interval allows ({limit:.2})"
+        ));
+    }
+    let heap = print_heap("after both windows");
+    println!(
+        "  POLLED: status writes per running test per minute {changing:.2} (changing) / {same:.2} (unchanged), limit {limit:.2}; operator heap {:.1} MiB ({heap:.1} MiB, less the {heap_before:.1} MiB before it started)",
+        heap - heap_before,
+    );
+    operator.stop(&rts.operator);
+}
+
+/// One window of the polled phase with the master `answering`; returns the status writes per
+/// test per minute.
+fn poll_window(
+    bench: &Bench,
+    operator: &InProcess,
+    master: &FakeMaster,
+    answering: Answering,
+) -> f64 {
+    println!("\n  window: the master answering {answering:?}");
+    master.set(answering);
+    let counts = operator.requests.snapshot();
+    let reads = master.reads.load(Ordering::Relaxed);
+    let reconciles = operator.reconciles();
+    let cpu = thread_cpu();
+    let from = Instant::now();
+    std::thread::sleep(bench.poll_window);
+    let to = Instant::now();
+    let counts = delta(&operator.requests.snapshot(), &counts);
+    let reads = master.reads.load(Ordering::Relaxed) - reads;
+    let minutes = (to - from).as_secs_f64() / 60.0;
+    let per_minute = |n: u64| n as f64 / bench.tests as f64 / minutes;
+    let status = status_patches(&counts);
+    let others = total(&counts, true) - status;
+    println!(
+        "  {:.1} s; {}; CPU: {}",
+        (to - from).as_secs_f64(),
+        operator.reconciles().describe_since(&reconciles),
+        cpu_delta(&thread_cpu(), &cpu)
+    );
+    print_counts("operator requests", &counts, bench.tests);
+    let patches = operator.requests.status_patches_in(from, to);
+    let most = patches.values().map(Vec::len).max().unwrap_or(0);
+    let written = patches.values().filter(|t| !t.is_empty()).count();
+    let gaps: Vec<Duration> = patches
+        .values()
+        .flat_map(|times| times.windows(2).map(|w| w[1] - w[0]))
+        .collect();
+    let shortest = gaps.iter().min().copied();
+    let mut sorted = gaps.clone();
+    sorted.sort();
+    println!(
+        "  masters read {reads} times: {:.2} per test per minute",
+        per_minute(reads)
+    );
+    println!(
+        "  status patches of {written} tests, at most {most} for one test; gap between two of one test: shortest {}, median {}",
+        shortest.map_or("-".to_owned(), |d| format!("{:.2} s", d.as_secs_f64())),
+        if sorted.is_empty() {
+            "-".to_owned()
+        } else {
+            format!("{:.2} s", percentile(&sorted, 50.0).as_secs_f64())
+        }
+    );
+    println!(
+        "  STATUS WRITES PER RUNNING TEST PER MINUTE ({answering:?}): {:.2}; other writes: {others}",
+        per_minute(status)
+    );
+    self_memory(&format!("after the {answering:?} window"));
+    per_minute(status)
 }
 
 /// Part 2: `locust-operator run` as its own process on a fresh harness.
@@ -1356,6 +1834,7 @@ fn main() -> ExitCode {
         harness: runtime("harness", cpus),
         operator: runtime("operator", cpus),
         driver: runtime("driver", 1),
+        locust: runtime("locust", 1),
     };
     let mut failures = Vec::new();
     in_process(&rts, &bench, &mut failures);
@@ -1363,7 +1842,7 @@ fn main() -> ExitCode {
         separate_process(&rts, &bench, &mut failures);
     }
     if failures.is_empty() {
-        println!("\nok: no writes on resync");
+        println!("\nok: no writes on resync; status writes within the polling promise");
         ExitCode::SUCCESS
     } else {
         for failure in &failures {
