@@ -3,9 +3,11 @@
 //! A reconcile of a running test asks [`Live::poll`] to read its master when a read is due;
 //! the read runs in a task of its own (bounded in time, size and number at once by
 //! [`Masters`]), stores what it found, and triggers a reconcile of the test, which writes the
-//! status from [`Live::view`]. A reconcile therefore never waits for a master, and a test's
-//! master is read at most once per interval: its numbers, and so its status writes, change at
-//! most that often.
+//! status from [`Live::view`] — only when the read changed something the status shows. A
+//! reconcile therefore never waits for a master, and a test's master is read at most once per
+//! interval: its numbers, and so its status writes, change at most that often. A master that
+//! has never answered is reported unreachable from its second failed read on (its web UI
+//! comes up about a second after it starts).
 //!
 //! Once Locust reports `stopped`, the numbers still move for a few seconds (the workers' last
 //! reports): the next read comes [`STOPPED_RECHECK`] later, and from then on every read of a
@@ -31,7 +33,7 @@ use super::plan::{self, Ownership};
 use crate::api::v2::LocustTest;
 use crate::locust::client::Masters;
 use crate::locust::report;
-use crate::locust::stats::State;
+use crate::locust::stats::{State, Stats};
 use crate::names::FIELD_MANAGER;
 use crate::status::live::LocustView;
 
@@ -76,6 +78,8 @@ struct Entry {
     next_read: Instant,
     touched: Instant,
     stopped_reads: u32,
+    /// Reads that failed in a row.
+    failures: u32,
 }
 
 /// The latest reads of every running test's master.
@@ -141,6 +145,7 @@ impl Live {
             next_read: now,
             touched: now,
             stopped_reads: 0,
+            failures: 0,
         });
         entry.touched = now;
         if entry.reading || entry.next_read > now {
@@ -177,7 +182,7 @@ impl Live {
         let result = self.masters.stats(&target.namespace, &target.name).await;
         let at = Timestamp::now();
         let now = Instant::now();
-        let keep_report = {
+        let (keep_report, mut changed) = {
             let Ok(mut entries) = self.entries.lock() else {
                 return;
             };
@@ -187,6 +192,7 @@ impl Live {
             };
             entry.reading = false;
             entry.next_read = now + self.interval;
+            let before = Significant::of(&entry.view);
             match result {
                 Ok(stats) => {
                     if stats.state == State::Stopped {
@@ -198,18 +204,25 @@ impl Live {
                     }
                     entry.view.latest = Some((at, stats));
                     entry.view.error = None;
+                    entry.failures = 0;
                 }
                 Err(error) => {
                     tracing::debug!(namespace = %target.namespace, name = %target.name, %error, "cannot read the Locust master");
-                    entry.view.error = Some(error.to_string());
+                    entry.failures += 1;
+                    // A master's web UI answers about 1 s after it starts: a first read that
+                    // fails before any number was read is not worth a status write.
+                    if entry.view.latest.is_some() || entry.failures >= 2 {
+                        entry.view.error = Some(error.to_string());
+                    }
                 }
             }
+            let changed = Significant::of(&entry.view) != before;
             let due = entry.stopped_reads >= 2
                 && entry.view.report.is_none()
                 && !entry.keeping_report
                 && entry.view.error.is_none();
             entry.keeping_report |= due;
-            due
+            (due, changed)
         };
         if keep_report {
             let kept = self.keep_report(&target).await;
@@ -217,6 +230,7 @@ impl Live {
                 && let Some(entry) = entries.get_mut(&target.uid)
             {
                 entry.keeping_report = false;
+                changed = true;
                 match kept {
                     Ok(name) => {
                         entry.view.report = Some(name);
@@ -229,10 +243,14 @@ impl Live {
                 }
             }
         }
-        let reference =
-            ObjectRef::new_with(&target.name, self.resource.clone()).within(&target.namespace);
-        // The controller stopped: nobody to tell.
-        let _ = self.trigger.unbounded_send(reference);
+        // A read that changed nothing the status shows needs no reconcile: the test's next
+        // one (at the interval) starts the next read.
+        if changed {
+            let reference =
+                ObjectRef::new_with(&target.name, self.resource.clone()).within(&target.namespace);
+            // The controller stopped: nobody to tell.
+            let _ = self.trigger.unbounded_send(reference);
+        }
     }
 
     /// Reads the full report from the master and keeps it in the ConfigMap `<test>-report`;
@@ -264,6 +282,28 @@ impl Live {
                 }
             }
             Err(error) => Err(format!("cannot create ConfigMap {name}: {error}")),
+        }
+    }
+}
+
+/// What of a [`LocustView`] the status shows, times of reading left out.
+#[derive(PartialEq)]
+struct Significant {
+    latest: Option<Stats>,
+    error: Option<String>,
+    stopped: Option<Stats>,
+    report: Option<String>,
+    report_error: Option<String>,
+}
+
+impl Significant {
+    fn of(view: &LocustView) -> Self {
+        Self {
+            latest: view.latest.as_ref().map(|(_, stats)| stats.clone()),
+            error: view.error.clone(),
+            stopped: view.stopped.as_ref().map(|(_, stats)| stats.clone()),
+            report: view.report.clone(),
+            report_error: view.report_error.clone(),
         }
     }
 }
