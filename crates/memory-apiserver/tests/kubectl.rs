@@ -301,7 +301,17 @@ async fn apply_get_wait_describe_and_delete_a_locusttest() {
     let lines: Vec<&str> = ran.stdout.lines().collect();
     assert_eq!(
         words(lines[0]),
-        ["NAME", "PHASE", "WORKERS", "CONNECTED", "IMAGE", "AGE"]
+        [
+            "NAME",
+            "PHASE",
+            "WORKERS",
+            "CONNECTED",
+            "IMAGE",
+            "USERS",
+            "RPS",
+            "FAILURES",
+            "AGE"
+        ]
     );
     assert_eq!(
         words(lines[1])[..3],
