@@ -253,11 +253,17 @@ impl std::fmt::Display for Verdict {
     }
 }
 
-/// The workers connected to the master: Locust's count when its latest read succeeded,
-/// otherwise `ready`, the worker Job's count of its pods that are ready (never its `active`,
-/// which counts pods still pending).
+/// The workers connected to the master: Locust's count when its latest read succeeded, or
+/// when the last numbers read are those of the stopped run (the master closes its web API as
+/// it quits, together with its workers: the count of the run stays); otherwise `ready`, the
+/// worker Job's count of its pods that are ready (never its `active`, which counts pods still
+/// pending).
 pub fn connected_workers(view: &LocustView, ready: i32) -> i32 {
-    match view.fresh() {
+    let counted = match &view.latest {
+        Some((_, stats)) if view.error.is_none() || stats.state == State::Stopped => Some(stats),
+        _ => None,
+    };
+    match counted {
         Some(stats) => i32::try_from(stats.worker_count).unwrap_or(i32::MAX),
         None => ready,
     }

@@ -413,6 +413,16 @@ fn connected_workers_follow_locust_when_it_answered_else_the_worker_job() {
             2,
             triple("True", "AllWorkersConnected", "2/2 workers connected"),
         ),
+        (
+            "the master quit after its run stopped (27): the run's count, not the workers leaving with it",
+            LocustView {
+                error: Some(REFUSED.to_owned()),
+                ..stopped("27", 100)
+            },
+            0,
+            2,
+            triple("True", "AllWorkersConnected", "2/2 workers connected"),
+        ),
     ];
     for (case, view, ready, connected, condition) in cases {
         let test = started(test_with(2, json!({})), LocustView::default());
