@@ -216,7 +216,7 @@ impl Request<'_> {
     }
 
     /// The schema of a custom resource's request version.
-    async fn schema(&self) -> Option<Value> {
+    async fn schema(&self) -> Option<std::sync::Arc<Value>> {
         if !self.resource.custom {
             return None;
         }

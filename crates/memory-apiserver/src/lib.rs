@@ -227,7 +227,11 @@ impl ApiServer {
     /// and its names, printer columns and schemas for discovery, Tables and OpenAPI.
     pub async fn install_crd(&self, crd: &serde_json::Value) {
         let schemas = schema::crd_schemas(crd);
-        self.state.schemas.write().await.extend(schemas);
+        self.state.schemas.write().await.extend(
+            schemas
+                .into_iter()
+                .map(|(version, schema)| (version, std::sync::Arc::new(schema))),
+        );
         if let Some(name) = crd
             .pointer("/metadata/name")
             .and_then(serde_json::Value::as_str)

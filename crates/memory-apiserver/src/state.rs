@@ -24,8 +24,9 @@ pub struct State {
     pub webhooks: RwLock<Option<Webhooks>>,
     /// Endpoints of Services (for webhooks with a `service` client config).
     pub services: Services,
-    /// Structural schemas of custom resources, by `group/version`.
-    pub schemas: RwLock<serde_json::Map<String, Value>>,
+    /// Structural schemas of custom resources, by `group/version`, shared: every request on a
+    /// custom resource reads its schema, which is large (a CRD's), so it is never copied.
+    pub schemas: RwLock<std::collections::HashMap<String, std::sync::Arc<Value>>>,
     /// The CustomResourceDefinitions installed with [`crate::ApiServer::install_crd`], by
     /// name (`<plural>.<group>`): their names, printer columns and schemas for discovery,
     /// Tables and OpenAPI.
@@ -54,7 +55,7 @@ impl State {
             store: Store::new(),
             webhooks: RwLock::new(None),
             services: Services::default(),
-            schemas: RwLock::new(serde_json::Map::new()),
+            schemas: RwLock::default(),
             crds: std::sync::RwLock::default(),
             logs: std::sync::RwLock::new(None),
             faults: Faults::default(),
