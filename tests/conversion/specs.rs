@@ -123,6 +123,7 @@ pub(crate) fn rich_v2() -> Value {
         "worker": {
             "command": "--locustfile /mnt/tests/checkout.py",
             "replicas": 25,
+            "connectTimeoutSeconds": 120,
             "resources": {
                 "requests": {"cpu": "1"},
                 "limits": {"cpu": "2", "memory": "2Gi", "ephemeral-storage": "1Gi"}
@@ -217,7 +218,8 @@ pub(crate) fn rich_v2() -> Value {
             "protocol": "http/protobuf",
             "insecure": true,
             "extraEnvVars": {"OTEL_SERVICE_NAME": "checkout", "OTEL_RESOURCE_ATTRIBUTES": "env=staging"}
-        }}
+        }},
+        "thresholds": {"maxFailRatio": 0.01, "maxP95Ms": 500.5, "maxP99Ms": 1000, "minRps": 25}
     })
 }
 
