@@ -89,6 +89,8 @@ pub struct Live {
     interval: Duration,
     resource: ApiResource,
     entries: Mutex<HashMap<String, Entry>>,
+    /// When forgotten tests were last looked for.
+    swept: Mutex<Instant>,
     trigger: mpsc::UnboundedSender<ObjectRef<DynamicObject>>,
 }
 
@@ -116,6 +118,7 @@ impl Live {
             interval: interval.max(Duration::from_secs(1)),
             resource,
             entries: Mutex::default(),
+            swept: Mutex::new(Instant::now()),
             trigger,
         });
         (live, triggers)
@@ -134,10 +137,19 @@ impl Live {
     /// interval ago. Returns when the test should be reconciled again for its next read.
     pub fn poll(self: &Arc<Self>, target: &Target) -> Duration {
         let now = Instant::now();
+        let sweep = self.swept.lock().is_ok_and(|mut swept| {
+            let due = now.duration_since(*swept) >= FORGET_AFTER;
+            if due {
+                *swept = now;
+            }
+            due
+        });
         let Ok(mut entries) = self.entries.lock() else {
             return self.interval;
         };
-        entries.retain(|_, e| now.duration_since(e.touched) < FORGET_AFTER);
+        if sweep {
+            entries.retain(|_, e| now.duration_since(e.touched) < FORGET_AFTER);
+        }
         let entry = entries.entry(target.uid.clone()).or_insert_with(|| Entry {
             view: LocustView::default(),
             reading: false,

@@ -159,30 +159,9 @@ pub fn stopped_master(report: Answer) -> HashMap<&'static str, Answer> {
 
 /// A server on 127.0.0.1 answering each request by its path (404 for other paths).
 pub async fn server(answers: HashMap<&'static str, Answer>) -> String {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let address = listener.local_addr().unwrap().to_string();
-    let answers = Arc::new(answers);
-    tokio::spawn(async move {
-        loop {
-            let Ok((mut stream, _)) = listener.accept().await else {
-                return;
-            };
-            let answers = Arc::clone(&answers);
-            tokio::spawn(async move {
-                let mut request = vec![0u8; 4096];
-                let n = stream.read(&mut request).await.unwrap_or(0);
-                let request = String::from_utf8_lossy(&request[..n]).into_owned();
-                let path = request.split_whitespace().nth(1).unwrap_or("").to_owned();
-                let answer = answers
-                    .get(path.as_str())
-                    .cloned()
-                    .unwrap_or_else(not_found);
-                tokio::time::sleep(answer.delay).await;
-                let _ = stream.write_all(&answer.response).await;
-            });
-        }
-    });
-    address
+    let master = Scripted::default();
+    master.set_all(answers);
+    master.serve().await
 }
 
 /// The recorded master after its run stopped, its stats included (`27-…`, the final
