@@ -133,9 +133,10 @@ impl Live {
             .unwrap_or_default()
     }
 
-    /// Starts a read of `target`'s master unless one runs or the last was less than an
+    /// Starts a read of `test`'s master unless one runs or the last was less than an
     /// interval ago. Returns when the test should be reconciled again for its next read.
-    pub fn poll(self: &Arc<Self>, target: &Target) -> Duration {
+    pub fn poll(self: &Arc<Self>, test: &LocustTest) -> Duration {
+        let uid = test.metadata.uid.as_deref().unwrap_or_default();
         let now = Instant::now();
         let sweep = self.swept.lock().is_ok_and(|mut swept| {
             let due = now.duration_since(*swept) >= FORGET_AFTER;
@@ -150,7 +151,7 @@ impl Live {
         if sweep {
             entries.retain(|_, e| now.duration_since(e.touched) < FORGET_AFTER);
         }
-        let entry = entries.entry(target.uid.clone()).or_insert_with(|| Entry {
+        let entry = entries.entry(uid.to_owned()).or_insert_with(|| Entry {
             view: LocustView::default(),
             reading: false,
             keeping_report: false,
@@ -168,7 +169,8 @@ impl Live {
         }
         entry.reading = true;
         let live = Arc::clone(self);
-        let target = target.clone();
+        // Copied only for a read (a report needs its owner), not on every reconcile.
+        let target = Target::of(test);
         tokio::spawn(async move { live.read(target).await });
         self.interval
     }

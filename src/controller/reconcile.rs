@@ -39,7 +39,7 @@ use serde::de::DeserializeOwned;
 use serde_json::json;
 
 use super::cache::Caches;
-use super::live::{Live, Target};
+use super::live::Live;
 use super::metrics::{ControllerMetrics, ErrorKind, ReconcileResult};
 use super::own_writes::OwnWrites;
 use super::plan::{self, ANNOTATION_ORIGINAL_SPEC, Child, Children, Ownership, Plan};
@@ -451,7 +451,7 @@ impl Context {
         let terminal = outcome.status.phase.is_some_and(Phase::is_terminal);
         let uid = test.metadata.uid.as_deref().unwrap_or_default();
         let next_read = match outcome.status.phase {
-            Some(Phase::Running) => Some(self.live.poll(&Target::of(test))),
+            Some(Phase::Running) => Some(self.live.poll(test)),
             _ => {
                 if terminal {
                     self.live.forget(uid);
