@@ -242,8 +242,60 @@ impl PodIndexInner {
     }
 }
 
+/// What the controller keeps of a child in its cache: metadata and status whole, of the spec
+/// only what it reads. The caches hold every test's children (and pods), and a Job's pod
+/// template or a pod's containers are most of their size.
+pub trait Slim {
+    /// Drops what the controller never reads.
+    fn slim(&mut self);
+}
+
+impl Slim for Job {
+    /// Of the spec, `suspend` only ([`super::plan::job_runs`]).
+    fn slim(&mut self) {
+        if let Some(spec) = &mut self.spec {
+            *spec = k8s_openapi::api::batch::v1::JobSpec {
+                suspend: spec.suspend,
+                ..Default::default()
+            };
+        }
+    }
+}
+
+impl Slim for Service {
+    /// No spec: the controller only needs to know the Service is there, and whose it is.
+    fn slim(&mut self) {
+        self.spec = None;
+    }
+}
+
+impl Slim for Pod {
+    /// Of the spec, the containers' names and the init containers' restart policies (native
+    /// sidecars are told from init containers by them, [`crate::status::pod_health`]).
+    fn slim(&mut self) {
+        if let Some(spec) = &mut self.spec {
+            let names = |containers: &[k8s_openapi::api::core::v1::Container]| {
+                containers
+                    .iter()
+                    .map(|c| k8s_openapi::api::core::v1::Container {
+                        name: c.name.clone(),
+                        restart_policy: c.restart_policy.clone(),
+                        ..Default::default()
+                    })
+                    .collect::<Vec<_>>()
+            };
+            *spec = k8s_openapi::api::core::v1::PodSpec {
+                containers: names(&spec.containers),
+                init_containers: spec.init_containers.as_deref().map(names),
+                ..Default::default()
+            };
+        }
+    }
+}
+
 /// A watch of `api` restricted to the operator's labels, feeding `writer`, with
-/// `managedFields` stripped before caching. Yields every object that changed.
+/// `managedFields` and what the controller never reads ([`Slim`]) stripped before caching.
+/// Yields every object that changed.
 pub fn child_stream<K>(
     api: Api<K>,
     writer: Writer<K>,
@@ -257,6 +309,7 @@ where
         + std::fmt::Debug
         + Send
         + Sync
+        + Slim
         + 'static,
 {
     trigger_stream(reflected(api, writer), synced, cache)
@@ -274,7 +327,7 @@ pub fn pod_stream(
 }
 
 /// The watch events of `api` restricted to the operator's labels, applied to `writer`, with
-/// `managedFields` stripped before caching.
+/// `managedFields` and what [`Slim`] drops stripped before caching.
 fn reflected<K>(
     api: Api<K>,
     writer: Writer<K>,
@@ -286,12 +339,16 @@ where
         + std::fmt::Debug
         + Send
         + Sync
+        + Slim
         + 'static,
 {
     let config = watcher::Config::default().labels(&child_selector());
     watcher(api, config)
         .default_backoff()
-        .modify(|object: &mut K| object.meta_mut().managed_fields = None)
+        .modify(|object: &mut K| {
+            object.meta_mut().managed_fields = None;
+            object.slim();
+        })
         .reflect(writer)
 }
 
@@ -531,5 +588,82 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// What the caches keep of the children the builders make: the spec fields the
+    /// controller reads, and nothing of the pod template or the containers.
+    #[test]
+    #[allow(clippy::expect_used)] // tests fail loudly by design
+    fn slim_children_keep_what_the_controller_reads() {
+        let test: crate::api::v2::LocustTest = serde_json::from_value(serde_json::json!({
+            "apiVersion": "locust.io/v2", "kind": "LocustTest",
+            "metadata": {"name": "t", "namespace": "load", "uid": "u"},
+            "spec": {"image": "locustio/locust:2.43.3",
+                     "master": {"command": "--locustfile /lotest/src/t.py"},
+                     "worker": {"command": "--locustfile /lotest/src/t.py", "replicas": 2}}
+        }))
+        .expect("a LocustTest");
+        let (config, _) =
+            crate::config::Config::from_lookup(&|_| None).expect("the default configuration");
+        let desired = crate::builders::desired(&crate::defaulting::Defaulted::new(test), &config);
+
+        let mut job = desired.master_job.clone();
+        if let Some(spec) = &mut job.spec {
+            spec.suspend = Some(true);
+        }
+        let template = job
+            .spec
+            .as_ref()
+            .map(|s| s.template.clone())
+            .unwrap_or_default();
+        job.slim();
+        assert_eq!(job.metadata, desired.master_job.metadata);
+        let spec = job.spec.unwrap_or_default();
+        assert_eq!(spec.suspend, Some(true));
+        assert_eq!(spec.template, Default::default());
+        assert_eq!(spec.backoff_limit, None);
+
+        let mut service = desired.service.clone();
+        service.slim();
+        assert_eq!(service.metadata, desired.service.metadata);
+        assert_eq!(service.spec, None);
+
+        // A master pod: its Locust container and the exporter as a native sidecar.
+        let mut pod = Pod {
+            metadata: ObjectMeta {
+                name: Some("t-master-abcde".to_owned()),
+                ..template.metadata.clone().unwrap_or_default()
+            },
+            spec: template.spec.clone(),
+            ..Pod::default()
+        };
+        let full = pod.clone();
+        pod.slim();
+        assert_eq!(pod.metadata, full.metadata);
+        let (slim, full) = (pod.spec.unwrap_or_default(), full.spec.unwrap_or_default());
+        let shape = |containers: &[k8s_openapi::api::core::v1::Container]| {
+            containers
+                .iter()
+                .map(|c| (c.name.clone(), c.restart_policy.clone()))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(shape(&slim.containers), shape(&full.containers));
+        let init = |spec: &k8s_openapi::api::core::v1::PodSpec| {
+            shape(spec.init_containers.as_deref().unwrap_or_default())
+        };
+        assert_eq!(init(&slim), init(&full));
+        assert!(
+            init(&slim)
+                .iter()
+                .any(|(_, policy)| policy.as_deref() == Some("Always")),
+            "the exporter sidecar keeps its restart policy: {:?}",
+            init(&slim)
+        );
+        assert!(
+            slim.containers
+                .iter()
+                .all(|c| c.image.is_none() && c.args.is_none())
+        );
+        assert!(slim.volumes.is_none());
     }
 }
