@@ -161,7 +161,13 @@ impl Live {
             failures: 0,
         });
         entry.touched = now;
-        if entry.reading || entry.next_read > now {
+        if entry.reading {
+            // A read waits for its turn (at most `concurrency` at once) or for its master: the
+            // next one is due an interval after it ends, and a read that changed something
+            // triggers a reconcile of its own. Looking again sooner would only spin.
+            return self.interval;
+        }
+        if entry.next_read > now {
             return entry
                 .next_read
                 .saturating_duration_since(now)
