@@ -333,14 +333,8 @@ pub fn plan(
 /// A Job that has neither finished nor been suspended.
 pub fn job_runs(job: &Job) -> bool {
     let suspended = job.spec.as_ref().and_then(|s| s.suspend) == Some(true);
-    let finished = job
-        .status
-        .as_ref()
-        .and_then(|s| s.conditions.as_ref())
-        .is_some_and(|conditions| {
-            conditions
-                .iter()
-                .any(|c| (c.type_ == "Complete" || c.type_ == "Failed") && c.status == "True")
-        });
+    let finished = ["Complete", "Failed"]
+        .into_iter()
+        .any(|type_| crate::status::job_condition(Some(job), type_).is_some());
     !suspended && !finished
 }

@@ -123,14 +123,18 @@ impl Masters {
         self
     }
 
+    /// One of the reads allowed at once.
+    async fn permit(&self) -> Result<tokio::sync::SemaphorePermit<'_>, ReadError> {
+        self.permits
+            .acquire()
+            .await
+            .map_err(|e| ReadError::Unreachable(e.to_string()))
+    }
+
     /// `GET /stats/requests` of the master of test `name` in `namespace`.
     pub async fn stats(&self, namespace: &str, name: &str) -> Result<Stats, ReadError> {
         let address = self.resolve.master(namespace, name);
-        let _permit = self
-            .permits
-            .acquire()
-            .await
-            .map_err(|e| ReadError::Unreachable(e.to_string()))?;
+        let _permit = self.permit().await?;
         let body = get(&address, "/stats/requests", self.timeout).await?;
         Ok(stats::parse(&body)?)
     }
@@ -140,11 +144,7 @@ impl Masters {
     /// read is said in [`Artifacts::html`].
     pub async fn artifacts(&self, namespace: &str, name: &str) -> Result<Artifacts, ReadError> {
         let address = self.resolve.master(namespace, name);
-        let _permit = self
-            .permits
-            .acquire()
-            .await
-            .map_err(|e| ReadError::Unreachable(e.to_string()))?;
+        let _permit = self.permit().await?;
         let csv = |path| get_limited(&address, path, self.timeout, MAX_BODY_BYTES);
         // At once: the master answers only until autoquit closes its web UI.
         let (html, requests_csv, failures_csv, exceptions_csv) = tokio::join!(

@@ -11,9 +11,9 @@ use k8s_openapi::jiff::Timestamp;
 use crate::api::v2::{EndpointResult, ErrorResult, LiveStats, Results};
 use crate::locust::stats::{State, Stats};
 use crate::locust::thresholds::{Measured, Missed, Thresholds};
-use crate::names::{LABEL_POD_NAME, Role, node_name};
+use crate::names::Role;
 
-use super::pod_health::{belongs_to, pod_phase};
+use super::pod_health::pod_phase;
 
 /// Most endpoints kept in `.status.results.endpoints`.
 pub const MAX_RESULT_ENDPOINTS: usize = 10;
@@ -377,16 +377,7 @@ pub fn generating_load(state: Option<&str>) -> bool {
 }
 
 fn worker_pods<'p>(name: &'p str, pods: &'p [Pod]) -> impl Iterator<Item = &'p Pod> + 'p {
-    let worker = node_name(name, Role::Worker);
-    pods.iter().filter(move |pod| {
-        belongs_to(pod, name)
-            && pod
-                .metadata
-                .labels
-                .as_ref()
-                .and_then(|labels| labels.get(LABEL_POD_NAME))
-                .is_some_and(|value| *value == worker)
-    })
+    super::pods_of_role(name, Role::Worker, pods)
 }
 
 fn ready(pod: &Pod) -> bool {

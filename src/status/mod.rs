@@ -701,7 +701,7 @@ fn find<'c>(conditions: Option<&'c [Condition]>, type_: &str) -> Option<&'c Cond
 }
 
 /// The Job's condition of this type with status `True`.
-fn job_condition<'j>(
+pub fn job_condition<'j>(
     job: Option<&'j Job>,
     type_: &str,
 ) -> Option<&'j k8s_openapi::api::batch::v1::JobCondition> {
@@ -736,16 +736,24 @@ fn master_running(name: &str, observed: &Observed) -> bool {
     if job_ready(observed.master_job.as_ref()) >= 1 {
         return true;
     }
-    let master = node_name(name, Role::Master);
-    observed.pods.iter().any(|pod| {
+    pods_of_role(name, Role::Master, &observed.pods).any(|pod| pod_phase(pod) == "Running")
+}
+
+/// The pods of `role` of the test `name` (label `performance-test-pod-name=<name>-<role>`).
+pub(crate) fn pods_of_role<'p>(
+    name: &'p str,
+    role: Role,
+    pods: &'p [Pod],
+) -> impl Iterator<Item = &'p Pod> + 'p {
+    let node = node_name(name, role);
+    pods.iter().filter(move |pod| {
         belongs_to(pod, name)
             && pod
                 .metadata
                 .labels
                 .as_ref()
                 .and_then(|labels| labels.get(LABEL_POD_NAME))
-                .is_some_and(|value| *value == master)
-            && pod_phase(pod) == "Running"
+                .is_some_and(|value| *value == node)
     })
 }
 
