@@ -8,9 +8,9 @@
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::core::DynamicObject;
 use locust_operator::api::conditions::{reasons, types};
-use locust_operator::api::{LocustTest, LocustTestSpec, Phase};
+use locust_operator::api::{ANNOTATION_ORIGINAL_SPEC, LocustTest, LocustTestSpec, Phase};
 use locust_operator::controller::plan::{
-    self, ANNOTATION_ORIGINAL_SPEC, MAX_ORIGINAL_SPEC_BYTES, Ownership, SpecSource,
+    self, MAX_ORIGINAL_SPEC_BYTES, ORIGINAL_SPEC_FIELD, Ownership, SpecSource,
 };
 use locust_operator::defaulting::{Defaulted, apply_defaults};
 use serde_json::{Value, json};
@@ -54,14 +54,21 @@ fn defaulted(spec: &LocustTestSpec) -> LocustTestSpec {
     spec
 }
 
-/// A test with the original-spec annotation set to `value`, at `generation`, with `status`.
-fn with_record(value: Option<&str>, generation: i64, status: Value) -> LocustTest {
-    let annotations = match value {
-        Some(text) => json!({ ANNOTATION_ORIGINAL_SPEC: text }),
-        None => Value::Null,
-    };
+/// A test whose `status.originalSpec` is `value`, at `generation`, with `status`.
+fn with_record(value: Option<&str>, generation: i64, mut status: Value) -> LocustTest {
+    if let Some(text) = value {
+        if status.is_null() {
+            status = json!({});
+        }
+        status["originalSpec"] = json!(text);
+    }
+    locust_test(json!({"metadata": {"generation": generation}, "status": status}))
+}
+
+/// A test recorded by an operator before issue 15: the record in the annotation.
+fn with_annotated_record(text: &str, generation: i64, status: Value) -> LocustTest {
     locust_test(json!({
-        "metadata": {"generation": generation, "annotations": annotations},
+        "metadata": {"generation": generation, "annotations": {ANNOTATION_ORIGINAL_SPEC: text}},
         "status": status
     }))
 }
@@ -126,6 +133,45 @@ fn a_readable_record_is_used_whatever_else_holds() {
 }
 
 #[test]
+fn a_record_in_the_annotation_of_earlier_versions_is_still_read() {
+    let original = locust_test(json!({"spec": {"worker": {"replicas": 2}}})).spec;
+    let text = plan::encode_original(&original);
+    let test = with_annotated_record(&text, 4, running_status());
+    let source = plan::spec_source(&Defaulted::new(test.clone()), true);
+    assert_eq!(source, SpecSource::Recorded(defaulted(&original)));
+    assert_eq!(source.record(), None, "nothing to write again");
+    assert_eq!(
+        test.recorded_spec(),
+        Some(("annotation locust.io/original-spec", text.as_str()))
+    );
+    // A malformed one names where it was read.
+    let bad = with_annotated_record("not json", 4, running_status());
+    match plan::spec_source(&Defaulted::new(bad), true) {
+        SpecSource::Unknown(problem) => assert!(
+            problem.starts_with("annotation locust.io/original-spec is not a spec: "),
+            "{problem}"
+        ),
+        other => panic!("expected Unknown, got {other:?}"),
+    }
+}
+
+#[test]
+fn the_status_record_wins_over_the_annotation() {
+    let original =
+        plan::encode_original(&locust_test(json!({"spec": {"worker": {"replicas": 2}}})).spec);
+    let annotated =
+        plan::encode_original(&locust_test(json!({"spec": {"worker": {"replicas": 9}}})).spec);
+    let mut test = with_annotated_record(&annotated, 4, running_status());
+    test.status.as_mut().unwrap().original_spec = Some(original.clone());
+    assert_eq!(
+        test.recorded_spec(),
+        Some((ORIGINAL_SPEC_FIELD, original.as_str()))
+    );
+    let source = plan::spec_source(&Defaulted::new(test), true);
+    assert_eq!(source.spec().unwrap().worker.replicas, 2);
+}
+
+#[test]
 fn a_new_test_records_its_current_spec() {
     let test = with_record(None, 1, Value::Null);
     let expected = defaulted(&test.spec);
@@ -134,6 +180,10 @@ fn a_new_test_records_its_current_spec() {
             assert_eq!(spec, expected);
             assert_eq!(text, plan::encode_original(&test.spec));
             assert_eq!(serde_json::from_str::<LocustTestSpec>(&text).unwrap(), spec);
+            assert_eq!(
+                plan::spec_source(&Defaulted::new(test.clone()), false).record(),
+                Some(text.as_str())
+            );
         }
         other => panic!("expected RecordNow, got {other:?}"),
     }
@@ -174,10 +224,7 @@ fn an_edited_test_with_children_and_no_record_is_unknown() {
     let test = with_record(None, 2, Value::Null);
     match plan::spec_source(&Defaulted::new(test.clone()), true) {
         SpecSource::Unknown(problem) => {
-            assert_eq!(
-                problem,
-                format!("annotation {ANNOTATION_ORIGINAL_SPEC} is missing")
-            );
+            assert_eq!(problem, format!("{ORIGINAL_SPEC_FIELD} is missing"));
         }
         other => panic!("expected Unknown, got {other:?}"),
     }
@@ -237,9 +284,7 @@ fn a_malformed_record_is_replaced_when_safe_and_unknown_otherwise() {
         let unsafe_ = with_record(Some(bad), 2, running_status());
         match plan::spec_source(&Defaulted::new(unsafe_.clone()), true) {
             SpecSource::Unknown(problem) => assert!(
-                problem.starts_with(&format!(
-                    "annotation {ANNOTATION_ORIGINAL_SPEC} is not a spec: "
-                )),
+                problem.starts_with(&format!("{ORIGINAL_SPEC_FIELD} is not a spec: ")),
                 "{problem}"
             ),
             other => panic!("record {bad:?}: expected Unknown, got {other:?}"),

@@ -21,11 +21,10 @@ pub const API_VERSION_V2: &str = "locust.io/v2";
 /// `apiVersion` of the deprecated version.
 pub const API_VERSION_V1: &str = "locust.io/v1";
 
-/// Annotation on the LocustTest holding the spec its children were built from (defaulted,
-/// compact JSON), written by the controller before it creates the first child. It makes
-/// `SpecDrifted` exact and lets externally deleted children be recreated from the spec the test
-/// started with, never from an edited one; the validating webhook reads it to warn that an
-/// edit can no longer take effect.
+/// Where operators before issue 15 recorded the spec a test's children were built from
+/// (defaulted, compact JSON), with a write of its own before the first child. Now the record is
+/// `status.originalSpec`, carried by the first status write; this annotation is still read, so
+/// tests created by those versions keep their record ([`v2::LocustTest::recorded_spec`]).
 pub const ANNOTATION_ORIGINAL_SPEC: &str = "locust.io/original-spec";
 
 /// CEL rule on the root of both versions: names longer than [`v2::MAX_NAME_LENGTH`] would make

@@ -528,6 +528,13 @@ pub struct LocustTestStatus {
     /// The run's final numbers, kept when the run stops (or why they are missing).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub results: Option<Results>,
+
+    /// The spec the test's Service and Jobs were built from (defaulted, as compact JSON),
+    /// recorded by the operator with the first status write after creating them. Edits of
+    /// `spec` after that are ignored (`SpecDrifted`), and children deleted by someone else are
+    /// recreated from this spec. Only the status subresource writes it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub original_spec: Option<String>,
 }
 
 /// Numbers read from the Locust master's `GET /stats/requests`. When the master has not
@@ -696,6 +703,34 @@ pub enum Phase {
     /// The master Job failed, or pods were unhealthy after their grace period.
     Failed,
 }
+
+/// Where the record of a test's original spec lives: `status.originalSpec`.
+pub const ORIGINAL_SPEC_FIELD: &str = "status.originalSpec";
+
+impl LocustTest {
+    /// The record of the spec the test's children were built from, as written, with where it
+    /// was read: `status.originalSpec`, else the
+    /// [`ANNOTATION_ORIGINAL_SPEC`](super::ANNOTATION_ORIGINAL_SPEC) of operators that recorded
+    /// it there. `None` before the first child was recorded.
+    pub fn recorded_spec(&self) -> Option<(&'static str, &str)> {
+        let in_status = self
+            .status
+            .as_ref()
+            .and_then(|s| s.original_spec.as_deref());
+        match in_status {
+            Some(text) => Some((ORIGINAL_SPEC_FIELD, text)),
+            None => self
+                .metadata
+                .annotations
+                .as_ref()
+                .and_then(|a| a.get(super::ANNOTATION_ORIGINAL_SPEC))
+                .map(|text| (LEGACY_RECORD, text.as_str())),
+        }
+    }
+}
+
+/// [`LocustTest::recorded_spec`]'s name for the annotation.
+const LEGACY_RECORD: &str = "annotation locust.io/original-spec";
 
 impl Phase {
     /// The value as written in `.status.phase`.

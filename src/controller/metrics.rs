@@ -60,7 +60,7 @@ pub enum ErrorKind {
     CreateChild,
     /// Reading a child that already existed failed.
     ReadChild,
-    /// Writing the original-spec annotation failed.
+    /// Writing the original-spec record alone (after a conflict) failed.
     RecordSpec,
     /// Writing `.status` failed.
     WriteStatus,

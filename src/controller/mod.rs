@@ -54,9 +54,10 @@ use reconcile::Context;
 /// rules of the install manifests ([`crate::rbac`]; tests/rbac.rs records what the operator
 /// really calls and compares it with this list):
 ///
-/// - LocustTests: list + watch (the cache of each watched scope); patch (the
-///   [`plan::ANNOTATION_ORIGINAL_SPEC`] record); patch of `status` (phase and conditions).
-///   No get: everything is read from the cache, and the writes return the stored object.
+/// - LocustTests: list + watch (the cache of each watched scope); patch of `status` (phase,
+///   conditions, and the record of the spec the children were built from,
+///   [`plan::ORIGINAL_SPEC_FIELD`]). No get and no write of the test itself: everything is
+///   read from the cache, and the writes return the stored object.
 /// - Jobs and Services: list + watch (label-scoped caches, [`cache`]); create (the children);
 ///   get (a create answered 409: the name is taken, by our own earlier create or by a foreign
 ///   object). Never deleted: children are garbage-collected through their owner references.
@@ -73,10 +74,9 @@ use reconcile::Context;
 ///   admission plugin (OpenShift, hardened clusters), creating such a child is only allowed
 ///   to who may `update` the owner's `finalizers` subresource. The code never sends that
 ///   request; without the permission every child create fails with 403 there.
-pub const API_CALLS: [ApiCall; 20] = [
+pub const API_CALLS: [ApiCall; 19] = [
     ApiCall::request(GROUP, "locusttests", "list", Scope::Watched, Target::Any),
     ApiCall::request(GROUP, "locusttests", "watch", Scope::Watched, Target::Any),
-    ApiCall::request(GROUP, "locusttests", "patch", Scope::Watched, Target::Any),
     ApiCall::request(
         GROUP,
         "locusttests/status",

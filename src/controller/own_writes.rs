@@ -1,9 +1,9 @@
 //! The operator's own writes to LocustTests that its cache has not seen yet.
 //!
-//! A reconcile writes a test (the original-spec annotation, then its status) and creates its
-//! children; the children's watch events trigger the next reconcile, often before the
-//! LocustTest watch has delivered the operator's own write. That reconcile would act on the
-//! stale test: patch the annotation again or a status that differs from the stale one, with
+//! A reconcile creates a test's children and writes its status; the children's watch events
+//! trigger the next reconcile, often before the LocustTest watch has delivered the operator's
+//! own write. That reconcile would act on the stale test: patch a status that differs from the
+//! stale one, with
 //! the stale `resourceVersion` as precondition (409), or create children again (409). Every
 //! such write is refused, so this is about cost, not correctness: recording which
 //! `resourceVersion`s our own writes replaced lets a reconcile that sees one of them wait for
@@ -68,7 +68,8 @@ fn trusted(at: Instant, now: Instant) -> bool {
 
 #[derive(Debug)]
 struct Entry {
-    /// What our writes replaced, in order (one reconcile may write twice: annotation, status).
+    /// What our writes replaced, in order (writes of several reconciles may chain before the
+    /// cache catches up).
     replaced: Vec<String>,
     /// What the last write stored.
     latest: String,

@@ -17,19 +17,20 @@ use crate::parse;
 use crate::status::{EventReason, MESSAGE_RECREATING, Observed, StatusEvent};
 use crate::validation::Report;
 
-pub use crate::api::ANNOTATION_ORIGINAL_SPEC;
+pub use crate::api::v2::ORIGINAL_SPEC_FIELD;
 
-/// Largest spec recorded in [`ANNOTATION_ORIGINAL_SPEC`] (the API server allows 256 KiB of
-/// annotations in all). A larger spec is run without a record: no drift detection, no recovery.
+/// Largest spec recorded in [`ORIGINAL_SPEC_FIELD`] (an object is at most 1.5 MiB in etcd, and
+/// the record rides on every status read). A larger spec is run without a record: no drift
+/// detection, no recovery.
 pub const MAX_ORIGINAL_SPEC_BYTES: usize = 192 * 1024;
 
 /// Where the spec the test runs with comes from. Every spec in it is defaulted.
 #[derive(Clone, Debug, PartialEq)]
 pub enum SpecSource {
-    /// Read from [`ANNOTATION_ORIGINAL_SPEC`].
+    /// Read from the record ([`LocustTest::recorded_spec`]).
     Recorded(LocustTestSpec),
     /// Not recorded yet and safe to take from the current spec (nothing was created from
-    /// another one): record it, then build from it. The string is the annotation value.
+    /// another one): build from it, and record it with the status. The string is the record.
     RecordNow(LocustTestSpec, String),
     /// Not recorded yet and too large to record: build from the current spec, record nothing.
     Unrecorded(LocustTestSpec),
@@ -47,13 +48,21 @@ impl SpecSource {
         }
     }
 
+    /// The record to write with the status, when there is a new one.
+    pub fn record(&self) -> Option<&str> {
+        match self {
+            Self::RecordNow(_, text) => Some(text),
+            _ => None,
+        }
+    }
+
     /// The test running with that spec, when known.
     pub fn runs_with(&self, test: &LocustTest) -> Option<Defaulted> {
         self.spec().map(|spec| Defaulted::with_spec(test, spec))
     }
 }
 
-/// The annotation value for `spec`: the defaulted spec as compact JSON.
+/// The record of `spec`: the defaulted spec as compact JSON.
 pub fn encode_original(spec: &LocustTestSpec) -> String {
     encode(&defaulted_spec(spec))
 }
@@ -67,15 +76,13 @@ fn encode(spec: &LocustTestSpec) -> String {
 /// the test exists.
 pub fn spec_source(test: &Defaulted, children_exist: bool) -> SpecSource {
     let recorded = test
-        .metadata
-        .annotations
-        .as_ref()
-        .and_then(|a| a.get(ANNOTATION_ORIGINAL_SPEC));
-    let problem = match recorded.map(|text| serde_json::from_str::<LocustTestSpec>(text)) {
+        .recorded_spec()
+        .map(|(place, text)| (place, serde_json::from_str::<LocustTestSpec>(text)));
+    let problem = match recorded {
         // Defaulted again: a record written before a default existed lacks it.
-        Some(Ok(spec)) => return SpecSource::Recorded(defaulted_spec(&spec)),
-        Some(Err(error)) => format!("annotation {ANNOTATION_ORIGINAL_SPEC} is not a spec: {error}"),
-        None => format!("annotation {ANNOTATION_ORIGINAL_SPEC} is missing"),
+        Some((_, Ok(spec))) => return SpecSource::Recorded(defaulted_spec(&spec)),
+        Some((place, Err(error))) => format!("{place} is not a spec: {error}"),
+        None => format!("{ORIGINAL_SPEC_FIELD} is missing"),
     };
     let started = test
         .status
@@ -266,8 +273,6 @@ pub enum Child {
 /// What one reconcile writes before the status: decided from what was read, without I/O.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Plan {
-    /// The [`ANNOTATION_ORIGINAL_SPEC`] value to record before anything is created.
-    pub record: Option<String>,
     /// The missing children to create, in order (Service, master Job, worker Job, so the
     /// workers find the master's name).
     pub create: Vec<Child>,
@@ -288,12 +293,7 @@ pub fn plan(
     valid: bool,
     desired: Option<Desired>,
 ) -> Plan {
-    let record = match source {
-        SpecSource::RecordNow(_, text) => Some(text.clone()),
-        _ => None,
-    };
     let mut plan = Plan {
-        record,
         recovery: children_were_created(test),
         ..Plan::default()
     };

@@ -5,17 +5,17 @@
 //! 2. **validate** ([`validate`]) the spec the test runs with ([`plan::spec_source`]);
 //! 3. **build** (pure, [`desired`]) its children;
 //! 4. **plan** (pure, [`plan::plan`]): what to record and create, which events announce it;
-//! 5. **apply** ([`Context::apply`]): the writes, each only when needed: the
-//!    [`ANNOTATION_ORIGINAL_SPEC`] record (once, before the first child), then the missing
-//!    children (created, never updated), and the `Created`/`Recreated` events at once (before
-//!    the status write, which may fail);
+//! 5. **apply** ([`Context::apply`]): the missing children (created, never updated), and the
+//!    `Created`/`Recreated` events at once (before the status write, which may fail);
 //! 6. **status** ([`Context::report`]): [`status::compute`], written through the status
 //!    subresource when it differs from the stored one (with the read `resourceVersion` as
 //!    precondition, so a status computed from a stale object is never written), then the
-//!    events of its transitions and the metrics, from typed [`EventReason`]s.
+//!    events of its transitions and the metrics, from typed [`EventReason`]s. The first status
+//!    write after the children were created also records the spec they were built from
+//!    (`status.originalSpec`, [`plan::spec_source`]): no write of its own.
 //!
 //! A resync where nothing changed therefore writes nothing. And a reconcile whose caches have
-//! not yet seen the operator's own last writes to the test (its annotation or status, a child
+//! not yet seen the operator's own last writes to the test (its status, a child
 //! it created) waits for their watch events instead of repeating them ([`OwnWrites`]): a burst
 //! of new tests costs exactly those writes, none refused with 409.
 
@@ -42,7 +42,7 @@ use super::cache::Caches;
 use super::live::Live;
 use super::metrics::{ControllerMetrics, ErrorKind, ReconcileResult};
 use super::own_writes::OwnWrites;
-use super::plan::{self, ANNOTATION_ORIGINAL_SPEC, Child, Children, Ownership, Plan};
+use super::plan::{self, Child, Children, Ownership, Plan};
 use crate::api::v2::{LocustTest, Phase};
 use crate::api::{API_VERSION_V2, KIND};
 use crate::builders::desired;
@@ -184,7 +184,7 @@ async fn reconcile_inner(object: &DynamicObject, ctx: &Context) -> Result<Action
         .view(test.metadata.uid.as_deref().unwrap_or_default());
     children.observed.worker_connect_timeout =
         Some(test.worker_connect_timeout(ctx.worker_connect_timeout));
-    ctx.report(&test, children, now).await
+    ctx.report(&test, children, source.record(), now).await
 }
 
 /// What the read step found.
@@ -360,7 +360,7 @@ impl Context {
         Ok(Action::await_change())
     }
 
-    /// The apply step: the record, then the children of `plan`, and the events announcing
+    /// The apply step: the children of `plan`, and the events announcing
     /// them. Returns the test as stored and its children as they are now.
     async fn apply(
         &self,
@@ -368,10 +368,6 @@ impl Context {
         mut children: Children,
         plan: Plan,
     ) -> Result<(Defaulted, Children), ReconcileError> {
-        let test = match &plan.record {
-            Some(text) => self.record_original(&test, text).await?,
-            None => test,
-        };
         let mut created = Vec::new();
         for child in plan.create {
             match child {
@@ -426,9 +422,13 @@ impl Context {
         &self,
         test: &Defaulted,
         children: Children,
+        record: Option<&str>,
         now: Timestamp,
     ) -> Result<Action, ReconcileError> {
-        let outcome = status::compute(test, &children.observed, now, self.grace);
+        let mut outcome = status::compute(test, &children.observed, now, self.grace);
+        if let Some(text) = record {
+            outcome.status.original_spec = Some(text.to_owned());
+        }
         if outcome.suspend_jobs {
             // Before the status: a failed suspension is retried with the same outcome.
             self.suspend_jobs(test, &children).await?;
@@ -500,44 +500,6 @@ impl Context {
             test.metadata.namespace.as_deref().unwrap_or_default(),
             &self.resource,
         )
-    }
-
-    /// Writes the original-spec record with the read `resourceVersion` as precondition and
-    /// returns the test as stored.
-    async fn record_original(
-        &self,
-        test: &Defaulted,
-        text: &str,
-    ) -> Result<Defaulted, ReconcileError> {
-        let patch = json!({
-            "metadata": {
-                "resourceVersion": test.metadata.resource_version,
-                "annotations": { ANNOTATION_ORIGINAL_SPEC: text },
-            }
-        });
-        let params = PatchParams {
-            field_manager: Some(FIELD_MANAGER.to_owned()),
-            ..PatchParams::default()
-        };
-        let name = test.metadata.name.as_deref().unwrap_or_default();
-        match self
-            .tests_api(test)
-            .patch(name, &params, &Patch::Merge(&patch))
-            .await
-        {
-            Ok(stored) => match plan::decode(&stored) {
-                Ok((stored, _)) => {
-                    self.record_own_write(test, &stored.metadata);
-                    Ok(stored)
-                }
-                Err(_) => Err(self.error(test, ErrorKind::Conflict, None)),
-            },
-            Err(error) => Err(self.error(
-                test,
-                write_error_kind(&error, ErrorKind::RecordSpec),
-                Some(error),
-            )),
-        }
     }
 
     /// Creates `child`, recording a reference to it in `created`. A name already taken (the
@@ -655,14 +617,56 @@ impl Context {
             ..PatchParams::default()
         };
         let name = test.metadata.name.as_deref().unwrap_or_default();
+        let written = self
+            .tests_api(test)
+            .patch_status(name, &params, &Patch::Merge(&patch))
+            .await;
+        match written {
+            Ok(stored) => {
+                self.record_own_write(test, &stored.metadata);
+                Ok(())
+            }
+            Err(error) => {
+                let kind = write_error_kind(&error, ErrorKind::WriteStatus);
+                if kind == ErrorKind::Conflict {
+                    self.keep_new_record(test, outcome).await?;
+                }
+                Err(self.error(test, kind, Some(error)))
+            }
+        }
+    }
+
+    /// After a status write refused because the test changed since it was read: when that
+    /// write carried the first record of the spec the children were just built from, writes the
+    /// record alone, without precondition. The record is a fact about what was created, not a
+    /// view computed from the stale test; lost, the spec would be unknown once the test is
+    /// edited (the change that caused the conflict may be that edit).
+    async fn keep_new_record(
+        &self,
+        test: &LocustTest,
+        outcome: &Outcome,
+    ) -> Result<(), ReconcileError> {
+        let stored = test.status.as_ref().and_then(|s| s.original_spec.as_ref());
+        let Some(record) = outcome.status.original_spec.as_ref() else {
+            return Ok(());
+        };
+        if stored == Some(record) {
+            return Ok(());
+        }
+        let patch = json!({ "status": { "originalSpec": record } });
+        let params = PatchParams {
+            field_manager: Some(FIELD_MANAGER.to_owned()),
+            ..PatchParams::default()
+        };
+        let name = test.metadata.name.as_deref().unwrap_or_default();
         self.tests_api(test)
             .patch_status(name, &params, &Patch::Merge(&patch))
             .await
-            .map(|stored| self.record_own_write(test, &stored.metadata))
+            .map(|_| ())
             .map_err(|error| {
                 self.error(
                     test,
-                    write_error_kind(&error, ErrorKind::WriteStatus),
+                    write_error_kind(&error, ErrorKind::RecordSpec),
                     Some(error),
                 )
             })

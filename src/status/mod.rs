@@ -294,6 +294,8 @@ pub fn compute(test: &Defaulted, observed: &Observed, now: Timestamp, grace: Dur
         conditions: None,
         stats,
         results,
+        // The record of the spec the children were built from is the controller's to write.
+        original_spec: previous.original_spec.clone(),
     };
     if phase == Phase::Running && status.start_time.is_none() {
         status.start_time = Some(ctx.stamp.clone());

@@ -18,7 +18,7 @@ use kube::core::{DynamicObject, Status};
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::api::{ANNOTATION_ORIGINAL_SPEC, API_VERSION_V2, GROUP, KIND, Phase, v2};
+use crate::api::{API_VERSION_V2, GROUP, KIND, Phase, v2};
 use crate::conversion::convert_object;
 use crate::defaulting::{Defaulted, defaulted_spec};
 use crate::field::{self, FieldError};
@@ -337,11 +337,7 @@ fn ignored_edit_warning(old: &v2::LocustTest) -> Option<String> {
         .as_ref()
         .and_then(|s| s.phase)
         .unwrap_or(Phase::Pending);
-    let built = old
-        .metadata
-        .annotations
-        .as_ref()
-        .is_some_and(|a| a.contains_key(ANNOTATION_ORIGINAL_SPEC));
+    let built = old.recorded_spec().is_some();
     (phase != Phase::Pending || built).then(|| format!(
         "this test is {phase} and its resources exist: spec changes are ignored once they are created; delete and recreate the LocustTest to run it with the new spec"
     ))

@@ -134,3 +134,39 @@ async fn a_reconcile_without_changes_writes_nothing() {
     })
     .await;
 }
+
+/// A test an earlier version recorded in the annotation `locust.io/original-spec` (with a write
+/// of its own, before issue 15) keeps that record: its children come from it, an edit drifts
+/// from it, and the operator writes no record of its own in the status.
+#[tokio::test]
+async fn a_record_in_the_annotation_of_earlier_versions_is_still_used() {
+    init_logs();
+    Scenario::run(Options::new(), async |s| {
+        let name = "legacy-record";
+        let mut manifest = crate::objects::manifest(name, 2);
+        let spec: locust_operator::api::LocustTestSpec =
+            serde_json::from_value(manifest["spec"].clone()).unwrap();
+        let record = locust_operator::controller::plan::encode_original(&spec);
+        manifest["metadata"]["annotations"] =
+            json!({ locust_operator::api::ANNOTATION_ORIGINAL_SPEC: record });
+        s.create_from(manifest).await;
+        s.run_to_running(name, 2).await;
+        let running = s.get(name).await;
+        assert!(
+            running["status"]["originalSpec"].is_null(),
+            "the annotation is the record: {running}"
+        );
+
+        s.patch_spec(name, json!({"worker": {"replicas": 3}})).await;
+        let test = s
+            .wait_for(name, "SpecDrifted=True", |t| {
+                has(t, types::SPEC_DRIFTED, "True", reasons::SPEC_CHANGE_IGNORED)
+            })
+            .await;
+        assert_eq!(
+            test["status"]["expectedWorkers"], 2,
+            "from the record: {test}"
+        );
+    })
+    .await;
+}

@@ -7,7 +7,6 @@ use k8s_openapi::api::core::v1::Service;
 use kube::api::{ListParams, Patch, PatchParams};
 use locust_operator::api::LocustTest;
 use locust_operator::api::conditions::{reasons, types};
-use locust_operator::controller::plan::ANNOTATION_ORIGINAL_SPEC;
 use locust_operator::defaulting::Defaulted;
 use locust_operator::status::event_reasons;
 use locust_operator::validation::validate;
@@ -60,7 +59,10 @@ async fn invalid_spec_that_bypassed_admission() {
             reasons::WAITING_FOR_WORKERS,
             "0/2 workers connected",
         );
-        assert!(test["metadata"]["annotations"][ANNOTATION_ORIGINAL_SPEC].is_null());
+        assert!(
+            test["status"]["originalSpec"].is_null(),
+            "nothing built, nothing recorded"
+        );
         let list = s.wait_event(name, event_reasons::INVALID_SPEC).await;
         assert_eq!(
             notes(&list, event_reasons::INVALID_SPEC),
@@ -104,7 +106,7 @@ async fn invalid_spec_that_bypassed_admission() {
                 has(t, types::READY, "True", reasons::RESOURCES_CREATED)
             })
             .await;
-        assert!(test["metadata"]["annotations"][ANNOTATION_ORIGINAL_SPEC].is_string());
+        assert!(test["status"]["originalSpec"].is_string());
         assert_eq!(
             occurrences(&s.events(name).await, event_reasons::INVALID_SPEC),
             1

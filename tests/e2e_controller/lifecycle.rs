@@ -11,9 +11,10 @@ use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::{Pod, Service};
 use kube::ResourceExt;
 use kube::api::{DeleteParams, ListParams};
+use locust_operator::api::ANNOTATION_ORIGINAL_SPEC;
 use locust_operator::api::LocustTest;
 use locust_operator::api::conditions::{reasons, types};
-use locust_operator::controller::plan::{ANNOTATION_ORIGINAL_SPEC, encode_original};
+use locust_operator::controller::plan::encode_original;
 use locust_operator::status::{
     MESSAGE_EVENT_SUCCEEDED, MESSAGE_PODS_HEALTHY, MESSAGE_RESOURCES_CREATED,
     MESSAGE_TEST_NOT_STARTED, MESSAGE_TEST_RUNNING, MESSAGE_TEST_STARTED, MESSAGE_TEST_SUCCEEDED,
@@ -157,12 +158,14 @@ async fn lifecycle_to_succeeded() {
         assert!(test["status"]["startTime"].is_null());
         assert!(test["status"]["completionTime"].is_null());
 
-        // The spec the children were built from is recorded.
+        // The spec the children were built from is recorded, in the status: no write of the
+        // test itself (the annotation of earlier versions is read, never written).
         let typed: LocustTest = serde_json::from_value(test.clone()).unwrap();
         assert_eq!(
-            test["metadata"]["annotations"][ANNOTATION_ORIGINAL_SPEC].as_str(),
+            test["status"]["originalSpec"].as_str(),
             Some(encode_original(&typed.spec).as_str())
         );
+        assert!(test["metadata"]["annotations"][ANNOTATION_ORIGINAL_SPEC].is_null());
 
         // The master runs: Running, with a start time; no worker connected yet.
         let master = s.start_master(name).await;

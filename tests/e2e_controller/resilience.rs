@@ -258,3 +258,53 @@ async fn transient_api_errors_converge_without_duplicates() {
     })
     .await;
 }
+
+/// The spec is edited between the creation of the children and the first status write, which
+/// carries the record of the spec they were built from: that write is refused (409, the test
+/// changed), and the record is kept anyway, so the test runs and reports from the spec its
+/// children have, not from the edit.
+#[tokio::test]
+async fn an_edit_racing_the_first_status_write_keeps_the_record() {
+    init_logs();
+    Scenario::run(Options::new(), async |s| {
+        let Some(harness) = s.harness() else {
+            eprintln!("skipped in real-cluster mode: the race needs the harness's delay");
+            return;
+        };
+        let name = "racing-edit";
+        let faults = harness.faults();
+        faults.delay(
+            Filter {
+                method: Some(hyper::Method::PATCH),
+                path_contains: Some(format!("/locusttests/{name}/status")),
+            },
+            Duration::from_millis(1500),
+        );
+        let manifest = crate::objects::manifest(name, 2);
+        let built: locust_operator::api::LocustTestSpec =
+            serde_json::from_value(manifest["spec"].clone()).unwrap();
+        s.create_from(manifest).await;
+        s.children(name).await;
+        // The status write is on its way, held by the server: the edit lands first.
+        s.patch_spec(name, serde_json::json!({"worker": {"replicas": 3}}))
+            .await;
+        let test = s
+            .wait_for(name, "the record", |t| {
+                t["status"]["originalSpec"].is_string()
+            })
+            .await;
+        faults.clear();
+        assert_eq!(
+            test["status"]["originalSpec"].as_str(),
+            Some(locust_operator::controller::plan::encode_original(&built).as_str())
+        );
+        let test = s
+            .wait_for(name, "Ready", |t| {
+                has(t, types::READY, "True", reasons::RESOURCES_CREATED)
+            })
+            .await;
+        assert_eq!(test["status"]["expectedWorkers"], 2, "{test}");
+        assert_eq!(test["metadata"]["generation"], 2);
+    })
+    .await;
+}

@@ -125,7 +125,7 @@ sets blockOwnerDeletion.
 {{- define "locust-operator.controllerRules" -}}
 - apiGroups: ["locust.io"]
   resources: ["locusttests"]
-  verbs: ["list", "watch", "patch"]
+  verbs: ["list", "watch"]
 - apiGroups: ["locust.io"]
   resources: ["locusttests/status"]
   verbs: ["patch"]
