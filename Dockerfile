@@ -29,14 +29,13 @@ WORKDIR /src
 # member's manifest and every declared bench target even to build one binary.
 COPY . .
 ENV CC_x86_64_unknown_linux_musl=musl-gcc \
-    CC_aarch64_unknown_linux_musl=musl-gcc \
-    CARGO_PROFILE_RELEASE_STRIP=symbols
+    CC_aarch64_unknown_linux_musl=musl-gcc
 RUN --mount=type=cache,target=/usr/local/cargo/registry \
     --mount=type=cache,target=/src/target \
     target="$(cat /rust-target)" \
-    && cargo build --release --locked --package locust-operator --bin locust-operator \
+    && cargo build --profile dist --locked --package locust-operator --bin locust-operator \
         --target "$target" \
-    && install -D -m 0555 "target/$target/release/locust-operator" /out/locust-operator \
+    && install -D -m 0555 "target/$target/dist/locust-operator" /out/locust-operator \
     && /out/locust-operator --version
 
 # ---------------------------------------------------------------------------------------------

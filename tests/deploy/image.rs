@@ -93,7 +93,7 @@ fn the_dockerfile_builds_a_static_binary_into_a_distroless_nonroot_image() {
         "musl-tools",
         "x86_64-unknown-linux-musl",
         "rustup target add",
-        "cargo build --release --locked",
+        "cargo build --profile dist --locked",
         "--bin locust-operator",
         "/out/locust-operator",
     ] {
