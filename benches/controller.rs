@@ -56,7 +56,9 @@
 //! `BENCH_WORKER_PODS` (0), `BENCH_MAX_CONCURRENT` (`--max-concurrent-reconciles`, 16),
 //! `BENCH_POLL_SECONDS` (each window of the polled phase, 60; 0 skips it),
 //! `BENCH_POLL_INTERVAL` (`--locust-poll-interval` in the polled phase, seconds, 10),
-//! `BENCH_PROCESS` (1), `BENCH_TIMEOUT` (seconds per wait, 900), `RUST_LOG` (logs of the
+//! `BENCH_PROCESS` (1), `BENCH_OPERATOR_ENV` (extra `NAME=value` pairs for the separate
+//! processes, `{log}` in a value replaced by the process's log name: e.g. a heap profiler's
+//! preload library), `BENCH_TIMEOUT` (seconds per wait, 900), `RUST_LOG` (logs of the
 //! in-process operator; none when unset). See `BENCHMARKS.md`.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -1185,6 +1187,22 @@ fn certificates(dir: &Path) {
     std::fs::write(dir.join(KEY_FILE), key.serialize_pem()).unwrap();
 }
 
+/// Extra environment of the operator processes, from `BENCH_OPERATOR_ENV`: `NAME=value`
+/// pairs separated by spaces, `{log}` in a value replaced by the process's log name (to run
+/// them under a heap profiler's preload library, or with allocator settings).
+fn operator_env(log: &str) -> Vec<(String, String)> {
+    std::env::var("BENCH_OPERATOR_ENV")
+        .unwrap_or_default()
+        .split_whitespace()
+        .map(|pair| {
+            let (name, value) = pair
+                .split_once('=')
+                .unwrap_or_else(|| panic!("BENCH_OPERATOR_ENV: {pair:?} is not NAME=value"));
+            (name.to_owned(), value.replace("{log}", log))
+        })
+        .collect()
+}
+
 /// `locust-operator run` against the harness at `url`; killed when dropped.
 struct OperatorProcess {
     child: Mutex<Child>,
@@ -1196,6 +1214,7 @@ struct OperatorProcess {
 
 impl OperatorProcess {
     fn start(url: &str, dir: &Path, log: &str, bench: &Bench) -> Self {
+        let extra_env = operator_env(log);
         let kubeconfig = dir.join("kubeconfig");
         std::fs::write(
             &kubeconfig,
@@ -1225,6 +1244,7 @@ impl OperatorProcess {
             .arg(format!("--metrics-bind-address={}", address(ports[2])))
             .arg(format!("--cert-dir={}", certs.display()))
             .arg("--locust-poll-interval=1h")
+            .envs(extra_env)
             .env("KUBECONFIG", &kubeconfig)
             .env("RUST_LOG", "info")
             .stdin(Stdio::null())

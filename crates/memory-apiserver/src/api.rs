@@ -359,16 +359,37 @@ impl Request<'_> {
                 .unwrap_or_default(),
         )
         .map_err(ApiError::bad_request)?;
-        let (objects, rv) = self
+        let page = Page::of_query(&self.query)?;
+        let (objects, current_rv) = self
             .state
             .store
             .list(&self.resource, self.namespace.as_deref());
+        // Later pages report the first page's resourceVersion, as the API server does: a
+        // watch from it replays whatever changed while the pages were read.
+        let rv = page.start.as_ref().map_or(current_rv, |(rv, _)| *rv);
         let mut items = Vec::new();
+        let mut last_key = None;
+        let mut remaining = 0_usize;
         for object in objects {
-            if labels_selector.matches(&labels(&object)) && fields.matches(&object) {
-                items.push(self.to_request_version(object).await?);
+            let key = page_key(&object);
+            if page.start.as_ref().is_some_and(|(_, after)| key <= *after) {
+                continue;
             }
+            if !(labels_selector.matches(&labels(&object)) && fields.matches(&object)) {
+                continue;
+            }
+            if page.limit.is_some_and(|limit| items.len() >= limit) {
+                remaining += 1;
+                continue;
+            }
+            last_key = Some(key);
+            items.push(self.to_request_version(object).await?);
         }
+        let next = (remaining > 0)
+            .then(|| last_key.map(|key| continue_token(rv, &key)))
+            .flatten();
+        let selected =
+            self.query.contains_key("labelSelector") || self.query.contains_key("fieldSelector");
         if let Some(table) = self.table() {
             return Ok(json_response(
                 200,
@@ -385,7 +406,12 @@ impl Request<'_> {
             }
         }
         let mut metadata = json!({"resourceVersion": rv.to_string()});
-        if self.resource.custom {
+        if let Some(token) = next {
+            metadata["continue"] = json!(token);
+            if !selected {
+                metadata["remainingItemCount"] = json!(remaining);
+            }
+        } else if self.resource.custom {
             metadata["continue"] = json!("");
         }
         let list = json!({
@@ -1241,4 +1267,77 @@ fn admission_request(
         "dryRun": dry_run,
         "options": {"kind": if operation == "CREATE" { "CreateOptions" } else { "UpdateOptions" }, "apiVersion": "meta.k8s.io/v1"}
     })
+}
+
+/// The page a list request asks for: `limit` (at most that many items; absent or 0: all) and
+/// `continue` (the token of the previous page: its resourceVersion and the last key served).
+struct Page {
+    limit: Option<usize>,
+    start: Option<(u64, PageKey)>,
+}
+
+/// Where an object sorts in a list: namespace, then name (the store's order).
+type PageKey = (String, String);
+
+impl Page {
+    fn of_query(query: &BTreeMap<String, String>) -> Result<Self, ApiError> {
+        let limit = match query.get("limit").filter(|l| !l.is_empty()) {
+            Some(text) => Some(text.parse::<i64>().map_err(|_| {
+                ApiError::bad_request(format!(
+                    "limit: Invalid value: {text:?}: must be an integer"
+                ))
+            })?),
+            None => None,
+        };
+        let start = match query.get("continue").filter(|c| !c.is_empty()) {
+            Some(token) => Some(parse_continue(token).ok_or_else(|| {
+                ApiError::bad_request(
+                    "invalid continue token: continue key is not valid: not a token this server issued",
+                )
+            })?),
+            None => None,
+        };
+        Ok(Self {
+            limit: limit
+                .filter(|l| *l > 0)
+                .and_then(|l| usize::try_from(l).ok()),
+            start,
+        })
+    }
+}
+
+/// The [`PageKey`] of `object`.
+fn page_key(object: &Value) -> PageKey {
+    let field = |name: &str| {
+        object
+            .pointer(&format!("/metadata/{name}"))
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned()
+    };
+    (field("namespace"), field("name"))
+}
+
+/// The API server's continue token: base64 of `{"v":"meta.k8s.io/v1","rv":N,"start":KEY}`.
+fn continue_token(rv: u64, (namespace, name): &PageKey) -> String {
+    use base64::Engine;
+    let token =
+        json!({"v": "meta.k8s.io/v1", "rv": rv, "start": format!("{namespace}/{name}\u{0}")});
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(token.to_string())
+}
+
+/// The resourceVersion and last key of a [`continue_token`].
+fn parse_continue(token: &str) -> Option<(u64, PageKey)> {
+    use base64::Engine;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(token)
+        .ok()?;
+    let value: Value = serde_json::from_slice(&bytes).ok()?;
+    if value.get("v")?.as_str()? != "meta.k8s.io/v1" {
+        return None;
+    }
+    let rv = value.get("rv")?.as_u64()?;
+    let start = value.get("start")?.as_str()?.strip_suffix('\u{0}')?;
+    let (namespace, name) = start.split_once('/')?;
+    Some((rv, (namespace.to_owned(), name.to_owned())))
 }

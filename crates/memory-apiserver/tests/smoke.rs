@@ -302,3 +302,117 @@ async fn job_pods_lose_their_tracking_finalizer_with_the_job_and_do_not_get_it_b
     assert!(marked.metadata.deletion_timestamp.is_some());
     assert!(pods_api.get_opt(&pod_name).await.unwrap().is_none());
 }
+
+/// Lists honour `limit` and `continue` as the API server does: pages in key order, a token
+/// while more remain (with `remainingItemCount` when nothing is selected), the first page's
+/// resourceVersion on every page, and 400 for a token it never issued. kube-runtime's watcher
+/// lists in pages of 500; a real server never answers with everything at once.
+#[tokio::test]
+async fn lists_are_paginated_with_limit_and_continue() {
+    let (_server, client) = server().await;
+    let services: Api<Service> = Api::namespaced(client.clone(), "t");
+    for i in 0..5 {
+        let service: Service = serde_json::from_value(json!({
+            "metadata": {"name": format!("s{i}"), "labels": {"odd": (i % 2).to_string()}},
+            "spec": {"ports": [{"port": 80}]}
+        }))
+        .unwrap();
+        services
+            .create(&PostParams::default(), &service)
+            .await
+            .unwrap();
+    }
+    let first = services
+        .list(&ListParams::default().limit(2))
+        .await
+        .unwrap();
+    let names = |list: &kube::core::ObjectList<Service>| {
+        list.items
+            .iter()
+            .map(ResourceExt::name_any)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(names(&first), ["s0", "s1"]);
+    assert_eq!(first.metadata.remaining_item_count, Some(3));
+    let token = first.metadata.continue_.clone().unwrap();
+    assert!(!token.is_empty());
+    // A change between pages does not move the list's resourceVersion.
+    services
+        .create(
+            &PostParams::default(),
+            &serde_json::from_value(
+                json!({"metadata": {"name": "s9"}, "spec": {"ports": [{"port": 80}]}}),
+            )
+            .unwrap(),
+        )
+        .await
+        .unwrap();
+    let second = services
+        .list(&ListParams::default().limit(2).continue_token(&token))
+        .await
+        .unwrap();
+    assert_eq!(names(&second), ["s2", "s3"]);
+    assert_eq!(
+        second.metadata.resource_version,
+        first.metadata.resource_version
+    );
+    let token = second.metadata.continue_.clone().unwrap();
+    let last = services
+        .list(&ListParams::default().limit(2).continue_token(&token))
+        .await
+        .unwrap();
+    assert_eq!(names(&last), ["s4", "s9"]);
+    assert!(
+        last.metadata
+            .continue_
+            .as_deref()
+            .unwrap_or_default()
+            .is_empty()
+    );
+    assert_eq!(last.metadata.remaining_item_count, None);
+
+    // With a selector: pages of what matches, no remainingItemCount.
+    let odd = services
+        .list(&ListParams::default().labels("odd=1").limit(1))
+        .await
+        .unwrap();
+    assert_eq!(names(&odd), ["s1"]);
+    assert_eq!(odd.metadata.remaining_item_count, None);
+    let token = odd.metadata.continue_.clone().unwrap();
+    let rest = services
+        .list(
+            &ListParams::default()
+                .labels("odd=1")
+                .limit(5)
+                .continue_token(&token),
+        )
+        .await
+        .unwrap();
+    assert_eq!(names(&rest), ["s3"]);
+
+    // No limit: everything.
+    assert_eq!(
+        services
+            .list(&ListParams::default())
+            .await
+            .unwrap()
+            .items
+            .len(),
+        6
+    );
+
+    match services
+        .list(&ListParams::default().limit(2).continue_token("not-a-token"))
+        .await
+    {
+        Err(kube::Error::Api(status)) => {
+            assert_eq!(status.code, 400);
+            assert!(
+                status.message.starts_with("invalid continue token: continue key is not valid"),
+                "{}",
+                status.message
+            );
+        }
+        other => panic!("expected 400, got {other:?}"),
+    }
+}
