@@ -18,6 +18,20 @@ use serde::de::DeserializeOwned;
 
 use crate::names::{LABEL_MANAGED_BY, LABEL_TEST_NAME, MANAGED_BY_VALUE, test_name_of};
 
+/// Objects per page of a watch's (re)list. kube-runtime's default is 500: a page is held
+/// whole, decoded before [`Slim`] can drop anything, and at a restart every cache lists at
+/// once; 500 pods are tens of MiB. Smaller pages cost a few more requests, once per relist.
+pub const LIST_PAGE_SIZE: u32 = 100;
+
+/// The watch configuration of every cache: [`LIST_PAGE_SIZE`], and `selector` when given.
+pub fn watch_config(selector: Option<&str>) -> watcher::Config {
+    let config = watcher::Config::default().page_size(LIST_PAGE_SIZE);
+    match selector {
+        Some(selector) => config.labels(selector),
+        None => config,
+    }
+}
+
 /// The label selector of every child watch: objects the operator made for some test.
 pub fn child_selector() -> String {
     format!("{LABEL_MANAGED_BY}={MANAGED_BY_VALUE},{LABEL_TEST_NAME}")
@@ -342,7 +356,7 @@ where
         + Slim
         + 'static,
 {
-    let config = watcher::Config::default().labels(&child_selector());
+    let config = watch_config(Some(&child_selector()));
     watcher(api, config)
         .default_backoff()
         .modify(|object: &mut K| {

@@ -340,7 +340,7 @@ fn scope_controller(
     let (caches, jobs_writer, services_writer, pods_writer) = cache::caches();
     let synced = Arc::clone(&caches.synced);
     let tests = cache::trigger_stream(
-        watcher(tests_api, watcher::Config::default())
+        watcher(tests_api, cache::watch_config(None))
             .default_backoff()
             .modify(|test: &mut DynamicObject| test.metadata.managed_fields = None)
             .reflect(tests_writer),

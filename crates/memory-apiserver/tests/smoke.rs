@@ -408,7 +408,9 @@ async fn lists_are_paginated_with_limit_and_continue() {
         Err(kube::Error::Api(status)) => {
             assert_eq!(status.code, 400);
             assert!(
-                status.message.starts_with("invalid continue token: continue key is not valid"),
+                status
+                    .message
+                    .starts_with("invalid continue token: continue key is not valid"),
                 "{}",
                 status.message
             );
