@@ -719,6 +719,33 @@ mod tests {
         edit("v1beta1", &|r| {
             r["apiVersion"] = json!("admission.k8s.io/v1beta1")
         });
+        edit("odd managedFields", &|r| {
+            if r["request"]["object"].is_object() {
+                r["request"]["object"]["metadata"]["managedFields"] =
+                    json!([{"fieldsV1": 5, "manager": "x", "extra": [1]}, {}]);
+            }
+        });
+        edit("bad managedFields", &|r| {
+            if r["request"]["object"].is_object() {
+                r["request"]["object"]["metadata"]["managedFields"] = json!([{"time": "soon"}]);
+            }
+        });
+        edit("array managedFields entry", &|r| {
+            if r["request"]["object"].is_object() {
+                r["request"]["object"]["metadata"]["managedFields"] = json!([["v2"]]);
+            }
+        });
+        edit("array metadata", &|r| {
+            if r["request"]["object"].is_object() {
+                r["request"]["object"]["metadata"] = json!(["x"]);
+            }
+        });
+        edit("null metadata fields", &|r| {
+            if r["request"]["object"].is_object() {
+                r["request"]["object"]["metadata"]["labels"] = Value::Null;
+                r["request"]["object"]["metadata"]["uid"] = Value::Null;
+            }
+        });
         edit("unknown fields", &|r| {
             r["extra"] = json!([1, 2]);
             r["request"]["extra"] = json!({"a": null});
@@ -741,8 +768,46 @@ mod tests {
                 TypedReview::from_slice(&body).is_ok(),
                 "{name}: the typed reading reads the recorded review"
             );
-            for (variant, review) in variants(review) {
-                let body = serde_json::to_vec(&review).unwrap();
+            let text = String::from_utf8(body).unwrap();
+            // Edits JSON values cannot express: repeated keys, arrays for objects, the API
+            // server's key order.
+            let raw = [
+                (
+                    "repeated metadata",
+                    text.replacen(
+                        "\"metadata\":{",
+                        "\"metadata\":{\"name\":\"a\"},\"metadata\":{",
+                        1,
+                    ),
+                ),
+                (
+                    "repeated name",
+                    text.replacen("\"metadata\":{", "\"metadata\":{\"name\":\"a\",", 1),
+                ),
+                (
+                    "repeated uid",
+                    text.replacen("\"uid\":", "\"uid\":\"a\",\"uid\":", 1),
+                ),
+                (
+                    "review as array",
+                    format!("[\"admission.k8s.io/v1\",\"AdmissionReview\",{text}]"),
+                ),
+                (
+                    "kind first",
+                    text.replacen(
+                        "{\"apiVersion\":\"admission.k8s.io/v1\",\"kind\":\"AdmissionReview\",",
+                        "{\"kind\":\"AdmissionReview\",\"apiVersion\":\"admission.k8s.io/v1\",",
+                        1,
+                    ),
+                ),
+            ];
+            let edited = variants(review)
+                .into_iter()
+                .map(|(variant, review)| (variant, serde_json::to_vec(&review).unwrap()));
+            let raw = raw
+                .into_iter()
+                .map(|(variant, text)| (variant, text.into_bytes()));
+            for (variant, body) in edited.chain(raw) {
                 for webhook in [Admission::Validate, Admission::Mutate] {
                     assert_eq!(
                         admit(webhook, &body),

@@ -9,10 +9,12 @@
 //! request — so that [`super::admission::admit`] can leave every unusual review to the
 //! untyped reading, which gives the precise answers and error messages.
 
+use std::collections::BTreeMap;
 use std::fmt;
+use std::marker::PhantomData;
 
 use k8s_openapi::api::authentication::v1::UserInfo;
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference, Time};
 use kube::core::admission::Operation;
 use kube::core::{GroupVersionKind, GroupVersionResource};
 use serde::de::{self, Deserializer, IgnoredAny, MapAccess, Visitor};
@@ -24,6 +26,7 @@ use crate::conversion::v1_to_v2;
 /// An `admission.k8s.io/v1` AdmissionReview as the API server sends it.
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[serde(remote = "Self")]
 pub struct TypedReview {
     /// `apiVersion` of the review.
     pub api_version: String,
@@ -37,6 +40,12 @@ pub struct TypedReview {
     response: Option<Refused>,
 }
 
+impl<'de> Deserialize<'de> for TypedReview {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_map(ObjectOnly::<Self>(PhantomData))
+    }
+}
+
 impl TypedReview {
     /// Reads `body`, or fails on anything the untyped reading must answer.
     pub fn from_slice(body: &[u8]) -> Result<Self, serde_json::Error> {
@@ -48,6 +57,7 @@ impl TypedReview {
 /// the webhooks do not use are still read, so that what kube rejects is not accepted here).
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[serde(remote = "Self")]
 pub struct TypedRequest {
     /// Echoed in the response.
     pub uid: String,
@@ -89,7 +99,48 @@ pub struct TypedRequest {
     options: Option<IgnoredAny>,
 }
 
-/// A request's object as a v2 LocustTest as written (no defaults filled in).
+impl<'de> Deserialize<'de> for TypedRequest {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_map(ObjectOnly::<Self>(PhantomData))
+    }
+}
+
+/// A struct with a derived reading (`#[serde(remote = "Self")]`), which alone would also take
+/// a JSON array, field by field, where kube's reading takes only an object.
+trait Derived: Sized {
+    fn derived<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error>;
+}
+
+impl Derived for TypedReview {
+    fn derived<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        TypedReview::deserialize(deserializer)
+    }
+}
+
+impl Derived for TypedRequest {
+    fn derived<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        TypedRequest::deserialize(deserializer)
+    }
+}
+
+/// Reads a JSON object, only, with a [`Derived`] reading.
+struct ObjectOnly<T>(PhantomData<T>);
+
+impl<'de, T: Derived> Visitor<'de> for ObjectOnly<T> {
+    type Value = T;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("an object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<T, A::Error> {
+        T::derived(de::value::MapAccessDeserializer::new(map))
+    }
+}
+
+/// A request's object as a v2 LocustTest as written (no defaults filled in). Its
+/// `metadata.managedFields` are read (with kube's types) but not kept: no webhook decision
+/// reads them, and their `fieldsV1` trees were a third of the reading.
 #[derive(Debug)]
 pub struct TypedObject {
     /// Whether the object was `locust.io/v2` (else `locust.io/v1`, converted).
@@ -178,7 +229,9 @@ where
             Key::Kind if kind.is_none() => {
                 kind = Some(map.next_value::<std::borrow::Cow<'de, str>>()?);
             }
-            Key::Metadata if metadata.is_none() => metadata = Some(map.next_value()?),
+            Key::Metadata if metadata.is_none() => {
+                metadata = Some(map.next_value::<Metadata>()?.0);
+            }
             Key::Spec if spec.is_none() => spec = Some(map.next_value()?),
             Key::Status if status.is_none() => status = Some(map.next_value::<Option<Status>>()?),
             Key::Other => {
@@ -312,5 +365,122 @@ impl Answer {
             .warnings
             .as_ref()
             .is_some_and(|w| !w.is_empty())
+    }
+}
+
+/// `metadata` read as k8s-openapi's `ObjectMeta` reads it (an object; the same keys and types;
+/// a repeated key overrides; unknown keys ignored), except that `managedFields` is only
+/// checked: read with `ManagedFieldsEntry`'s types, `fieldsV1` (any JSON) skipped, not kept.
+struct Metadata(ObjectMeta);
+
+#[derive(Deserialize)]
+#[serde(field_identifier, rename_all = "camelCase")]
+enum MetaKey {
+    Annotations,
+    CreationTimestamp,
+    DeletionGracePeriodSeconds,
+    DeletionTimestamp,
+    Finalizers,
+    GenerateName,
+    Generation,
+    Labels,
+    ManagedFields,
+    Name,
+    Namespace,
+    OwnerReferences,
+    ResourceVersion,
+    SelfLink,
+    Uid,
+    #[serde(other)]
+    Other,
+}
+
+impl<'de> Deserialize<'de> for Metadata {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_map(MetadataVisitor)
+    }
+}
+
+struct MetadataVisitor;
+
+impl<'de> Visitor<'de> for MetadataVisitor {
+    type Value = Metadata;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("ObjectMeta")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Metadata, A::Error> {
+        let mut meta = ObjectMeta::default();
+        while let Some(key) = map.next_key::<MetaKey>()? {
+            match key {
+                MetaKey::Annotations => {
+                    meta.annotations = map.next_value::<Option<BTreeMap<String, String>>>()?;
+                }
+                MetaKey::CreationTimestamp => {
+                    meta.creation_timestamp = map.next_value::<Option<Time>>()?;
+                }
+                MetaKey::DeletionGracePeriodSeconds => {
+                    meta.deletion_grace_period_seconds = map.next_value::<Option<i64>>()?;
+                }
+                MetaKey::DeletionTimestamp => {
+                    meta.deletion_timestamp = map.next_value::<Option<Time>>()?;
+                }
+                MetaKey::Finalizers => {
+                    meta.finalizers = map.next_value::<Option<Vec<String>>>()?;
+                }
+                MetaKey::GenerateName => meta.generate_name = map.next_value::<Option<String>>()?,
+                MetaKey::Generation => meta.generation = map.next_value::<Option<i64>>()?,
+                MetaKey::Labels => {
+                    meta.labels = map.next_value::<Option<BTreeMap<String, String>>>()?;
+                }
+                MetaKey::ManagedFields => {
+                    map.next_value::<Option<Vec<ManagedFieldsEntry>>>()?;
+                }
+                MetaKey::Name => meta.name = map.next_value::<Option<String>>()?,
+                MetaKey::Namespace => meta.namespace = map.next_value::<Option<String>>()?,
+                MetaKey::OwnerReferences => {
+                    meta.owner_references = map.next_value::<Option<Vec<OwnerReference>>>()?;
+                }
+                MetaKey::ResourceVersion => {
+                    meta.resource_version = map.next_value::<Option<String>>()?;
+                }
+                MetaKey::SelfLink => meta.self_link = map.next_value::<Option<String>>()?,
+                MetaKey::Uid => meta.uid = map.next_value::<Option<String>>()?,
+                MetaKey::Other => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(Metadata(meta))
+    }
+}
+
+/// One `managedFields` entry, checked as k8s-openapi's `ManagedFieldsEntry` reads it (a
+/// repeated key is an error here: stricter, so such an object goes the untyped way).
+#[derive(Deserialize)]
+#[serde(remote = "Self")]
+#[serde(rename_all = "camelCase")]
+#[allow(dead_code)] // read for its type checks only
+struct ManagedFieldsEntry {
+    api_version: Option<String>,
+    fields_type: Option<String>,
+    /// `FieldsV1` is any JSON.
+    fields_v1: Option<IgnoredAny>,
+    manager: Option<String>,
+    operation: Option<String>,
+    subresource: Option<String>,
+    time: Option<Time>,
+}
+
+impl Derived for ManagedFieldsEntry {
+    fn derived<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        ManagedFieldsEntry::deserialize(deserializer)
+    }
+}
+
+impl<'de> Deserialize<'de> for ManagedFieldsEntry {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_map(ObjectOnly::<Self>(PhantomData))
     }
 }
