@@ -1,21 +1,25 @@
-//! Throughput of the real webhook server over TLS on loopback, against a ceiling.
+//! Throughput of the real webhook server over TLS on loopback, against two ceilings.
 //!
 //! - The real server (`serve`: axum router, TLS from a certificate directory, probes,
 //!   metrics) runs in-process on 127.0.0.1 with a certificate generated here (a test CA and a
 //!   serving certificate for `127.0.0.1`, written as `tls.crt`/`tls.key` under the target
 //!   directory).
-//! - The ceiling: a bare rustls echo server (the same rustls configuration and certificate,
-//!   the same hyper connection builder, a service that reads the body and answers a fixed
-//!   small 200 — no routing, no JSON, no `spawn_blocking`, no metrics).
+//! - The echo ceiling: a bare rustls echo server (the same rustls configuration and
+//!   certificate, the same hyper connection builder, a service that reads the body and answers
+//!   a fixed small 200 — no routing, no JSON, no metrics).
+//! - The parse ceiling: the same bare server, which also decodes each body into the typed
+//!   review the real webhook reads (`webhook::review::TypedReview`: what any correct webhook
+//!   must pay) before answering a fixed 200. The real server is reported against both.
 //! - Two steps between them (skipped with `BENCH_STEPS=0`): the bare server answering with
-//!   `admit` called inline on the connection's task, and through `spawn_blocking` as the real
-//!   handler does. They show where the distance between the ceiling and the server goes.
+//!   `admit` called inline on the connection's task, and through `spawn_blocking` (which the
+//!   real handler uses only for reviews over 64 KiB). They show where the distance between
+//!   the ceilings and the server goes.
 //!
 //! Each is driven by the same clients with the same settings: `BENCH_CONNECTIONS` clients,
 //! each on its own HTTP/1.1 keep-alive connection that verifies the chain, POST the recorded
 //! `create-v2.validate` review to `/validate?timeout=5s` back to back for `BENCH_SECONDS`
 //! (after `BENCH_WARMUP_SECONDS` untimed). Prints requests/s, p50, p99 and the CPU the server
-//! and client threads used per request, and each against the ceiling. All load stays on
+//! and client threads used per request, and each against the ceilings. All load stays on
 //! 127.0.0.1 and is bounded in time.
 //!
 //! ```text
@@ -47,6 +51,7 @@ use hyper_util::server::conn::auto;
 use locust_operator::flags::ServerFlags;
 use locust_operator::metrics::Metrics;
 use locust_operator::webhook::admission::{Admission, admit};
+use locust_operator::webhook::review::TypedReview;
 use locust_operator::webhook::server::Readiness;
 use locust_operator::webhook::tls::{
     CERT_FILE, KEY_FILE, ReloadingCert, certified_key, provider, server_config,
@@ -61,7 +66,7 @@ use tokio_util::sync::CancellationToken;
 const VALIDATE_URL_PATH: &str = "/validate?timeout=5s";
 /// Longest a request may take before it counts as failed (keeps every run bounded in time).
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
-/// The ceiling's answer to every request.
+/// The ceilings' answer to every request.
 const ECHO_REPLY: &[u8] = b"{\"ok\":true}\n";
 
 struct Settings {
@@ -289,8 +294,10 @@ async fn load(addr: SocketAddr, body: Bytes, ca_pem: &str, settings: &Settings) 
 /// What a bare server does with each request, after reading the body.
 #[derive(Clone, Copy, PartialEq)]
 enum Bare {
-    /// Answers [`ECHO_REPLY`]: the ceiling.
+    /// Answers [`ECHO_REPLY`]: the echo ceiling.
     Echo,
+    /// Decodes the body as a [`TypedReview`], then answers [`ECHO_REPLY`]: the parse ceiling.
+    Parse,
     /// Answers `admit(Validate, body)`, called on the connection's task.
     AdmitInline,
     /// Answers `admit(Validate, body)`, called through `spawn_blocking` like the real handler.
@@ -306,6 +313,11 @@ async fn bare_answer(mode: Bare, request: Request<hyper::body::Incoming>) -> Res
         .unwrap_or_default();
     let answer = match mode {
         Bare::Echo => Bytes::from_static(ECHO_REPLY),
+        Bare::Parse => {
+            let review = TypedReview::from_slice(&body).expect("the review reads");
+            std::hint::black_box(review);
+            Bytes::from_static(ECHO_REPLY)
+        }
         Bare::AdmitInline => admit(Admission::Validate, &body).body.into(),
         Bare::AdmitBlocking => {
             tokio::task::spawn_blocking(move || admit(Admission::Validate, &body))
@@ -353,7 +365,7 @@ async fn bare_server(
 }
 
 /// `(sum, count)` of `controller_runtime_webhook_latency_seconds` for `/validate`: the time
-/// inside the handler (content-type check, `spawn_blocking(admit)`, metrics), as the server
+/// inside the handler (content-type check, reading the body, `admit` inline, metrics), as the server
 /// itself measured it.
 async fn handler_latency(metrics_addr: SocketAddr) -> Option<(f64, f64)> {
     let client: Client<HttpConnector, Full<Bytes>> =
@@ -511,11 +523,16 @@ fn main() {
         }
     });
 
-    // The ceiling and the two steps between it and the real server, on the same runtime.
+    // The ceilings and the two steps between them and the real server, on the same runtime.
     let cert = Arc::new(ReloadingCert::default());
     cert.set(certified_key(cert_pem.as_bytes(), key_pem.as_bytes(), Path::new(".")).unwrap());
     let mut bare = Vec::new();
-    for mode in [Bare::Echo, Bare::AdmitInline, Bare::AdmitBlocking] {
+    for mode in [
+        Bare::Echo,
+        Bare::Parse,
+        Bare::AdmitInline,
+        Bare::AdmitBlocking,
+    ] {
         let listener = server_rt
             .block_on(tokio::net::TcpListener::bind(loopback))
             .unwrap();
@@ -577,7 +594,20 @@ fn main() {
     );
     let (ceiling, cpu) =
         measured_load(&client_rt, bare_addr(Bare::Echo), &body, &ca_pem, &settings);
-    report("ceiling: bare rustls echo", &ceiling, cpu, &settings);
+    report("echo ceiling: bare rustls echo", &ceiling, cpu, &settings);
+    let (parse_ceiling, cpu) = measured_load(
+        &client_rt,
+        bare_addr(Bare::Parse),
+        &body,
+        &ca_pem,
+        &settings,
+    );
+    report(
+        "parse ceiling: bare + typed decode",
+        &parse_ceiling,
+        cpu,
+        &settings,
+    );
     let mut results = Vec::new();
     if settings.steps {
         let (run, cpu) = measured_load(
@@ -603,20 +633,38 @@ fn main() {
     let (webhook, cpu) = measured_load(&client_rt, webhook_addr, &body, &ca_pem, &settings);
     let after = client_rt.block_on(handler_latency(metrics_addr));
     report("webhook /validate (real server)", &webhook, cpu, &settings);
+    let real = (
+        webhook.per_second(),
+        webhook.quantile(0.50),
+        webhook.quantile(0.99),
+    );
     results.push(("webhook /validate (real server)", webhook));
     println!(
         "(CPU columns: CPU µs per request of the server / client threads, and in brackets the cores they kept busy)"
     );
     println!();
-    println!("relative to the ceiling:");
-    for (name, run) in &results {
-        println!(
-            "  {name:<32} {:>5.3} of its requests/s, p50 x{:.1}, p99 x{:.1}",
-            run.per_second() / ceiling.per_second(),
-            run.quantile(0.50).as_secs_f64() / ceiling.quantile(0.50).as_secs_f64(),
-            run.quantile(0.99).as_secs_f64() / ceiling.quantile(0.99).as_secs_f64(),
-        );
+    for (title, ceiling) in [
+        ("the echo ceiling", &ceiling),
+        ("the parse ceiling", &parse_ceiling),
+    ] {
+        println!("relative to {title}:");
+        for (name, run) in &results {
+            println!(
+                "  {name:<32} {:>5.1} % of its requests/s, p50 x{:.1}, p99 x{:.1}",
+                run.per_second() / ceiling.per_second() * 100.0,
+                run.quantile(0.50).as_secs_f64() / ceiling.quantile(0.50).as_secs_f64(),
+                run.quantile(0.99).as_secs_f64() / ceiling.quantile(0.99).as_secs_f64(),
+            );
+        }
     }
+    println!(
+        "real server: {:.0} req/s, p50 {} ms, p99 {} ms = {:.1} % of the echo ceiling, {:.1} % of the parse ceiling",
+        real.0,
+        ms(real.1),
+        ms(real.2),
+        real.0 / ceiling.per_second() * 100.0,
+        real.0 / parse_ceiling.per_second() * 100.0,
+    );
     if let (Some((sum0, count0)), Some((sum1, count1))) = (before, after)
         && count1 > count0
     {
@@ -647,6 +695,8 @@ fn main() {
     });
     drop(client_rt);
     server_rt.shutdown_timeout(Duration::from_secs(1));
-    let errors: usize = ceiling.errors + results.iter().map(|(_, run)| run.errors).sum::<usize>();
+    let errors: usize = ceiling.errors
+        + parse_ceiling.errors
+        + results.iter().map(|(_, run)| run.errors).sum::<usize>();
     assert_eq!(errors, 0, "some requests failed");
 }

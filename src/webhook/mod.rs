@@ -2,6 +2,7 @@
 //! plus the plain-HTTP probe and metrics endpoints.
 
 pub mod admission;
+pub mod review;
 pub mod server;
 pub mod tls;
 

@@ -3,12 +3,11 @@
 
 use std::future::Future;
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use axum::Router;
-use axum::body::Body;
-use axum::extract::{DefaultBodyLimit, State};
+use axum::extract::{DefaultBodyLimit, Request};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -23,6 +22,9 @@ use tokio_util::sync::CancellationToken;
 use super::admission::{Admission, Decision, Reply, admit, convert};
 use super::tls::{ReloadingCert, server_config};
 use crate::metrics::{Metrics, WebhookCodeLabels, WebhookDecisionLabels, WebhookLabels};
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
 
 /// Path of the validating webhook.
 pub const VALIDATE_PATH: &str = "/validate";
@@ -55,19 +57,110 @@ enum Hook {
     Convert,
 }
 
-#[derive(Clone)]
-struct AppState {
+/// One webhook path's metric series. Each is looked up in its family once, on first use (as
+/// before: a series appears with the first request that counts in it), then updated through
+/// its handle, without building labels or taking the family's lock per request.
+struct RouteMetrics {
     metrics: Arc<Metrics>,
+    path: &'static str,
+    in_flight: OnceLock<Gauge>,
+    latency: OnceLock<Histogram>,
+    /// `code="200"`, nearly every request.
+    ok: OnceLock<Counter>,
+    /// By [`Decision`], in [`DECISIONS`] order.
+    decisions: [OnceLock<Counter>; DECISIONS.len()],
+}
+
+/// Every [`Decision`], for [`RouteMetrics::decisions`].
+const DECISIONS: [Decision; 8] = [
+    Decision::Allowed,
+    Decision::Patched,
+    Decision::Warned,
+    Decision::Denied,
+    Decision::Converted,
+    Decision::ConversionFailed,
+    Decision::BadRequest,
+    Decision::Cancelled,
+];
+
+impl RouteMetrics {
+    fn new(metrics: Arc<Metrics>, path: &'static str) -> Self {
+        Self {
+            metrics,
+            path,
+            in_flight: OnceLock::new(),
+            latency: OnceLock::new(),
+            ok: OnceLock::new(),
+            decisions: Default::default(),
+        }
+    }
+
+    fn labels(&self) -> WebhookLabels {
+        WebhookLabels {
+            webhook: self.path.to_owned(),
+        }
+    }
+
+    fn in_flight(&self) -> &Gauge {
+        self.in_flight.get_or_init(|| {
+            self.metrics
+                .webhook_in_flight
+                .get_or_create(&self.labels())
+                .clone()
+        })
+    }
+
+    fn latency(&self) -> &Histogram {
+        self.latency.get_or_init(|| {
+            self.metrics
+                .webhook_latency
+                .get_or_create(&self.labels())
+                .clone()
+        })
+    }
+
+    fn count_code(&self, code: u16) {
+        let create = || {
+            self.metrics
+                .webhook_requests
+                .get_or_create(&WebhookCodeLabels {
+                    webhook: self.path.to_owned(),
+                    code: code.to_string(),
+                })
+                .clone()
+        };
+        if code == 200 {
+            self.ok.get_or_init(create).inc();
+        } else {
+            create().inc();
+        }
+    }
+
+    fn count_decision(&self, decision: Decision) {
+        let create = || {
+            self.metrics
+                .webhook_decisions
+                .get_or_create(&WebhookDecisionLabels {
+                    webhook: self.path.to_owned(),
+                    decision: decision.as_str().to_owned(),
+                })
+                .clone()
+        };
+        match DECISIONS.iter().position(|d| *d == decision) {
+            Some(i) => self.decisions[i].get_or_init(create).inc(),
+            None => create().inc(),
+        };
+    }
 }
 
 /// The webhook routes, without TLS (tests and benchmarks may drive it in-process).
 pub fn router(metrics: Arc<Metrics>) -> Router {
     let route = |path: &'static str, hook: Hook| {
-        post(
-            move |state: State<AppState>, headers: HeaderMap, body: Body| {
-                handle(state, headers, body, path, hook)
-            },
-        )
+        let observed = Arc::new(RouteMetrics::new(metrics.clone(), path));
+        post(move |request: Request| {
+            let observed = observed.clone();
+            async move { handle(&observed, request, hook).await }
+        })
     };
     Router::new()
         .route(VALIDATE_PATH, route(VALIDATE_PATH, Hook::Admission(Admission::Validate)))
@@ -85,7 +178,6 @@ pub fn router(metrics: Arc<Metrics>) -> Router {
         })
         // The size limit is enforced in `handle` so that rejected requests are counted too.
         .layer(DefaultBodyLimit::disable())
-        .with_state(AppState { metrics })
 }
 
 fn text(status: StatusCode, message: String) -> Response {
@@ -101,23 +193,16 @@ fn text(status: StatusCode, message: String) -> Response {
 /// cancelled: the API server does so when its own caller gives up), which is recorded with
 /// code `499` (client closed request).
 struct RequestMetrics<'a> {
-    metrics: &'a Metrics,
-    path: &'static str,
+    route: &'a RouteMetrics,
     started: Instant,
     outcome: Option<(u16, Decision)>,
 }
 
 impl<'a> RequestMetrics<'a> {
-    fn start(metrics: &'a Metrics, path: &'static str) -> Self {
-        metrics
-            .webhook_in_flight
-            .get_or_create(&WebhookLabels {
-                webhook: path.to_owned(),
-            })
-            .inc();
+    fn start(route: &'a RouteMetrics) -> Self {
+        route.in_flight().inc();
         Self {
-            metrics,
-            path,
+            route,
             started: Instant::now(),
             outcome: None,
         }
@@ -126,29 +211,13 @@ impl<'a> RequestMetrics<'a> {
 
 impl Drop for RequestMetrics<'_> {
     fn drop(&mut self) {
-        let labels = WebhookLabels {
-            webhook: self.path.to_owned(),
-        };
         let (code, decision) = self.outcome.unwrap_or((499, Decision::Cancelled));
-        self.metrics.webhook_in_flight.get_or_create(&labels).dec();
-        self.metrics
-            .webhook_latency
-            .get_or_create(&labels)
+        self.route.in_flight().dec();
+        self.route
+            .latency()
             .observe(self.started.elapsed().as_secs_f64());
-        self.metrics
-            .webhook_requests
-            .get_or_create(&WebhookCodeLabels {
-                webhook: self.path.to_owned(),
-                code: code.to_string(),
-            })
-            .inc();
-        self.metrics
-            .webhook_decisions
-            .get_or_create(&WebhookDecisionLabels {
-                webhook: self.path.to_owned(),
-                decision: decision.as_str().to_owned(),
-            })
-            .inc();
+        self.route.count_code(code);
+        self.route.count_decision(decision);
     }
 }
 
@@ -160,15 +229,13 @@ fn failure(status: u16, message: String) -> Reply {
     }
 }
 
-async fn handle(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    body: Body,
-    path: &'static str,
-    hook: Hook,
-) -> Response {
-    let mut observed = RequestMetrics::start(&state.metrics, path);
-    let reply = if !is_json(&headers) {
+async fn handle(route: &RouteMetrics, request: Request, hook: Hook) -> Response {
+    let path = route.path;
+    let mut observed = RequestMetrics::start(route);
+    // The headers are read in place (axum's `HeaderMap` extractor would copy them).
+    let (parts, body) = request.into_parts();
+    let headers = &parts.headers;
+    let reply = if !is_json(headers) {
         failure(
             415,
             format!(
