@@ -360,29 +360,19 @@ impl Request<'_> {
         )
         .map_err(ApiError::bad_request)?;
         let page = Page::of_query(&self.query)?;
-        let (objects, current_rv) = self
-            .state
-            .store
-            .list(&self.resource, self.namespace.as_deref());
+        let found = self.state.store.list_page(
+            &self.resource,
+            self.namespace.as_deref(),
+            page.start.as_ref().map(|(_, after)| after),
+            |object| labels_selector.matches(&labels(object)) && fields.matches(object),
+            page.limit,
+        );
         // Later pages report the first page's resourceVersion, as the API server does: a
         // watch from it replays whatever changed while the pages were read.
-        let rv = page.start.as_ref().map_or(current_rv, |(rv, _)| *rv);
-        let mut items = Vec::new();
-        let mut last_key = None;
-        let mut remaining = 0_usize;
-        for object in objects {
-            let key = page_key(&object);
-            if page.start.as_ref().is_some_and(|(_, after)| key <= *after) {
-                continue;
-            }
-            if !(labels_selector.matches(&labels(&object)) && fields.matches(&object)) {
-                continue;
-            }
-            if page.limit.is_some_and(|limit| items.len() >= limit) {
-                remaining += 1;
-                continue;
-            }
-            last_key = Some(key);
+        let rv = page.start.as_ref().map_or(found.rv, |(rv, _)| *rv);
+        let (remaining, last_key) = (found.remaining, found.last);
+        let mut items = Vec::with_capacity(found.items.len());
+        for object in found.items {
             items.push(self.to_request_version(object).await?);
         }
         let next = (remaining > 0)
@@ -1304,18 +1294,6 @@ impl Page {
             start,
         })
     }
-}
-
-/// The [`PageKey`] of `object`.
-fn page_key(object: &Value) -> PageKey {
-    let field = |name: &str| {
-        object
-            .pointer(&format!("/metadata/{name}"))
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_owned()
-    };
-    (field("namespace"), field("name"))
 }
 
 /// The API server's continue token: base64 of `{"v":"meta.k8s.io/v1","rv":N,"start":KEY}`.

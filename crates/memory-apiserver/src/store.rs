@@ -176,6 +176,47 @@ impl Store {
         self.lock().objects.get(key).cloned()
     }
 
+    /// One page of a list: the objects of a resource (in one namespace, or all) that sort
+    /// after `after` (namespace, name) and that `keep` accepts, at most `limit` of them, in
+    /// namespace and name order; how many more would follow; the resourceVersion of the
+    /// moment. Only the page is copied: a paged list of thousands of objects would otherwise
+    /// copy them all for every page.
+    pub fn list_page(
+        &self,
+        resource: &ResourceType,
+        namespace: Option<&str>,
+        after: Option<&(String, String)>,
+        keep: impl Fn(&Value) -> bool,
+        limit: Option<usize>,
+    ) -> Page {
+        let inner = self.lock();
+        let group = resource.storage_group();
+        let mut page = Page {
+            items: Vec::new(),
+            last: None,
+            remaining: 0,
+            rv: inner.rv,
+        };
+        let candidates = inner.objects.iter().filter(|((g, p, ns, name), _)| {
+            g == group
+                && p == resource.plural
+                && namespace.is_none_or(|n| n == ns)
+                && after.is_none_or(|(a_ns, a_name)| (ns, name) > (a_ns, a_name))
+        });
+        for ((_, _, ns, name), value) in candidates {
+            if !keep(value) {
+                continue;
+            }
+            if limit.is_some_and(|limit| page.items.len() >= limit) {
+                page.remaining += 1;
+            } else {
+                page.items.push(value.clone());
+                page.last = Some((ns.clone(), name.clone()));
+            }
+        }
+        page
+    }
+
     /// Every object of a resource (in one namespace, or all), sorted by namespace and name,
     /// with the resourceVersion of the moment. Objects are in the storage of
     /// [`ResourceType::storage_group`] (so `events.k8s.io` Events list the core ones).
@@ -450,4 +491,17 @@ impl Store {
         Self::publish(&mut inner, &self.live, event);
         Ok(object)
     }
+}
+
+/// One page of [`Store::list_page`].
+#[derive(Debug)]
+pub struct Page {
+    /// The objects of the page.
+    pub items: Vec<Value>,
+    /// The namespace and name of the last of them.
+    pub last: Option<(String, String)>,
+    /// How many more objects would follow.
+    pub remaining: usize,
+    /// The store's resourceVersion.
+    pub rv: u64,
 }
