@@ -254,19 +254,17 @@ fn deny(
 
 /// A denial when the request is not about our resource.
 fn wrong_resource(request: &AdmissionRequest<DynamicObject>) -> Option<AdmissionResponse> {
-    if request.kind.group == GROUP && request.kind.kind == KIND {
-        None
-    } else {
-        Some(deny(
-            request,
-            400,
-            "BadRequest",
-            format!(
-                "this webhook admits {GROUP} {KIND} only, got {}/{} {}",
-                request.kind.group, request.kind.version, request.kind.kind
-            ),
-        ))
-    }
+    foreign_kind(&request.kind).map(|message| deny(request, 400, "BadRequest", message))
+}
+
+/// Why a request about `kind` is not this webhook's, `None` when it is a LocustTest.
+fn foreign_kind(kind: &kube::core::GroupVersionKind) -> Option<String> {
+    (kind.group != GROUP || kind.kind != KIND).then(|| {
+        format!(
+            "this webhook admits {GROUP} {KIND} only, got {}/{} {}",
+            kind.group, kind.version, kind.kind
+        )
+    })
 }
 
 /// The object as a defaulted v2 LocustTest (v1 converted), or why not.
@@ -305,8 +303,41 @@ fn invalid(name: &str, errors: &[FieldError]) -> String {
 
 /// Operations and requests that need no look at the object.
 fn passes_through(request: &AdmissionRequest<DynamicObject>) -> bool {
-    matches!(request.operation, Operation::Delete | Operation::Connect)
-        || request.sub_resource.is_some()
+    needs_no_object(&request.operation, request.sub_resource.as_deref())
+}
+
+/// DELETE, CONNECT and subresource requests are allowed without a look at the object.
+fn needs_no_object(operation: &Operation, sub_resource: Option<&str>) -> bool {
+    matches!(operation, Operation::Delete | Operation::Connect) || sub_resource.is_some()
+}
+
+/// What the validating webhook decides about a test read from a request (and, on UPDATE, the
+/// test it replaces): the rules, whichever reading of the review got there.
+enum Verdict {
+    /// Allowed, with these warnings.
+    Allow(Vec<String>),
+    /// Denied as invalid (422), with this message and these warnings.
+    Invalid(String, Vec<String>),
+}
+
+fn validation_verdict(test: &Defaulted, replaced: Option<&Defaulted>) -> Verdict {
+    if let Some(old) = replaced {
+        if old.spec == test.spec {
+            // Metadata-only or status-only: never rejected, even if the spec is (still) invalid.
+            return Verdict::Allow(Vec::new());
+        }
+        if let Some(warning) = ignored_edit_warning(old) {
+            return Verdict::Allow(vec![warning]);
+        }
+    }
+    let report = validate(test);
+    let warnings = capped(report.warnings.iter().map(ToString::to_string).collect());
+    if report.is_valid() {
+        Verdict::Allow(warnings)
+    } else {
+        let name = test.metadata.name.as_deref().unwrap_or_default();
+        Verdict::Invalid(invalid(name, &report.errors), warnings)
+    }
 }
 
 fn validating(request: &AdmissionRequest<DynamicObject>) -> AdmissionResponse {
@@ -328,29 +359,17 @@ fn validating(request: &AdmissionRequest<DynamicObject>) -> AdmissionResponse {
         Ok(test) => test,
         Err(e) => return deny(request, 422, "Invalid", unreadable(object, &e)),
     };
-    if request.operation == Operation::Update
-        && let Some(old) = request
-            .old_object
-            .as_ref()
-            .and_then(|old| object_as_v2(old).ok())
-    {
-        if old.spec == test.spec {
-            // Metadata-only or status-only: never rejected, even if the spec is (still) invalid.
-            return AdmissionResponse::from(request);
-        }
-        if let Some(warning) = ignored_edit_warning(&old) {
-            let mut response = AdmissionResponse::from(request);
-            response.warnings = Some(vec![warning]);
-            return response;
-        }
-    }
-    let report = validate(&test);
-    let warnings = capped(report.warnings.iter().map(ToString::to_string).collect());
-    let mut response = if report.is_valid() {
-        AdmissionResponse::from(request)
-    } else {
-        let name = test.metadata.name.as_deref().unwrap_or_default();
-        deny(request, 422, "Invalid", invalid(name, &report.errors))
+    let old = (request.operation == Operation::Update)
+        .then(|| {
+            request
+                .old_object
+                .as_ref()
+                .and_then(|old| object_as_v2(old).ok())
+        })
+        .flatten();
+    let (mut response, warnings) = match validation_verdict(&test, old.as_ref()) {
+        Verdict::Allow(warnings) => (AdmissionResponse::from(request), warnings),
+        Verdict::Invalid(message, warnings) => (deny(request, 422, "Invalid", message), warnings),
     };
     if !warnings.is_empty() {
         response.warnings = Some(warnings);
@@ -385,26 +404,15 @@ fn capped(mut warnings: Vec<String>) -> Vec<String> {
     warnings
 }
 
-/// Whether a typed request needs no look at the object (see [`passes_through`]).
+/// Whether a typed request needs no look at the object ([`needs_no_object`]).
 fn passes_through_typed(request: &TypedRequest) -> bool {
-    matches!(request.operation, Operation::Delete | Operation::Connect)
-        || request.sub_resource.is_some()
+    needs_no_object(&request.operation, request.sub_resource.as_deref())
 }
 
 /// The denial of [`wrong_resource`], for a typed request.
 fn wrong_resource_typed(request: &TypedRequest) -> Option<Answer> {
-    let kind = &request.kind;
-    (kind.group != GROUP || kind.kind != KIND).then(|| {
-        Answer::deny(
-            request.uid.clone(),
-            400,
-            "BadRequest",
-            format!(
-                "this webhook admits {GROUP} {KIND} only, got {}/{} {}",
-                kind.group, kind.version, kind.kind
-            ),
-        )
-    })
+    foreign_kind(&request.kind)
+        .map(|message| Answer::deny(request.uid.clone(), 400, "BadRequest", message))
 }
 
 /// [`validating`] on a typed request (whose objects read as LocustTests).
@@ -425,25 +433,14 @@ fn validating_typed(request: TypedRequest) -> Answer {
         );
     };
     let test = Defaulted::new(object.test);
-    if request.operation == Operation::Update
-        && let Some(old) = request.old_object
-    {
-        let old = Defaulted::new(old.test);
-        if old.spec == test.spec {
-            // Metadata-only or status-only: never rejected, even if the spec is (still) invalid.
-            return Answer::allow(uid);
+    let old = (request.operation == Operation::Update)
+        .then(|| request.old_object.map(|old| Defaulted::new(old.test)))
+        .flatten();
+    let (answer, warnings) = match validation_verdict(&test, old.as_ref()) {
+        Verdict::Allow(warnings) => (Answer::allow(uid), warnings),
+        Verdict::Invalid(message, warnings) => {
+            (Answer::deny(uid, 422, "Invalid", message), warnings)
         }
-        if let Some(warning) = ignored_edit_warning(&old) {
-            return Answer::allow(uid).with_warnings(vec![warning]);
-        }
-    }
-    let report = validate(&test);
-    let warnings = capped(report.warnings.iter().map(ToString::to_string).collect());
-    let answer = if report.is_valid() {
-        Answer::allow(uid)
-    } else {
-        let name = test.metadata.name.as_deref().unwrap_or_default();
-        Answer::deny(uid, 422, "Invalid", invalid(name, &report.errors))
     };
     if warnings.is_empty() {
         answer
