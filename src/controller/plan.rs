@@ -1,5 +1,5 @@
 //! Pure decisions of a reconcile: which spec the test runs with ([`spec_source`]), which
-//! children are ours ([`ownership`]), and the [`Plan`]: what to record and create, and whether
+//! children are ours ([`ownership`]), and the [`Plan`]: what to create, and whether
 //! creating it is a recovery. No I/O; the reconciler does what these say.
 
 use k8s_openapi::Resource as _;
