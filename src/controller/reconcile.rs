@@ -4,7 +4,7 @@
 //!    reads — or why not now (caches not ready, behind our own writes);
 //! 2. **validate** ([`validate`]) the spec the test runs with ([`plan::spec_source`]);
 //! 3. **build** (pure, [`desired`]) its children;
-//! 4. **plan** (pure, [`plan::plan`]): what to record and create, which events announce it;
+//! 4. **plan** (pure, [`plan::plan`]): what to create, which events announce it;
 //! 5. **apply** ([`Context::apply`]): the missing children (created, never updated), and the
 //!    `Created`/`Recreated` events at once (before the status write, which may fail);
 //! 6. **status** ([`Context::report`]): [`status::compute`], written through the status
@@ -175,7 +175,7 @@ async fn reconcile_inner(object: &DynamicObject, ctx: &Context) -> Result<Action
     let plan = plan::plan(&test, &children, &source, report.is_valid(), desired);
 
     let recreating = !children.leaving.is_empty();
-    let (test, mut children) = ctx.apply(test, children, plan).await?;
+    let mut children = ctx.apply(&test, children, plan).await?;
 
     // A child of ours being deleted was created once: the test is recovering from that
     // deletion until it is gone and created again.
@@ -362,30 +362,30 @@ impl Context {
         Ok(Action::await_change())
     }
 
-    /// The apply step: the children of `plan`, and the events announcing
-    /// them. Returns the test as stored and its children as they are now.
+    /// The apply step: the children of `plan`, and the events announcing them. Returns the
+    /// test's children as they are now.
     async fn apply(
         &self,
-        test: Defaulted,
+        test: &Defaulted,
         mut children: Children,
         plan: Plan,
-    ) -> Result<(Defaulted, Children), ReconcileError> {
+    ) -> Result<Children, ReconcileError> {
         let mut created = Vec::new();
         for child in plan.create {
             match child {
                 Child::Service(service) => {
                     children.observed.service = self
-                        .create_child(&test, service, &mut created, &mut children)
+                        .create_child(test, service, &mut created, &mut children)
                         .await?;
                 }
                 Child::MasterJob(job) => {
                     children.observed.master_job = self
-                        .create_child(&test, job, &mut created, &mut children)
+                        .create_child(test, job, &mut created, &mut children)
                         .await?;
                 }
                 Child::WorkerJob(job) => {
                     children.observed.worker_job = self
-                        .create_child(&test, job, &mut created, &mut children)
+                        .create_child(test, job, &mut created, &mut children)
                         .await?;
                 }
             }
@@ -403,7 +403,7 @@ impl Context {
                         describe(&child)
                     ),
                 );
-                self.publish_about(&test, &event, Some(child)).await;
+                self.publish_about(test, &event, Some(child)).await;
             }
         } else if !created.is_empty() {
             let list: Vec<String> = created.iter().map(describe).collect();
@@ -414,8 +414,8 @@ impl Context {
         }
         // What was done is announced even if the status write fails: the next reconcile
         // finds the children and would not announce them again.
-        self.publish(&test, &events).await;
-        Ok((test, children))
+        self.publish(test, &events).await;
+        Ok(children)
     }
 
     /// The status step: computes the status from what is there now, writes it when it
@@ -575,10 +575,7 @@ impl Context {
     ) -> Result<(), ReconcileError> {
         let namespace = test.metadata.namespace.as_deref().unwrap_or_default();
         let api: Api<Job> = Api::namespaced(self.client.clone(), namespace);
-        let params = PatchParams {
-            field_manager: Some(FIELD_MANAGER.to_owned()),
-            ..PatchParams::default()
-        };
+        let params = patch_params();
         let jobs = [&children.observed.master_job, &children.observed.worker_job];
         for job in jobs.into_iter().flatten().filter(|job| plan::job_runs(job)) {
             let name = job.metadata.name.as_deref().unwrap_or_default();
@@ -614,10 +611,7 @@ impl Context {
             "metadata": { "resourceVersion": test.metadata.resource_version },
             "status": crate::merge_patch::between(&old, &new),
         });
-        let params = PatchParams {
-            field_manager: Some(FIELD_MANAGER.to_owned()),
-            ..PatchParams::default()
-        };
+        let params = patch_params();
         let name = test.metadata.name.as_deref().unwrap_or_default();
         let written = self
             .tests_api(test)
@@ -656,10 +650,7 @@ impl Context {
             return Ok(());
         }
         let patch = json!({ "status": { "originalSpec": record } });
-        let params = PatchParams {
-            field_manager: Some(FIELD_MANAGER.to_owned()),
-            ..PatchParams::default()
-        };
+        let params = patch_params();
         let name = test.metadata.name.as_deref().unwrap_or_default();
         self.tests_api(test)
             .patch_status(name, &params, &Patch::Merge(&patch))
@@ -744,6 +735,14 @@ impl Context {
         if let Err(error) = published {
             tracing::warn!(%error, reason = event.reason.as_str(), "cannot record event");
         }
+    }
+}
+
+/// Every patch of the controller, as its field manager.
+fn patch_params() -> PatchParams {
+    PatchParams {
+        field_manager: Some(FIELD_MANAGER.to_owned()),
+        ..PatchParams::default()
     }
 }
 
