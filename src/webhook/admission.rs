@@ -252,9 +252,14 @@ fn deny(
     response
 }
 
-/// A denial when the request is not about our resource.
-fn wrong_resource(request: &AdmissionRequest<DynamicObject>) -> Option<AdmissionResponse> {
-    foreign_kind(&request.kind).map(|message| deny(request, 400, "BadRequest", message))
+/// The answer to a request that needs no look at the object: a denial when it is not about
+/// our resource, an allowance when it needs no object ([`needs_no_object`]).
+fn answered_without_object(request: &AdmissionRequest<DynamicObject>) -> Option<AdmissionResponse> {
+    if let Some(message) = foreign_kind(&request.kind) {
+        return Some(deny(request, 400, "BadRequest", message));
+    }
+    needs_no_object(&request.operation, request.sub_resource.as_deref())
+        .then(|| AdmissionResponse::from(request))
 }
 
 /// Why a request about `kind` is not this webhook's, `None` when it is a LocustTest.
@@ -301,11 +306,6 @@ fn invalid(name: &str, errors: &[FieldError]) -> String {
     )
 }
 
-/// Operations and requests that need no look at the object.
-fn passes_through(request: &AdmissionRequest<DynamicObject>) -> bool {
-    needs_no_object(&request.operation, request.sub_resource.as_deref())
-}
-
 /// DELETE, CONNECT and subresource requests are allowed without a look at the object.
 fn needs_no_object(operation: &Operation, sub_resource: Option<&str>) -> bool {
     matches!(operation, Operation::Delete | Operation::Connect) || sub_resource.is_some()
@@ -341,11 +341,8 @@ fn validation_verdict(test: &Defaulted, replaced: Option<&Defaulted>) -> Verdict
 }
 
 fn validating(request: &AdmissionRequest<DynamicObject>) -> AdmissionResponse {
-    if let Some(denial) = wrong_resource(request) {
-        return denial;
-    }
-    if passes_through(request) {
-        return AdmissionResponse::from(request);
+    if let Some(answer) = answered_without_object(request) {
+        return answer;
     }
     let Some(object) = &request.object else {
         return deny(
@@ -404,24 +401,24 @@ fn capped(mut warnings: Vec<String>) -> Vec<String> {
     warnings
 }
 
-/// Whether a typed request needs no look at the object ([`needs_no_object`]).
-fn passes_through_typed(request: &TypedRequest) -> bool {
+/// [`answered_without_object`] for a typed request.
+fn answered_without_object_typed(request: &TypedRequest) -> Option<Answer> {
+    if let Some(message) = foreign_kind(&request.kind) {
+        return Some(Answer::deny(
+            request.uid.clone(),
+            400,
+            "BadRequest",
+            message,
+        ));
+    }
     needs_no_object(&request.operation, request.sub_resource.as_deref())
-}
-
-/// The denial of [`wrong_resource`], for a typed request.
-fn wrong_resource_typed(request: &TypedRequest) -> Option<Answer> {
-    foreign_kind(&request.kind)
-        .map(|message| Answer::deny(request.uid.clone(), 400, "BadRequest", message))
+        .then(|| Answer::allow(request.uid.clone()))
 }
 
 /// [`validating`] on a typed request (whose objects read as LocustTests).
 fn validating_typed(request: TypedRequest) -> Answer {
-    if let Some(denial) = wrong_resource_typed(&request) {
-        return denial;
-    }
-    if passes_through_typed(&request) {
-        return Answer::allow(request.uid);
+    if let Some(answer) = answered_without_object_typed(&request) {
+        return answer;
     }
     let uid = request.uid;
     let Some(object) = request.object else {
@@ -451,11 +448,8 @@ fn validating_typed(request: TypedRequest) -> Answer {
 
 /// [`mutating`] on a typed request (whose objects read as LocustTests).
 fn mutating_typed(request: TypedRequest) -> Answer {
-    if let Some(denial) = wrong_resource_typed(&request) {
-        return denial;
-    }
-    if passes_through_typed(&request) {
-        return Answer::allow(request.uid);
+    if let Some(answer) = answered_without_object_typed(&request) {
+        return answer;
     }
     let uid = request.uid;
     // v1 objects get their v2 defaults through conversion; the schema defaults v1 itself.
@@ -479,11 +473,8 @@ fn mutating_typed(request: TypedRequest) -> Answer {
 }
 
 fn mutating(request: &AdmissionRequest<DynamicObject>) -> AdmissionResponse {
-    if let Some(denial) = wrong_resource(request) {
-        return denial;
-    }
-    if passes_through(request) {
-        return AdmissionResponse::from(request);
+    if let Some(answer) = answered_without_object(request) {
+        return answer;
     }
     let Some(object) = &request.object else {
         return AdmissionResponse::from(request);
