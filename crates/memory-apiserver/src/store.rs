@@ -197,6 +197,7 @@ impl Store {
             remaining: 0,
             rv: inner.rv,
         };
+        let mut last = None;
         let candidates = inner.objects.iter().filter(|((g, p, ns, name), _)| {
             g == group
                 && p == resource.plural
@@ -211,9 +212,10 @@ impl Store {
                 page.remaining += 1;
             } else {
                 page.items.push(value.clone());
-                page.last = Some((ns.clone(), name.clone()));
+                last = Some((ns, name));
             }
         }
+        page.last = last.map(|(ns, name)| (ns.clone(), name.clone()));
         page
     }
 
@@ -221,17 +223,8 @@ impl Store {
     /// with the resourceVersion of the moment. Objects are in the storage of
     /// [`ResourceType::storage_group`] (so `events.k8s.io` Events list the core ones).
     pub fn list(&self, resource: &ResourceType, namespace: Option<&str>) -> (Vec<Value>, u64) {
-        let inner = self.lock();
-        let group = resource.storage_group();
-        let items = inner
-            .objects
-            .iter()
-            .filter(|((g, p, ns, _), _)| {
-                g == group && p == resource.plural && namespace.is_none_or(|n| n == ns)
-            })
-            .map(|(_, v)| v.clone())
-            .collect();
-        (items, inner.rv)
+        let page = self.list_page(resource, namespace, None, |_| true, None);
+        (page.items, page.rv)
     }
 
     /// Every object whose ownerReferences name `uid`.
